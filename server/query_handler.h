@@ -1,0 +1,48 @@
+#pragma once
+// The data path: one query in, one response out, from an immutable Snapshot.
+//
+// parse -> zone -> client/geo -> steer -> encode, all on the calling loop
+// thread, with no allocation, no lock and no exception. Tests drive
+// handleQuery() with raw bytes and no sockets.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "server/counters.h"
+#include "server/snapshot.h"
+#include "server/wire/query.h"
+#include "server/wire/writer.h"
+
+namespace meridian::server {
+
+enum class Transport : uint8_t { kUdp, kTcp };
+
+/// Where a query came from (the socket peer), in network byte order.
+struct ClientAddress {
+  uint8_t family = 4;  // 4 or 6
+  uint8_t bytes[16] = {};
+};
+
+/// Settings a loop answers with; copied into each QueryContext at start.
+struct AnswerSettings {
+  uint16_t max_udp_payload = wire::kDefaultEdnsPayload;  // our EDNS buffer size
+};
+
+/// Per-loop scratch space, allocated once and reused for every query.
+struct QueryContext {
+  AnswerSettings settings;
+  DnsCounters* counters = nullptr;  // the loop's own counters; never null in use
+  wire::Query query;
+  wire::MessageWriter writer;
+  // CNAME hops followed within a zone before answering with what we have.
+  static constexpr int kMaxChain = 8;
+};
+
+/// Answers one query. Writes the response into `response` (at most
+/// `capacity` bytes; 65535 is enough for anything) and returns its length, or
+/// 0 when the packet must be dropped (shorter than a header, or a response).
+size_t handleQuery(const Snapshot& snapshot, QueryContext& context, const uint8_t* packet,
+                   size_t length, const ClientAddress& client, Transport transport,
+                   uint8_t* response, size_t capacity) noexcept;
+
+}  // namespace meridian::server

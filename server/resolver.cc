@@ -1,0 +1,326 @@
+#include "server/resolver.h"
+
+#include <cstring>
+
+#include "server/wire/name.h"
+
+namespace meridian::server {
+
+namespace {
+
+using zones::kNotFound;
+using zones::Node;
+using zones::RRset;
+using zones::ZoneTable;
+
+// A name being answered: the question, then each CNAME target in turn.
+struct Name {
+  const uint8_t* wire;
+  uint8_t length;
+  uint8_t label_count;
+  const uint8_t* label_offsets;
+};
+
+enum class Match : uint8_t { kExact, kWildcard, kDelegation, kNxDomain };
+
+struct Lookup {
+  Match match;
+  uint32_t node;  // the matching node, wildcard node or zone cut
+};
+
+// Finds `name` in `zone` whose apex starts at label `apex_label`. Walks down
+// from the apex one label at a time: the first zone cut on the way wins (the
+// name is delegated), and the last node that exists is the closest encloser
+// for wildcard matching (RFC 4592). Empty non-terminals are real nodes in the
+// table, so a missing node means nothing exists below it either.
+Lookup lookup(const ZoneTable& table, uint32_t zone_index, const Name& name, size_t apex_label,
+              uint16_t qtype) noexcept {
+  const zones::Zone& zone = table.zone(zone_index);
+  uint32_t encloser = zone.apex;
+  for (size_t label = apex_label; label-- > 0;) {
+    const uint8_t* suffix = name.wire + name.label_offsets[label];
+    const uint32_t n = table.findNode(zone_index, suffix, name.length - name.label_offsets[label]);
+    if (n == kNotFound) {
+      if (zone.has_wildcards) {
+        // "*." + closest encloser; the encloser is at most 253 octets long
+        // here because a longer name would have had no label below it.
+        const Node& e = table.node(encloser);
+        uint8_t wildcard[wire::kMaxNameLength + 2] = {1, '*'};
+        if (e.name_length + 2u <= wire::kMaxNameLength) {
+          std::memcpy(wildcard + 2, table.nodeName(e), e.name_length);
+          const uint32_t w = table.findNode(zone_index, wildcard, e.name_length + 2u);
+          if (w != kNotFound) return {Match::kWildcard, w};
+        }
+      }
+      return {Match::kNxDomain, encloser};
+    }
+    const Node& node = table.node(n);
+    // The DS RRset at a cut belongs to the parent side (RFC 4035 3.1.4.1).
+    if ((node.flags & Node::kDelegation) && !(label == 0 && qtype == wire::type::DS)) {
+      return {Match::kDelegation, n};
+    }
+    encloser = n;
+  }
+  return {Match::kExact, encloser};
+}
+
+// Writes one name: compressed against the message so far.
+bool writeName(wire::MessageWriter& w, const uint8_t* name, size_t length) noexcept {
+  return w.writeName(name, length);
+}
+
+// Writes the rdata of a record whose type carries compressible names (NS,
+// CNAME, PTR, MX, SOA); the layout was checked when the table was built.
+bool writeCompressedRdata(wire::MessageWriter& w, uint16_t type, const uint8_t* rdata,
+                          uint16_t rdlength) noexcept {
+  const size_t length_at = w.size();
+  if (!w.writeU16(0)) return false;
+  const size_t start = w.size();
+  const uint8_t* p = rdata;
+  auto name = [&]() {
+    size_t n = 0;
+    while (p[n] != 0) n += 1 + p[n];
+    ++n;
+    const bool ok = writeName(w, p, n);
+    p += n;
+    return ok;
+  };
+  bool ok = true;
+  switch (type) {
+    case wire::type::MX:
+      ok = w.writeBytes(p, 2);
+      p += 2;
+      ok = ok && name();
+      break;
+    case wire::type::SOA:
+      ok = name() && name() && w.writeBytes(p, 20);
+      break;
+    default:  // NS, CNAME, PTR: one name
+      ok = name();
+      break;
+  }
+  (void)rdlength;
+  if (!ok) return false;
+  wire::writeU16(w.data() + length_at, static_cast<uint16_t>(w.size() - start));
+  return true;
+}
+
+// Writes `count` pre-encoded records at `data` with `owner`. On failure the
+// writer is rewound so no partial record remains; returns records written
+// (all or none).
+uint16_t writeRecords(wire::MessageWriter& w, const uint8_t* owner, size_t owner_length,
+                      const uint8_t* data, size_t data_length, uint16_t count) noexcept {
+  const size_t start = w.size();
+  const uint8_t* p = data;
+  const uint8_t* end = data + data_length;
+  while (p < end) {
+    const uint16_t type = wire::readU16(p);
+    const uint16_t rdlength = wire::readU16(p + 8);
+    bool ok = writeName(w, owner, owner_length);
+    if (ok && wire::hasCompressibleNames(type)) {
+      ok = w.writeBytes(p, 8) && writeCompressedRdata(w, type, p + 10, rdlength);
+    } else {
+      ok = ok && w.writeBytes(p, 10u + rdlength);
+    }
+    if (!ok) {
+      w.rewind(start);
+      return 0;
+    }
+    p += 10 + rdlength;
+  }
+  return count;
+}
+
+class Answerer {
+ public:
+  Answerer(const ZoneTable& table, QueryContext& context) noexcept
+      : table_(table), context_(context), w_(context.writer) {}
+
+  AnswerOutcome run() noexcept;
+
+ private:
+  bool writeRRset(const RRset& set, const uint8_t* owner, size_t owner_length,
+                  uint16_t* counter) noexcept;
+  void writeNegative(uint32_t zone_index) noexcept;
+  void writeReferral(uint32_t cut) noexcept;
+  void writeAdditional(const RRset& set, bool required) noexcept;
+  bool followCname(const RRset& cname, uint32_t zone_index, int step, Name& name,
+                   size_t& apex_label) noexcept;
+
+  const ZoneTable& table_;
+  QueryContext& context_;
+  wire::MessageWriter& w_;
+  AnswerOutcome out_;
+  uint8_t label_offsets_[QueryContext::kMaxChain][wire::kMaxLabels];
+};
+
+bool Answerer::writeRRset(const RRset& set, const uint8_t* owner, size_t owner_length,
+                          uint16_t* counter) noexcept {
+  if (set.count == 0) return true;
+  const uint16_t written = writeRecords(w_, owner, owner_length, table_.rdata() + set.data,
+                                        set.data_length, set.count);
+  if (written == 0) {
+    out_.truncated = true;
+    return false;
+  }
+  *counter += written;
+  return true;
+}
+
+// NXDOMAIN / NODATA: the zone's SOA in the authority section, with the
+// negative TTL (RFC 2308 section 3).
+void Answerer::writeNegative(uint32_t zone_index) noexcept {
+  const zones::Zone& zone = table_.zone(zone_index);
+  const Node& apex = table_.node(zone.apex);
+  const uint16_t written = writeRecords(w_, table_.nodeName(apex), apex.name_length,
+                                        table_.rdata() + zone.negative_soa,
+                                        zone.negative_soa_length, 1);
+  if (written == 0) {
+    out_.truncated = true;
+    return;
+  }
+  out_.authority_count += written;
+}
+
+void Answerer::writeAdditional(const RRset& set, bool required) noexcept {
+  for (uint16_t i = 0; i < set.additional_count; ++i) {
+    const RRset& glue = table_.rrset(table_.additional()[set.additional + i]);
+    const Node& owner = table_.node(glue.node);
+    const uint16_t written = writeRecords(w_, table_.nodeName(owner), owner.name_length,
+                                          table_.rdata() + glue.data, glue.data_length,
+                                          glue.count);
+    if (written == 0) {
+      // Glue for a referral is required (RFC 9471): without it the client
+      // must retry over TCP. Other additional data is optional.
+      if (required) out_.truncated = true;
+      return;
+    }
+    out_.additional_count += written;
+  }
+}
+
+// A referral: not authoritative, the cut's NS set in authority, glue in
+// additional (RFC 1034 4.3.2 step 3b).
+void Answerer::writeReferral(uint32_t cut) noexcept {
+  const Node& node = table_.node(cut);
+  const RRset* ns = table_.findRRset(node, wire::type::NS);
+  out_.authoritative = false;
+  context_.counters->referrals.add();
+  if (!writeRRset(*ns, table_.nodeName(node), node.name_length, &out_.authority_count)) return;
+  writeAdditional(*ns, true);
+}
+
+// Moves `name` to the CNAME's target when it lies in the same zone. Returns
+// false when the chain ends here (target elsewhere, or the chain is too long).
+bool Answerer::followCname(const RRset& cname, uint32_t zone_index, int step, Name& name,
+                           size_t& apex_label) noexcept {
+  if (step + 1 >= QueryContext::kMaxChain) return false;
+  const uint8_t* target = table_.rdata() + cname.data + 10;
+  const uint16_t target_length = wire::readU16(table_.rdata() + cname.data + 8);
+  const Node& apex = table_.node(table_.zone(zone_index).apex);
+  const std::string_view target_view(reinterpret_cast<const char*>(target), target_length);
+  const std::string_view apex_view(reinterpret_cast<const char*>(table_.nodeName(apex)),
+                                   apex.name_length);
+  if (!wire::isSubdomain(target_view, apex_view)) return false;
+  uint8_t* offsets = label_offsets_[step + 1];
+  uint8_t labels = 0;
+  for (size_t pos = 0; target[pos] != 0; pos += 1 + target[pos]) {
+    offsets[labels++] = static_cast<uint8_t>(pos);
+  }
+  name = {target, static_cast<uint8_t>(target_length), labels, offsets};
+  apex_label = labels - wire::labelCount(apex_view);
+  return true;
+}
+
+AnswerOutcome Answerer::run() noexcept {
+  const wire::Query& q = context_.query;
+  // Only class IN (and ANY, which matches it) is served; CHAOS and the rest
+  // are refused like names outside our zones.
+  if (q.qclass != wire::qclass::IN && q.qclass != wire::qclass::ANY) {
+    out_.rcode = wire::rcode::REFUSED;
+    out_.authoritative = false;
+    return out_;
+  }
+  switch (q.qtype) {
+    case wire::type::AXFR:
+    case wire::type::IXFR:  // zone transfer is not offered
+      out_.rcode = wire::rcode::REFUSED;
+      out_.authoritative = false;
+      return out_;
+    case wire::type::MAILA:
+    case wire::type::MAILB:
+    case wire::type::TSIG:
+      out_.rcode = wire::rcode::NOTIMP;
+      out_.authoritative = false;
+      return out_;
+    default:
+      break;
+  }
+  if (q.has_tsig) {  // we hold no TSIG keys (RFC 8945 5.2: unknown key)
+    out_.rcode = wire::rcode::NOTAUTH;
+    out_.authoritative = false;
+    return out_;
+  }
+
+  size_t apex_label = 0;
+  const uint32_t zone_index =
+      table_.findZone(q.qname, q.qname_length, q.label_offsets, q.label_count, &apex_label);
+  if (zone_index == kNotFound) {
+    out_.rcode = wire::rcode::REFUSED;
+    out_.authoritative = false;
+    return out_;
+  }
+
+  Name name{q.qname, q.qname_length, q.label_count, q.label_offsets};
+  for (int step = 0; step < QueryContext::kMaxChain; ++step) {
+    const Lookup found = lookup(table_, zone_index, name, apex_label, q.qtype);
+    if (found.match == Match::kDelegation) {
+      // Referral for the question; a CNAME into a delegated name ends the
+      // chain with what we have (the resolver follows it).
+      if (step == 0) writeReferral(found.node);
+      return out_;
+    }
+    if (found.match == Match::kNxDomain) {
+      out_.rcode = wire::rcode::NXDOMAIN;  // for the last name in a chain (RFC 6604)
+      writeNegative(zone_index);
+      return out_;
+    }
+    const Node& node = table_.node(found.node);
+    const RRset* cname = table_.findRRset(node, wire::type::CNAME);
+    if (cname != nullptr && q.qtype != wire::type::CNAME) {
+      if (!writeRRset(*cname, name.wire, name.length, &out_.answer_count)) return out_;
+      if (!followCname(*cname, zone_index, step, name, apex_label)) return out_;
+      continue;
+    }
+    const RRset* set = nullptr;
+    if (q.qtype == wire::type::ANY) {
+      // RFC 8482: answer ANY with one RRset rather than all of them.
+      if (node.rrset_count > 0) set = &table_.rrset(node.first_rrset);
+    } else {
+      set = table_.findRRset(node, q.qtype);
+    }
+    if (set == nullptr || (set->count == 0 && set->steered < 0)) {
+      writeNegative(zone_index);  // NODATA
+      return out_;
+    }
+    if (!writeRRset(*set, name.wire, name.length, &out_.answer_count)) return out_;
+    writeAdditional(*set, false);
+    return out_;
+  }
+  return out_;
+}
+
+}  // namespace
+
+AnswerOutcome answerQuestion(const Snapshot& snapshot, QueryContext& context,
+                             const ClientAddress& /*client*/) noexcept {
+  if (!snapshot.zones) {
+    AnswerOutcome refused;
+    refused.rcode = wire::rcode::REFUSED;
+    refused.authoritative = false;
+    return refused;
+  }
+  return Answerer(*snapshot.zones, context).run();
+}
+
+}  // namespace meridian::server

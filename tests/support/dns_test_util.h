@@ -1,0 +1,67 @@
+#pragma once
+// Helpers shared by the tests: build queries, decode responses with ldns into
+// plain values that doctest can compare, and make throwaway databases.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace meridian::test {
+
+/// A query built by hand, so tests control every byte.
+struct QueryOptions {
+  uint16_t id = 0x1234;
+  uint16_t qtype = 1;
+  uint16_t qclass = 1;
+  bool rd = false;
+  bool edns = false;
+  uint16_t udp_payload = 1232;
+  uint8_t edns_version = 0;
+  bool dnssec_ok = false;
+  // ECS: family 1/2, source prefix and address octets as sent (may be wrong on purpose).
+  bool ecs = false;
+  uint16_t ecs_family = 1;
+  uint8_t ecs_source = 24;
+  uint8_t ecs_scope = 0;
+  std::vector<uint8_t> ecs_address;
+};
+
+/// Encodes a query for `name` (presentation text, case kept as given).
+std::vector<uint8_t> makeQuery(const std::string& name, const QueryOptions& options = {});
+
+/// A decoded response: header fields and each section as "owner ttl TYPE rdata" lines.
+struct Response {
+  bool ok = false;  // ldns could decode it
+  uint16_t id = 0;
+  uint16_t rcode = 0;  // extended, when an OPT is present
+  bool qr = false, aa = false, tc = false, rd = false;
+  std::string question;  // "name TYPE"
+  std::vector<std::string> answer, authority, additional;
+  bool has_opt = false;
+  uint16_t opt_payload = 0;
+  // ECS echoed in the response, when present.
+  bool has_ecs = false;
+  uint16_t ecs_family = 0;
+  uint8_t ecs_source = 0, ecs_scope = 0;
+  std::vector<uint8_t> ecs_address;
+};
+
+Response decode(const uint8_t* data, size_t length);
+inline Response decode(const std::vector<uint8_t>& bytes) { return decode(bytes.data(), bytes.size()); }
+
+/// A fresh path under the system temp dir, removed (with -wal/-shm) by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+/// Writes `content` to `path`.
+void writeFile(const std::string& path, const std::string& content);
+
+}  // namespace meridian::test

@@ -1,0 +1,45 @@
+#include "zones/compiler.h"
+
+#include <unordered_map>
+
+#include "server/wire/name.h"
+
+namespace meridian::zones {
+
+std::shared_ptr<const ZoneTable> compileZones(Database& db) {
+  ZoneTableBuilder builder;
+  // One read transaction: the zones and records we see are from one commit.
+  db.exec("BEGIN");
+  try {
+    std::unordered_map<int64_t, uint32_t> zone_index;
+    {
+      Statement zones = db.prepare("SELECT id, name FROM zones ORDER BY id");
+      while (zones.step()) {
+        zone_index[zones.columnInt(0)] = builder.addZone(wire::nameToWire(zones.columnText(1)));
+      }
+    }
+    Statement records = db.prepare(
+        "SELECT zone_id, owner, type, ttl, rdata FROM records ORDER BY zone_id, owner, type, id");
+    std::string last_owner_text;
+    std::string owner_wire;
+    while (records.step()) {
+      const auto zone = zone_index.find(records.columnInt(0));
+      if (zone == zone_index.end()) continue;
+      std::string owner_text = records.columnText(1);
+      // Records arrive grouped by owner; convert each owner name only once.
+      if (owner_text != last_owner_text) {
+        owner_wire = wire::nameToWire(owner_text);
+        last_owner_text = std::move(owner_text);
+      }
+      builder.addRecord(zone->second, owner_wire, static_cast<uint16_t>(records.columnInt(2)),
+                        static_cast<uint32_t>(records.columnInt(3)), records.columnBlob(4));
+    }
+    db.exec("COMMIT");
+  } catch (...) {
+    db.exec("ROLLBACK");
+    throw;
+  }
+  return builder.build();
+}
+
+}  // namespace meridian::zones

@@ -1,0 +1,191 @@
+#include "zones/database.h"
+
+#include <chrono>
+
+#include "zones/schema.h"
+
+namespace meridian::zones {
+
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+  throw DatabaseError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+}  // namespace
+
+int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+      SQLITE_OK) {
+    fail(db, "preparing \"" + std::string(sql.substr(0, 60)) + "\"");
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, int64_t value) {
+  if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(db_, "binding");
+  return *this;
+}
+Statement& Statement::bind(int index, double value) {
+  if (sqlite3_bind_double(stmt_, index, value) != SQLITE_OK) fail(db_, "binding");
+  return *this;
+}
+Statement& Statement::bind(int index, std::string_view text) {
+  if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                        SQLITE_TRANSIENT) != SQLITE_OK) {
+    fail(db_, "binding");
+  }
+  return *this;
+}
+Statement& Statement::bindBlob(int index, const void* data, size_t length) {
+  if (sqlite3_bind_blob(stmt_, index, data, static_cast<int>(length), SQLITE_TRANSIENT) !=
+      SQLITE_OK) {
+    fail(db_, "binding");
+  }
+  return *this;
+}
+Statement& Statement::bindNull(int index) {
+  if (sqlite3_bind_null(stmt_, index) != SQLITE_OK) fail(db_, "binding");
+  return *this;
+}
+Statement& Statement::bind(int index, const std::optional<std::string>& text) {
+  return text ? bind(index, std::string_view(*text)) : bindNull(index);
+}
+Statement& Statement::bind(int index, const std::optional<int64_t>& value) {
+  return value ? bind(index, *value) : bindNull(index);
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  fail(db_, "executing statement");
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::string Statement::columnText(int i) const {
+  const auto* text = sqlite3_column_text(stmt_, i);
+  return text ? std::string(reinterpret_cast<const char*>(text),
+                            static_cast<size_t>(sqlite3_column_bytes(stmt_, i)))
+              : std::string();
+}
+
+std::string_view Statement::columnBlob(int i) const {
+  const void* data = sqlite3_column_blob(stmt_, i);
+  const int length = sqlite3_column_bytes(stmt_, i);
+  return data ? std::string_view(static_cast<const char*>(data), static_cast<size_t>(length))
+              : std::string_view();
+}
+
+std::optional<std::string> Statement::columnOptionalText(int i) const {
+  if (columnIsNull(i)) return std::nullopt;
+  return columnText(i);
+}
+
+std::optional<int64_t> Statement::columnOptionalInt(int i) const {
+  if (columnIsNull(i)) return std::nullopt;
+  return columnInt(i);
+}
+
+Database::Database(const std::string& path, bool create) : path_(path) {
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                    SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    const std::string reason = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw DatabaseError("cannot open database " + path + ": " + reason);
+  }
+  // Writers wait for each other instead of failing at once; several processes
+  // (meridiand's API, meridianctl --db, healthd) share the file.
+  sqlite3_busy_timeout(db_, 10000);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA foreign_keys=ON");
+    // NORMAL is durable in WAL mode across application crashes (kill -9); only
+    // a power loss can drop the last transactions.
+    exec("PRAGMA synchronous=NORMAL");
+    migrate();
+  } catch (const DatabaseError& e) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw DatabaseError("database " + path + ": " + e.what());
+  }
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::exec(const std::string& sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string reason = message ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    throw DatabaseError(reason);
+  }
+}
+
+void Database::transaction(const std::function<void()>& body) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    body();
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+int64_t Database::dataVersion() {
+  Statement s(db_, "PRAGMA data_version");
+  s.step();
+  return s.columnInt(0);
+}
+
+void Database::bumpConfigGeneration() {
+  exec("UPDATE meta SET value = value + 1 WHERE key = 'config_generation'");
+}
+
+int64_t Database::configGeneration() {
+  Statement s(db_, "SELECT value FROM meta WHERE key = 'config_generation'");
+  return s.step() ? s.columnInt(0) : 0;
+}
+
+int Database::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
+
+void Database::migrate() {
+  transaction([&] {
+    exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    int version = 0;
+    {
+      Statement s(db_, "SELECT version FROM schema_version");
+      if (s.step()) {
+        version = static_cast<int>(s.columnInt(0));
+      } else {
+        exec("INSERT INTO schema_version(version) VALUES (0)");
+      }
+    }
+    const auto& steps = migrations();
+    if (version > static_cast<int>(steps.size())) {
+      throw DatabaseError("schema version " + std::to_string(version) +
+                          " is newer than this build understands (" +
+                          std::to_string(steps.size()) + "); upgrade Meridian");
+    }
+    for (size_t v = static_cast<size_t>(version); v < steps.size(); ++v) {
+      exec(std::string(steps[v]));
+    }
+    exec("UPDATE schema_version SET version = " + std::to_string(steps.size()));
+  });
+}
+
+}  // namespace meridian::zones

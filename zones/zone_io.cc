@@ -1,0 +1,387 @@
+#include "zones/zone_io.h"
+
+#include <ldns/ldns.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "server/wire/constants.h"
+#include "server/wire/name.h"
+
+namespace meridian::zones {
+
+namespace {
+
+// RAII holders for the ldns and stdio objects used below.
+struct RdfDeleter {
+  void operator()(ldns_rdf* rdf) const { ldns_rdf_deep_free(rdf); }
+};
+using RdfPtr = std::unique_ptr<ldns_rdf, RdfDeleter>;
+struct RrDeleter {
+  void operator()(ldns_rr* rr) const { ldns_rr_free(rr); }
+};
+using RrPtr = std::unique_ptr<ldns_rr, RrDeleter>;
+struct BufferDeleter {
+  void operator()(ldns_buffer* b) const { ldns_buffer_free(b); }
+};
+using BufferPtr = std::unique_ptr<ldns_buffer, BufferDeleter>;
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+
+std::string takeString(char* text) {
+  std::string s = text ? text : "";
+  free(text);
+  return s;
+}
+
+// Largest encoded RRset we accept; matches the snapshot compiler's limit.
+constexpr size_t kMaxRRsetWire = 60000;
+constexpr uint32_t kMaxTtl = 2147483647;  // RFC 2181 section 8
+
+std::string rdataWire(const ldns_rr* rr) {
+  BufferPtr buffer(ldns_buffer_new(512));
+  if (ldns_rr_rdata2buffer_wire(buffer.get(), rr) != LDNS_STATUS_OK) {
+    throw ZoneError("cannot encode rdata");
+  }
+  return std::string(reinterpret_cast<const char*>(ldns_buffer_begin(buffer.get())),
+                     ldns_buffer_position(buffer.get()));
+}
+
+std::string ownerText(const ldns_rr* rr) {
+  RdfPtr owner(ldns_rdf_clone(ldns_rr_owner(rr)));
+  ldns_dname2canonical(owner.get());
+  return takeString(ldns_rdf2str(owner.get()));
+}
+
+// Checks that need the whole zone: the SOA, owners inside the zone, CNAME
+// exclusivity (RFC 1034 3.6.2, RFC 2181 10.1) and RRset sizes.
+void validateZone(const ParsedZone& zone, const std::vector<int>& lines,
+                  const std::string& source) {
+  auto where = [&](size_t i) { return source + ":" + std::to_string(lines[i]) + ": "; };
+  const std::string apex = wire::nameToWire(zone.name);
+  size_t soa_count = 0;
+  for (size_t i = 0; i < zone.records.size(); ++i) {
+    const ZoneRecord& r = zone.records[i];
+    const std::string owner = wire::nameToWire(r.owner);
+    if (!wire::isSubdomain(owner, apex)) {
+      throw ZoneError(where(i) + r.owner + " is outside zone " + zone.name);
+    }
+    if (r.type == wire::type::SOA) {
+      if (owner != apex) throw ZoneError(where(i) + "SOA record at " + r.owner + ", not at the apex " + zone.name);
+      if (++soa_count > 1) throw ZoneError(where(i) + "second SOA record for " + zone.name);
+    }
+  }
+  if (soa_count == 0) throw ZoneError(source + ": zone " + zone.name + " has no SOA record");
+
+  std::vector<size_t> order(zone.records.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const ZoneRecord& x = zone.records[a];
+    const ZoneRecord& y = zone.records[b];
+    return x.owner != y.owner ? x.owner < y.owner : x.type < y.type;
+  });
+  size_t i = 0;
+  while (i < order.size()) {
+    const std::string& owner = zone.records[order[i]].owner;
+    size_t end = i;
+    int cnames = 0;
+    size_t cname_at = 0;
+    bool other_data = false;
+    while (end < order.size() && zone.records[order[end]].owner == owner) {
+      const uint16_t type = zone.records[order[end]].type;
+      if (type == wire::type::CNAME) {
+        ++cnames;
+        cname_at = order[end];
+      } else if (type != wire::type::RRSIG && type != 47 /* NSEC */) {
+        other_data = true;
+      }
+      ++end;
+    }
+    if (cnames > 1) throw ZoneError(where(cname_at) + owner + " has more than one CNAME record");
+    if (cnames == 1 && other_data) {
+      throw ZoneError(where(cname_at) + owner + " has a CNAME and other data (RFC 1034 3.6.2)");
+    }
+    // RRset sizes, as encoded with a compressed owner.
+    size_t j = i;
+    while (j < end) {
+      const uint16_t type = zone.records[order[j]].type;
+      size_t bytes = 0;
+      const size_t first = order[j];
+      while (j < end && zone.records[order[j]].type == type) {
+        bytes += 12 + zone.records[order[j]].rdata.size();
+        ++j;
+      }
+      if (bytes > kMaxRRsetWire) {
+        throw ZoneError(where(first) + "RRset " + owner + " " + typeToText(type) +
+                        " is too large for a DNS message (" + std::to_string(bytes) + " octets)");
+      }
+    }
+    i = end;
+  }
+}
+
+}  // namespace
+
+uint16_t typeFromText(const std::string& text) {
+  const ldns_rr_type type = ldns_get_rr_type_by_name(text.c_str());
+  if (type == 0) throw ZoneError("unknown record type \"" + text + "\"");
+  return static_cast<uint16_t>(type);
+}
+
+std::string typeToText(uint16_t type) {
+  return takeString(ldns_rr_type2str(static_cast<ldns_rr_type>(type)));
+}
+
+ParsedZone parseZoneText(const std::string& text, const std::string& source,
+                         const std::optional<std::string>& zone_name) {
+  ParsedZone zone;
+  std::vector<int> lines;
+  ldns_rdf* origin = nullptr;
+  if (zone_name) {
+    try {
+      zone.name = wire::canonicalName(*zone_name);
+    } catch (const wire::NameError& e) {
+      throw ZoneError(std::string("zone name: ") + e.what());
+    }
+    origin = ldns_dname_new_frm_str(zone.name.c_str());
+  }
+  std::unique_ptr<FILE, FileCloser> fp(
+      fmemopen(const_cast<char*>(text.data()), text.size(), "r"));
+  if (text.empty()) throw ZoneError(source + ": zone file is empty");
+  if (!fp) throw ZoneError(source + ": cannot read");
+
+  uint32_t default_ttl = 3600;
+  ldns_rdf* previous = nullptr;
+  int line = 1;
+  ldns_status status = LDNS_STATUS_OK;
+  std::string error;
+  while (!std::feof(fp.get())) {
+    ldns_rr* raw = nullptr;
+    const int line_before = line;
+    status = ldns_rr_new_frm_fp_l(&raw, fp.get(), &default_ttl, &origin, &previous, &line);
+    if (status == LDNS_STATUS_SYNTAX_EMPTY || status == LDNS_STATUS_SYNTAX_TTL ||
+        status == LDNS_STATUS_SYNTAX_ORIGIN) {
+      continue;
+    }
+    if (status == LDNS_STATUS_SYNTAX_INCLUDE) {
+      error = source + ":" + std::to_string(line) + ": $INCLUDE is not supported";
+      break;
+    }
+    if (status != LDNS_STATUS_OK) {
+      error = source + ":" + std::to_string(line) + ": " + ldns_get_errorstr_by_id(status);
+      break;
+    }
+    RrPtr rr(raw);
+    // The record's own line: ldns has already counted past it.
+    const int record_line = line > line_before ? line - 1 : line;
+    if (ldns_rr_get_class(rr.get()) != LDNS_RR_CLASS_IN) {
+      error = source + ":" + std::to_string(record_line) + ": only class IN is served";
+      break;
+    }
+    if (ldns_rr_ttl(rr.get()) > kMaxTtl) {
+      error = source + ":" + std::to_string(record_line) + ": TTL above 2147483647";
+      break;
+    }
+    ZoneRecord record;
+    record.owner = ownerText(rr.get());
+    record.type = static_cast<uint16_t>(ldns_rr_get_type(rr.get()));
+    record.ttl = ldns_rr_ttl(rr.get());
+    try {
+      record.rdata = rdataWire(rr.get());
+    } catch (const ZoneError& e) {
+      error = source + ":" + std::to_string(record_line) + ": " + e.what();
+      break;
+    }
+    if (zone.name.empty() && record.type == wire::type::SOA) zone.name = record.owner;
+    zone.records.push_back(std::move(record));
+    lines.push_back(record_line);
+  }
+  ldns_rdf_deep_free(origin);
+  ldns_rdf_deep_free(previous);
+  if (!error.empty()) throw ZoneError(error);
+  if (zone.name.empty()) throw ZoneError(source + ": no zone name given and no SOA record found");
+  validateZone(zone, lines, source);
+  return zone;
+}
+
+ParsedZone parseZoneFile(const std::string& path, const std::optional<std::string>& zone_name) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ZoneError(path + ": cannot open");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parseZoneText(buffer.str(), path, zone_name);
+}
+
+size_t storeZone(Database& db, const ParsedZone& zone) {
+  db.transaction([&] {
+    const int64_t now = nowMillis();
+    db.prepare(
+          "INSERT INTO zones(name, created_at, updated_at) VALUES (?1, ?2, ?2) "
+          "ON CONFLICT(name) DO UPDATE SET updated_at = ?2")
+        .bind(1, zone.name)
+        .bind(2, now)
+        .run();
+    Statement id = db.prepare("SELECT id FROM zones WHERE name = ?1");
+    id.bind(1, zone.name);
+    id.step();
+    const int64_t zone_id = id.columnInt(0);
+
+    // A steered name may not sit at a CNAME's owner (the API enforces the
+    // same from the other side).
+    Statement steered = db.prepare("SELECT owner FROM steered_names WHERE zone_id = ?1");
+    steered.bind(1, zone_id);
+    while (steered.step()) {
+      const std::string owner = steered.columnText(0);
+      for (const ZoneRecord& r : zone.records) {
+        if (r.type == wire::type::CNAME && r.owner == owner) {
+          throw ZoneError(owner + " is a steered name and cannot also have a CNAME");
+        }
+      }
+    }
+
+    db.prepare("DELETE FROM records WHERE zone_id = ?1").bind(1, zone_id).run();
+    Statement insert =
+        db.prepare("INSERT INTO records(zone_id, owner, type, ttl, rdata) VALUES (?1,?2,?3,?4,?5)");
+    for (const ZoneRecord& r : zone.records) {
+      insert.reset();
+      insert.bind(1, zone_id)
+          .bind(2, r.owner)
+          .bind(3, static_cast<int64_t>(r.type))
+          .bind(4, static_cast<int64_t>(r.ttl))
+          .bindBlob(5, r.rdata.data(), r.rdata.size());
+      insert.run();
+    }
+    db.bumpConfigGeneration();
+  });
+  return zone.records.size();
+}
+
+namespace {
+
+ZoneSummary summaryFrom(Database& db, Statement& row) {
+  ZoneSummary s;
+  s.name = row.columnText(1);
+  s.updated_at = row.columnInt(2);
+  Statement count = db.prepare("SELECT count(*) FROM records WHERE zone_id = ?1");
+  count.bind(1, row.columnInt(0));
+  count.step();
+  s.records = count.columnInt(0);
+  Statement soa = db.prepare("SELECT rdata FROM records WHERE zone_id = ?1 AND type = 6");
+  soa.bind(1, row.columnInt(0));
+  if (soa.step()) {
+    const std::string_view rdata = soa.columnBlob(0);
+    if (rdata.size() >= 20) {
+      s.serial = wire::readU32(reinterpret_cast<const uint8_t*>(rdata.data() + rdata.size() - 20));
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+std::vector<ZoneSummary> listZones(Database& db) {
+  std::vector<ZoneSummary> zones;
+  Statement rows = db.prepare("SELECT id, name, updated_at FROM zones ORDER BY name");
+  while (rows.step()) zones.push_back(summaryFrom(db, rows));
+  return zones;
+}
+
+std::optional<ZoneSummary> findZone(Database& db, const std::string& name) {
+  Statement rows = db.prepare("SELECT id, name, updated_at FROM zones WHERE name = ?1");
+  rows.bind(1, wire::canonicalName(name));
+  if (!rows.step()) return std::nullopt;
+  return summaryFrom(db, rows);
+}
+
+bool deleteZone(Database& db, const std::string& name) {
+  bool deleted = false;
+  const std::string canonical = wire::canonicalName(name);
+  db.transaction([&] {
+    db.prepare("DELETE FROM zones WHERE name = ?1").bind(1, canonical).run();
+    deleted = db.changes() > 0;
+    if (deleted) db.bumpConfigGeneration();
+  });
+  return deleted;
+}
+
+std::string recordToText(const std::string& owner, uint16_t type, uint32_t ttl,
+                         const std::string& rdata) {
+  std::string message = wire::nameToWire(owner, {}, false);
+  const size_t owner_length = message.size();
+  message.resize(owner_length + 10);
+  auto* p = reinterpret_cast<uint8_t*>(message.data() + owner_length);
+  wire::writeU16(p, type);
+  wire::writeU16(p + 2, wire::qclass::IN);
+  wire::writeU32(p + 4, ttl);
+  wire::writeU16(p + 8, static_cast<uint16_t>(rdata.size()));
+  message += rdata;
+  ldns_rr* raw = nullptr;
+  size_t pos = 0;
+  if (ldns_wire2rr(&raw, reinterpret_cast<const uint8_t*>(message.data()), message.size(), &pos,
+                   LDNS_SECTION_ANSWER) != LDNS_STATUS_OK) {
+    throw ZoneError("stored record for " + owner + " cannot be decoded");
+  }
+  RrPtr rr(raw);
+  std::string text = takeString(ldns_rr2str(rr.get()));
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+std::string rdataToText(uint16_t type, const std::string& rdata) {
+  // ldns prints "owner<TAB>ttl<TAB>class<TAB>type<TAB>rdata"; keep the rdata.
+  const std::string text = recordToText(".", type, 0, rdata);
+  size_t pos = 0;
+  for (int field = 0; field < 4; ++field) {
+    pos = text.find('\t', pos);
+    if (pos == std::string::npos) return {};
+    ++pos;
+  }
+  return text.substr(pos);
+}
+
+std::string rdataFromText(uint16_t type, const std::string& text, const std::string& origin) {
+  if (text.find_first_of("\n\r;") != std::string::npos) {
+    throw ZoneError("rdata \"" + text + "\" may not contain newlines or comments");
+  }
+  if (text.find_first_not_of(" \t") == std::string::npos) throw ZoneError("rdata is empty");
+  const std::string line = origin + " 0 IN " + typeToText(type) + " " + text;
+  RdfPtr origin_rdf(ldns_dname_new_frm_str(origin.c_str()));
+  ldns_rr* raw = nullptr;
+  const ldns_status status = ldns_rr_new_frm_str(&raw, line.c_str(), 0, origin_rdf.get(), nullptr);
+  if (status != LDNS_STATUS_OK) {
+    throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\": " +
+                    ldns_get_errorstr_by_id(status));
+  }
+  RrPtr rr(raw);
+  if (ldns_rr_rd_count(rr.get()) == 0) {
+    throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\"");
+  }
+  return rdataWire(rr.get());
+}
+
+std::string exportZone(Database& db, const std::string& name) {
+  const std::string canonical = wire::canonicalName(name);
+  Statement zone = db.prepare("SELECT id FROM zones WHERE name = ?1");
+  zone.bind(1, canonical);
+  if (!zone.step()) throw ZoneError("zone " + canonical + " does not exist");
+  const int64_t zone_id = zone.columnInt(0);
+  std::string out = "; zone " + canonical + " exported by meridianctl\n$ORIGIN " + canonical + "\n";
+  // SOA first (RFC 1035 5.2 expects it to lead), then every other record.
+  Statement rows = db.prepare(
+      "SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 "
+      "ORDER BY type != 6, owner, type, id");
+  rows.bind(1, zone_id);
+  while (rows.step()) {
+    const std::string_view rdata = rows.columnBlob(3);
+    out += recordToText(rows.columnText(0), static_cast<uint16_t>(rows.columnInt(1)),
+                        static_cast<uint32_t>(rows.columnInt(2)), std::string(rdata));
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace meridian::zones

@@ -1,0 +1,81 @@
+#pragma once
+// Zone files in and out, through ldns: RFC 1035 master files to stored
+// records, stored records back to text, and single RDATA text <-> wire for the
+// API. Control plane only; errors are ZoneError exceptions naming the source,
+// the line and the problem.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "zones/database.h"
+
+namespace meridian::zones {
+
+class ZoneError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// One record, ready to store: canonical owner text, type code, TTL, wire rdata.
+struct ZoneRecord {
+  std::string owner;
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::string rdata;
+};
+
+struct ParsedZone {
+  std::string name;  // canonical zone name ("example.com.")
+  std::vector<ZoneRecord> records;
+};
+
+/// Parses zone-file text. `source` names it in errors ("zones/x.zone", "request
+/// body"). `zone_name` is the origin; without it, the first SOA's owner is
+/// used. Checks: class IN only; one SOA, at the apex; every owner inside the
+/// zone; CNAME alone at its name; no RRset too large for a DNS message.
+/// Throws ZoneError("SOURCE:LINE: problem").
+ParsedZone parseZoneText(const std::string& text, const std::string& source,
+                         const std::optional<std::string>& zone_name = std::nullopt);
+
+/// Reads and parses a zone file from disk.
+ParsedZone parseZoneFile(const std::string& path,
+                         const std::optional<std::string>& zone_name = std::nullopt);
+
+/// Stores `zone` in one transaction, replacing the zone's previous records.
+/// Returns the number of records stored. Nothing changes if it throws.
+size_t storeZone(Database& db, const ParsedZone& zone);
+
+struct ZoneSummary {
+  std::string name;
+  int64_t records = 0;
+  uint32_t serial = 0;
+  int64_t updated_at = 0;  // unix ms
+};
+std::vector<ZoneSummary> listZones(Database& db);
+std::optional<ZoneSummary> findZone(Database& db, const std::string& name);
+
+/// Deletes a zone and everything in it; false when it did not exist.
+bool deleteZone(Database& db, const std::string& name);
+
+/// The zone as RFC 1035 text (SOA first, then by owner and type), re-parseable
+/// by parseZoneText. Throws ZoneError if the zone does not exist.
+std::string exportZone(Database& db, const std::string& name);
+
+/// One record as presentation text ("www.example.com. 300 IN A 192.0.2.1").
+std::string recordToText(const std::string& owner, uint16_t type, uint32_t ttl,
+                         const std::string& rdata);
+
+/// RDATA in presentation form ("10 mail.example.com.") to wire, for `type`.
+/// Relative names are completed with `origin`. Throws ZoneError saying why.
+std::string rdataFromText(uint16_t type, const std::string& text, const std::string& origin);
+/// Wire RDATA to presentation text.
+std::string rdataToText(uint16_t type, const std::string& rdata);
+
+/// "A" -> 1, "TYPE65280" -> 65280; throws ZoneError for an unknown mnemonic.
+uint16_t typeFromText(const std::string& text);
+std::string typeToText(uint16_t type);
+
+}  // namespace meridian::zones
