@@ -1,0 +1,334 @@
+#include "server/dns_loop.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "server/tcp_connection.h"
+
+namespace meridian::server {
+
+namespace {
+
+// libuv 1.44 hands recvmmsg one 64 KiB slot per datagram and at most 20
+// slots; a smaller buffer makes it spin without reading (ARCHITECTURE.md).
+constexpr size_t kUdpSlot = 64 * 1024;
+constexpr size_t kUdpBatch = 20;
+// Largest UDP response we ever build; --edns-payload is capped to this.
+constexpr size_t kMaxUdpResponse = 4096;
+
+void setReusePort(uv_handle_t* handle, const std::string& what) {
+  uv_os_fd_t fd;
+  if (uv_fileno(handle, &fd) != 0) throw std::runtime_error(what + ": no socket");
+  const int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    throw std::runtime_error(what + ": SO_REUSEPORT: " + std::strerror(errno));
+  }
+}
+
+void clientFrom(const sockaddr* from, ClientAddress& client) {
+  if (from->sa_family == AF_INET) {
+    client.family = 4;
+    std::memcpy(client.bytes, &reinterpret_cast<const sockaddr_in*>(from)->sin_addr, 4);
+    return;
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(from);
+  if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+    client.family = 4;
+    std::memcpy(client.bytes, in6->sin6_addr.s6_addr + 12, 4);
+    return;
+  }
+  client.family = 6;
+  std::memcpy(client.bytes, in6->sin6_addr.s6_addr, 16);
+}
+
+}  // namespace
+
+ListenAddress parseListenAddress(const std::string& text) {
+  ListenAddress result;
+  result.text = text;
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    throw std::invalid_argument("listen address \"" + text + "\" needs a port (ADDR:PORT)");
+  }
+  std::string host = text.substr(0, colon);
+  const std::string port_text = text.substr(colon + 1);
+  char* end = nullptr;
+  const long port = std::strtol(port_text.c_str(), &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535) {
+    throw std::invalid_argument("listen address \"" + text + "\" has an invalid port");
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (uv_ip6_addr(host.c_str(), static_cast<int>(port),
+                    reinterpret_cast<sockaddr_in6*>(&result.address)) != 0) {
+      throw std::invalid_argument("listen address \"" + text + "\" has an invalid IPv6 address");
+    }
+  } else if (uv_ip4_addr(host.c_str(), static_cast<int>(port),
+                         reinterpret_cast<sockaddr_in*>(&result.address)) != 0) {
+    throw std::invalid_argument("listen address \"" + text +
+                                "\" has an invalid IPv4 address (write IPv6 as [::1]:53)");
+  }
+  return result;
+}
+
+uint16_t portOf(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+}
+
+std::string formatAddress(const sockaddr_storage& address) {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (address.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(portOf(address));
+  }
+  uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), host, sizeof host);
+  return std::string(host) + ":" + std::to_string(portOf(address));
+}
+
+void SnapshotGraveyard::bury(std::shared_ptr<const Snapshot> old) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  buried_.push_back(std::move(old));
+}
+
+void SnapshotGraveyard::clear() {
+  std::vector<std::shared_ptr<const Snapshot>> dead;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dead.swap(buried_);
+  }
+  // `dead` is destroyed here, on the calling (reload) thread.
+}
+
+struct DnsLoop::UdpSocket {
+  uv_udp_t handle;
+  DnsLoop* owner = nullptr;
+  uv_os_fd_t fd = -1;
+  std::unique_ptr<uint8_t[]> receive{new uint8_t[kUdpSlot * kUdpBatch]};
+  // Replies collected during one recvmmsg batch, sent with one sendmmsg.
+  uint8_t replies[kUdpBatch][kMaxUdpResponse];
+  sockaddr_storage peers[kUdpBatch];
+  iovec vectors[kUdpBatch];
+  mmsghdr messages[kUdpBatch];
+  size_t pending = 0;
+};
+
+DnsLoop::DnsLoop(const LoopSettings& settings, SnapshotGraveyard& graveyard)
+    : settings_(settings), graveyard_(graveyard) {
+  if (settings_.answer.max_udp_payload > kMaxUdpResponse) {
+    settings_.answer.max_udp_payload = kMaxUdpResponse;
+  }
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, onAsync);
+  async_.data = this;
+  context_.settings = settings_.answer;
+  context_.counters = &counters_;
+  tcp_response_.resize(2 + 65535);
+  for (unsigned i = 0; i < settings_.tcp_max_connections; ++i) {
+    tcp_pool_.push_back(std::make_unique<TcpConnection>(*this));
+    tcp_free_.push_back(tcp_pool_.back().get());
+  }
+}
+
+DnsLoop::~DnsLoop() {
+  // run() has returned after closing every handle; let libuv settle.
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  uv_loop_close(&loop_);
+}
+
+void DnsLoop::listen(const ListenAddress& where) {
+  const auto* address = reinterpret_cast<const sockaddr*>(&where.address);
+  const bool ipv6 = where.address.ss_family == AF_INET6;
+  const int family = ipv6 ? AF_INET6 : AF_INET;
+
+  auto udp = std::make_unique<UdpSocket>();
+  udp->owner = this;
+  udp->handle.data = udp.get();
+  if (uv_udp_init_ex(&loop_, &udp->handle, static_cast<unsigned>(family) | UV_UDP_RECVMMSG) != 0) {
+    throw std::runtime_error("udp " + where.text + ": cannot create socket");
+  }
+  setReusePort(reinterpret_cast<uv_handle_t*>(&udp->handle), "udp " + where.text);
+  int rc = uv_udp_bind(&udp->handle, address, ipv6 ? UV_UDP_IPV6ONLY : 0);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&udp->handle), nullptr);
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    throw std::runtime_error("udp " + where.text + ": " + uv_strerror(rc));
+  }
+  uv_fileno(reinterpret_cast<uv_handle_t*>(&udp->handle), &udp->fd);
+  for (size_t i = 0; i < kUdpBatch; ++i) {
+    udp->vectors[i].iov_base = udp->replies[i];
+    std::memset(&udp->messages[i], 0, sizeof udp->messages[i]);
+    udp->messages[i].msg_hdr.msg_iov = &udp->vectors[i];
+    udp->messages[i].msg_hdr.msg_iovlen = 1;
+    udp->messages[i].msg_hdr.msg_name = &udp->peers[i];
+  }
+  uv_udp_recv_start(&udp->handle, onUdpAlloc, onUdpRecv);
+  udp_.push_back(std::move(udp));
+
+  auto tcp = std::make_unique<uv_tcp_t>();
+  tcp->data = this;
+  if (uv_tcp_init_ex(&loop_, tcp.get(), static_cast<unsigned>(family)) != 0) {
+    throw std::runtime_error("tcp " + where.text + ": cannot create socket");
+  }
+  setReusePort(reinterpret_cast<uv_handle_t*>(tcp.get()), "tcp " + where.text);
+  rc = uv_tcp_bind(tcp.get(), address, ipv6 ? UV_TCP_IPV6ONLY : 0);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 128, onTcpConnection);
+  if (rc != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    throw std::runtime_error("tcp " + where.text + ": " + uv_strerror(rc));
+  }
+  tcp_listeners_.push_back(std::move(tcp));
+}
+
+void DnsLoop::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void DnsLoop::publish(std::shared_ptr<const Snapshot> snapshot) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    incoming_ = std::move(snapshot);
+  }
+  uv_async_send(&async_);
+}
+
+void DnsLoop::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_requested_ = true;
+  }
+  uv_async_send(&async_);
+}
+
+void DnsLoop::onAsync(uv_async_t* handle) { static_cast<DnsLoop*>(handle->data)->takeMessages(); }
+
+void DnsLoop::takeMessages() {
+  std::shared_ptr<const Snapshot> incoming;
+  bool stop;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    incoming.swap(incoming_);
+    stop = stop_requested_;
+  }
+  if (incoming) {
+    generation_.store(incoming->generation, std::memory_order_relaxed);
+    std::shared_ptr<const Snapshot> old = std::exchange(current_, std::move(incoming));
+    if (old) graveyard_.bury(std::move(old));
+  }
+  if (stop && !stopping_) closeAll();
+}
+
+// Graceful stop: no new packets or connections; connections finish the
+// response they are writing; the loop ends when the last handle is closed.
+void DnsLoop::closeAll() {
+  stopping_ = true;
+  for (auto& udp : udp_) {
+    uv_udp_recv_stop(&udp->handle);
+    flushUdp(*udp);
+    uv_close(reinterpret_cast<uv_handle_t*>(&udp->handle), nullptr);
+  }
+  for (auto& tcp : tcp_listeners_) uv_close(reinterpret_cast<uv_handle_t*>(tcp.get()), nullptr);
+  for (auto& connection : tcp_pool_) {
+    if (connection->in_use) connection->drain();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+}
+
+size_t DnsLoop::answer(const uint8_t* packet, size_t length, const sockaddr* from,
+                       Transport transport, uint8_t* out, size_t capacity) {
+  if (!current_) {  // not serving before the first snapshot
+    counters_.dropped.add();
+    return 0;
+  }
+  ClientAddress client;
+  clientFrom(from, client);
+  return handleQuery(*current_, context_, packet, length, client, transport, out, capacity);
+}
+
+void DnsLoop::onUdpAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* socket = static_cast<UdpSocket*>(handle->data);
+  *buf = uv_buf_init(reinterpret_cast<char*>(socket->receive.get()),
+                     static_cast<unsigned>(kUdpSlot * kUdpBatch));
+}
+
+void DnsLoop::onUdpRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
+                        const sockaddr* from, unsigned flags) {
+  auto* socket = static_cast<UdpSocket*>(handle->data);
+  DnsLoop& self = *socket->owner;
+  if (flags & UV_UDP_MMSG_FREE) {  // end of a recvmmsg batch: send its replies
+    self.flushUdp(*socket);
+    return;
+  }
+  if (nread <= 0 || from == nullptr) return;  // nothing (EAGAIN) or a socket error
+  self.answerUdp(*socket, reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread),
+                 from);
+  if (!(flags & UV_UDP_MMSG_CHUNK)) self.flushUdp(*socket);  // a single recvmsg
+}
+
+void DnsLoop::answerUdp(UdpSocket& socket, const uint8_t* data, size_t length,
+                        const sockaddr* from) {
+  if (socket.pending == kUdpBatch) flushUdp(socket);
+  const size_t slot = socket.pending;
+  const size_t n = answer(data, length, from, Transport::kUdp, socket.replies[slot],
+                          kMaxUdpResponse);
+  if (n == 0) return;
+  const socklen_t address_length =
+      from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::memcpy(&socket.peers[slot], from, address_length);
+  socket.messages[slot].msg_hdr.msg_namelen = address_length;
+  socket.vectors[slot].iov_len = n;
+  ++socket.pending;
+}
+
+void DnsLoop::flushUdp(UdpSocket& socket) {
+  size_t sent = 0;
+  while (sent < socket.pending) {
+    const int n = sendmmsg(socket.fd, socket.messages + sent,
+                           static_cast<unsigned>(socket.pending - sent), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // The socket buffer is full (or the peer unreachable): these replies are
+      // lost, as they would be on the wire; count them.
+      counters_.dropped.add(socket.pending - sent);
+      break;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  socket.pending = 0;
+}
+
+void DnsLoop::onTcpConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<DnsLoop*>(server->data);
+  if (status < 0) return;
+  if (self->tcp_free_.empty()) {
+    // At the cap: accept and close at once so the client fails fast instead
+    // of waiting in the backlog.
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(server), &fd) == 0) {
+      const int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client >= 0) ::close(client);
+    }
+    self->counters_.tcp_rejected.add();
+    return;
+  }
+  TcpConnection* connection = self->tcp_free_.back();
+  self->tcp_free_.pop_back();
+  connection->in_use = true;
+  if (connection->open(server)) self->counters_.tcp_connections.add();
+}
+
+void DnsLoop::release(TcpConnection* connection) {
+  connection->in_use = false;
+  tcp_free_.push_back(connection);
+}
+
+}  // namespace meridian::server

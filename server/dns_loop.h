@@ -1,0 +1,121 @@
+#pragma once
+// One query loop: a libuv loop on its own thread with its own UDP socket and
+// TCP listener per service address (SO_REUSEPORT spreads packets across the
+// loops), its own counters, scratch buffers and current Snapshot.
+//
+// Threads: construct, listen() and publish() from the main thread; run() on
+// the loop's thread; publish() and stop() may be called from any thread.
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/counters.h"
+#include "server/query_handler.h"
+#include "server/snapshot.h"
+
+namespace meridian::server {
+
+struct ListenAddress {
+  sockaddr_storage address{};
+  std::string text;  // as configured, for messages
+};
+
+/// Parses "127.0.0.1:53", "[::1]:5353" or "0.0.0.0:53"; throws std::invalid_argument.
+ListenAddress parseListenAddress(const std::string& text);
+/// The port of a bound socket address.
+uint16_t portOf(const sockaddr_storage& address);
+std::string formatAddress(const sockaddr_storage& address);
+
+struct LoopSettings {
+  AnswerSettings answer;
+  unsigned tcp_max_connections = 256;  // per loop
+  unsigned tcp_idle_timeout_ms = 10000;
+};
+
+class TcpConnection;
+
+/// Hands snapshots that a loop no longer needs to another thread, so that a
+/// large table is never freed on a query loop.
+class SnapshotGraveyard {
+ public:
+  void bury(std::shared_ptr<const Snapshot> old);
+  /// Drops everything buried so far; called by the reload thread.
+  void clear();
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<const Snapshot>> buried_;
+};
+
+class DnsLoop {
+ public:
+  DnsLoop(const LoopSettings& settings, SnapshotGraveyard& graveyard);
+  ~DnsLoop();
+  DnsLoop(const DnsLoop&) = delete;
+  DnsLoop& operator=(const DnsLoop&) = delete;
+
+  /// Binds a UDP socket and a TCP listener on `address` with SO_REUSEPORT.
+  /// Throws std::runtime_error naming the address on failure.
+  void listen(const ListenAddress& address);
+
+  /// Runs the loop until stop() has drained it. Call on the loop's thread.
+  void run();
+
+  /// Makes `snapshot` the one answered from, at the loop's next turn.
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+
+  /// Stops reading, finishes what is in flight, closes every handle; run()
+  /// then returns.
+  void stop();
+
+  const DnsCounters& counters() const { return counters_; }
+  /// Generation of the snapshot this loop answers from (0 = none yet).
+  uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class TcpConnection;
+  struct UdpSocket;
+  static void onAsync(uv_async_t* handle);
+  static void onUdpAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onUdpRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
+                        const sockaddr* from, unsigned flags);
+  static void onTcpConnection(uv_stream_t* server, int status);
+
+  void takeMessages();
+  void closeAll();
+  void answerUdp(UdpSocket& socket, const uint8_t* data, size_t length, const sockaddr* from);
+  void flushUdp(UdpSocket& socket);
+  size_t answer(const uint8_t* packet, size_t length, const sockaddr* from, Transport transport,
+                uint8_t* out, size_t capacity);
+  void release(TcpConnection* connection);
+
+  LoopSettings settings_;
+  SnapshotGraveyard& graveyard_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  DnsCounters counters_;
+  QueryContext context_;
+  std::shared_ptr<const Snapshot> current_;
+  std::atomic<uint64_t> generation_{0};
+
+  // Hand-off from other threads, guarded by mutex_ (taken once per message,
+  // never per query).
+  std::mutex mutex_;
+  std::shared_ptr<const Snapshot> incoming_;
+  bool stop_requested_ = false;
+  bool stopping_ = false;
+
+  std::vector<std::unique_ptr<UdpSocket>> udp_;
+  std::vector<std::unique_ptr<uv_tcp_t>> tcp_listeners_;
+  std::vector<std::unique_ptr<TcpConnection>> tcp_pool_;   // every connection object
+  std::vector<TcpConnection*> tcp_free_;                   // the idle ones
+  std::vector<uint8_t> tcp_response_;                      // 2-octet length + message
+};
+
+}  // namespace meridian::server

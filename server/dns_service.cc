@@ -1,0 +1,105 @@
+#include "server/dns_service.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "server/log.h"
+
+namespace meridian::server {
+
+namespace {
+
+void setPort(sockaddr_storage& address, uint16_t port) {
+  if (address.ss_family == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
+  }
+}
+
+// Port 0 ("any free port", used by the tests): find one that is free for
+// both UDP and TCP on this address. Another process could take it before we
+// bind again, which the tests accept.
+uint16_t findFreePort(const sockaddr_storage& where) {
+  const socklen_t length =
+      where.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    sockaddr_storage address = where;
+    const int udp = socket(where.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int tcp = socket(where.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    uint16_t port = 0;
+    socklen_t bound_length = length;
+    if (udp >= 0 && tcp >= 0 && bind(udp, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+        getsockname(udp, reinterpret_cast<sockaddr*>(&address), &bound_length) == 0 &&
+        bind(tcp, reinterpret_cast<sockaddr*>(&address), length) == 0) {
+      port = portOf(address);
+    }
+    if (udp >= 0) close(udp);
+    if (tcp >= 0) close(tcp);
+    if (port != 0) return port;
+  }
+  throw std::runtime_error("no free port for both UDP and TCP");
+}
+
+}  // namespace
+
+DnsService::DnsService(DnsServiceConfig config) : config_(std::move(config)) {
+  if (config_.threads == 0) config_.threads = 1;
+  if (config_.listen.empty()) throw std::invalid_argument("no --dns-listen address given");
+  reloader_ = std::make_unique<Reloader>(
+      config_.db_path, [this](std::shared_ptr<const Snapshot> s) { publish(std::move(s)); },
+      graveyard_, std::chrono::milliseconds(config_.reload_poll_ms));
+}
+
+DnsService::~DnsService() { stop(); }
+
+void DnsService::publish(std::shared_ptr<const Snapshot> snapshot) {
+  for (auto& loop : loops_) loop->publish(snapshot);
+}
+
+void DnsService::start() {
+  for (unsigned i = 0; i < config_.threads; ++i) {
+    loops_.push_back(std::make_unique<DnsLoop>(config_.loop, graveyard_));
+  }
+  for (const std::string& text : config_.listen) {
+    ListenAddress address = parseListenAddress(text);
+    if (portOf(address.address) == 0) setPort(address.address, findFreePort(address.address));
+    for (auto& loop : loops_) loop->listen(address);
+    bound_.push_back(formatAddress(address.address));
+  }
+  reloader_->loadInitial();
+  for (auto& loop : loops_) {
+    DnsLoop* raw = loop.get();
+    threads_.emplace_back([raw] { raw->run(); });
+  }
+  reloader_->start();
+  running_ = true;
+}
+
+void DnsService::stop() {
+  if (!running_) return;
+  running_ = false;
+  reloader_->stop();
+  for (auto& loop : loops_) loop->stop();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();  // the loops stay, so their final counters can be read
+}
+
+DnsTotals DnsService::totals() const {
+  DnsTotals totals;
+  for (const auto& loop : loops_) totals.add(loop->counters());
+  return totals;
+}
+
+bool DnsService::ready() const {
+  if (loops_.empty()) return false;
+  for (const auto& loop : loops_) {
+    if (loop->generation() == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace meridian::server

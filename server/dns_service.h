@@ -1,0 +1,55 @@
+#pragma once
+// Everything that serves DNS: N query loops on their own threads, each bound
+// to every service address, and the reload thread that feeds them snapshots.
+// Owned and driven by meridiand's main thread.
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/dns_loop.h"
+#include "server/reloader.h"
+
+namespace meridian::server {
+
+struct DnsServiceConfig {
+  std::string db_path;
+  std::vector<std::string> listen;  // "ADDR:PORT"; port 0 picks a free port (the same for all)
+  unsigned threads = 2;
+  LoopSettings loop;
+  unsigned reload_poll_ms = 200;
+};
+
+class DnsService {
+ public:
+  explicit DnsService(DnsServiceConfig config);
+  ~DnsService();
+
+  /// Loads the first snapshot, binds every socket, starts the threads.
+  /// Throws with a clear reason on any failure (nothing keeps running).
+  void start();
+  /// Drains the loops and stops every thread.
+  void stop();
+
+  /// The addresses actually bound (ports resolved), e.g. "127.0.0.1:5300".
+  const std::vector<std::string>& boundAddresses() const { return bound_; }
+  DnsTotals totals() const;
+  ReloadStats reloadStats() const { return reloader_->stats(); }
+  void requestReload() { reloader_->requestReload(); }
+  /// True once every loop answers from a snapshot.
+  bool ready() const;
+
+ private:
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+
+  DnsServiceConfig config_;
+  SnapshotGraveyard graveyard_;
+  std::vector<std::unique_ptr<DnsLoop>> loops_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<Reloader> reloader_;
+  std::vector<std::string> bound_;
+  bool running_ = false;
+};
+
+}  // namespace meridian::server

@@ -1,0 +1,120 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+
+namespace meridian::server {
+
+namespace {
+
+const char* rcodeName(int rcode) {
+  switch (rcode) {
+    case 0: return "NOERROR";
+    case 1: return "FORMERR";
+    case 2: return "SERVFAIL";
+    case 3: return "NXDOMAIN";
+    case 4: return "NOTIMP";
+    case 5: return "REFUSED";
+    case 9: return "NOTAUTH";
+    case 16: return "BADVERS";
+    default: return nullptr;
+  }
+}
+
+void metric(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const std::string& name_and_labels, double value) {
+  char number[64];
+  std::snprintf(number, sizeof number, "%.17g", value);
+  out += name_and_labels;
+  out += ' ';
+  out += number;
+  out += '\n';
+}
+
+}  // namespace
+
+std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int64_t now_ms) {
+  std::string out;
+  metric(out, "meridian_dns_queries_total", "counter", "DNS queries received, by transport.");
+  sample(out, "meridian_dns_queries_total{transport=\"udp\"}", static_cast<double>(dns.queries_udp));
+  sample(out, "meridian_dns_queries_total{transport=\"tcp\"}", static_cast<double>(dns.queries_tcp));
+  metric(out, "meridian_dns_responses_total", "counter", "DNS responses sent, by RCODE.");
+  for (int rcode = 0; rcode < wire::rcode::kCount; ++rcode) {
+    const char* name = rcodeName(rcode);
+    if (name == nullptr) continue;
+    sample(out, std::string("meridian_dns_responses_total{rcode=\"") + name + "\"}",
+           static_cast<double>(dns.rcode[rcode]));
+  }
+  metric(out, "meridian_dns_truncated_total", "counter", "UDP responses sent with TC set.");
+  sample(out, "meridian_dns_truncated_total", static_cast<double>(dns.truncated));
+  metric(out, "meridian_dns_dropped_total", "counter",
+         "Packets not answered: shorter than a header, QR set, or lost on send.");
+  sample(out, "meridian_dns_dropped_total", static_cast<double>(dns.dropped));
+  metric(out, "meridian_dns_ecs_queries_total", "counter", "Queries with a valid ECS option.");
+  sample(out, "meridian_dns_ecs_queries_total", static_cast<double>(dns.ecs_queries));
+  metric(out, "meridian_dns_referrals_total", "counter", "Referrals to delegated zones.");
+  sample(out, "meridian_dns_referrals_total", static_cast<double>(dns.referrals));
+  metric(out, "meridian_tcp_connections_total", "counter", "TCP connections accepted.");
+  sample(out, "meridian_tcp_connections_total", static_cast<double>(dns.tcp_connections));
+  metric(out, "meridian_tcp_rejected_total", "counter", "TCP connections refused at the cap.");
+  sample(out, "meridian_tcp_rejected_total", static_cast<double>(dns.tcp_rejected));
+  metric(out, "meridian_tcp_idle_closed_total", "counter", "TCP connections closed when idle.");
+  sample(out, "meridian_tcp_idle_closed_total", static_cast<double>(dns.tcp_idle_closed));
+
+  metric(out, "meridian_snapshot_generation", "gauge", "Generation of the snapshot being served.");
+  sample(out, "meridian_snapshot_generation", static_cast<double>(reload.generation));
+  metric(out, "meridian_snapshot_age_seconds", "gauge", "Seconds since the snapshot was published.");
+  sample(out, "meridian_snapshot_age_seconds",
+         reload.built_at_ms ? static_cast<double>(now_ms - reload.built_at_ms) / 1000.0 : 0.0);
+  metric(out, "meridian_snapshot_zones", "gauge", "Zones in the served snapshot.");
+  sample(out, "meridian_snapshot_zones", static_cast<double>(reload.zones));
+  metric(out, "meridian_snapshot_names", "gauge", "Owner names (nodes) in the served snapshot.");
+  sample(out, "meridian_snapshot_names", static_cast<double>(reload.nodes));
+  metric(out, "meridian_snapshot_memory_bytes", "gauge", "Heap bytes held by the zone table.");
+  sample(out, "meridian_snapshot_memory_bytes", static_cast<double>(reload.memory_bytes));
+  metric(out, "meridian_reloads_total", "counter", "Snapshots published after the first.");
+  sample(out, "meridian_reloads_total", static_cast<double>(reload.reloads));
+  metric(out, "meridian_reload_failures_total", "counter",
+         "Snapshot builds that failed (the previous snapshot kept serving).");
+  sample(out, "meridian_reload_failures_total", static_cast<double>(reload.failures));
+  metric(out, "meridian_reload_duration_seconds", "gauge", "Wall time of the last snapshot build.");
+  sample(out, "meridian_reload_duration_seconds", reload.last_duration_s);
+  metric(out, "meridian_reload_duration_seconds_total", "counter",
+         "Wall time spent building snapshots.");
+  sample(out, "meridian_reload_duration_seconds_total", reload.total_duration_s);
+  return out;
+}
+
+std::string statsLine(const DnsTotals& dns, const ReloadStats& reload) {
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "queries udp=%llu tcp=%llu | noerror=%llu nxdomain=%llu refused=%llu "
+                "formerr=%llu servfail=%llu notimp=%llu | tc=%llu dropped=%llu | "
+                "generation=%llu reloads=%llu failures=%llu",
+                static_cast<unsigned long long>(dns.queries_udp),
+                static_cast<unsigned long long>(dns.queries_tcp),
+                static_cast<unsigned long long>(dns.rcode[0]),
+                static_cast<unsigned long long>(dns.rcode[3]),
+                static_cast<unsigned long long>(dns.rcode[5]),
+                static_cast<unsigned long long>(dns.rcode[1]),
+                static_cast<unsigned long long>(dns.rcode[2]),
+                static_cast<unsigned long long>(dns.rcode[4]),
+                static_cast<unsigned long long>(dns.truncated),
+                static_cast<unsigned long long>(dns.dropped),
+                static_cast<unsigned long long>(reload.generation),
+                static_cast<unsigned long long>(reload.reloads),
+                static_cast<unsigned long long>(reload.failures));
+  return line;
+}
+
+}  // namespace meridian::server

@@ -1,0 +1,154 @@
+#include "server/tcp_connection.h"
+
+#include <cstring>
+
+#include "server/dns_loop.h"
+
+namespace meridian::server {
+
+bool TcpConnection::open(uv_stream_t* server) {
+  in_used_ = 0;
+  writing_ = reading_ = closing_ = eof_ = draining_ = false;
+  uv_tcp_init(server->loop, &handle_);
+  uv_timer_init(server->loop, &idle_);
+  handle_.data = this;
+  idle_.data = this;
+  open_handles_ = 2;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_)) != 0) {
+    close();
+    return false;
+  }
+  int length = sizeof peer_;
+  uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&peer_), &length);
+  uv_tcp_nodelay(&handle_, 1);
+  reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), onAlloc, onRead) == 0;
+  if (!reading_) {
+    close();
+    return false;
+  }
+  uv_timer_start(&idle_, onIdle, loop_.settings_.tcp_idle_timeout_ms, 0);
+  return true;
+}
+
+void TcpConnection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<TcpConnection*>(handle->data);
+  *buf = uv_buf_init(reinterpret_cast<char*>(self->in_ + self->in_used_),
+                     static_cast<unsigned>(kReadBuffer - self->in_used_));
+}
+
+void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<TcpConnection*>(stream->data);
+  if (nread < 0) {
+    // EOF: the client has sent everything; answer what is buffered, then
+    // close. Any other error closes at once.
+    if (nread != UV_EOF) {
+      self->close();
+      return;
+    }
+    self->eof_ = true;
+    uv_read_stop(stream);
+    self->reading_ = false;
+    self->processMessages();
+    return;
+  }
+  if (nread == 0) return;
+  self->in_used_ += static_cast<size_t>(nread);
+  uv_timer_start(&self->idle_, onIdle, self->loop_.settings_.tcp_idle_timeout_ms, 0);
+  self->processMessages();
+}
+
+// Answers every complete message in the buffer, in order, until one response
+// has to wait for the socket; the rest wait in the buffer (reading stops).
+void TcpConnection::processMessages() {
+  size_t pos = 0;
+  while (!writing_ && !closing_ && in_used_ - pos >= 2) {
+    const size_t length = (size_t{in_[pos]} << 8) | in_[pos + 1];
+    if (length > kReadBuffer - 2) {  // cannot ever be buffered
+      close();
+      return;
+    }
+    if (in_used_ - pos - 2 < length) break;
+    uint8_t* out = loop_.tcp_response_.data();
+    const size_t answer = loop_.answer(in_ + pos + 2, length, reinterpret_cast<sockaddr*>(&peer_),
+                                       Transport::kTcp, out + 2, loop_.tcp_response_.size() - 2);
+    pos += 2 + length;
+    if (answer == 0) continue;  // not answerable (e.g. a response): skip it
+    out[0] = static_cast<uint8_t>(answer >> 8);
+    out[1] = static_cast<uint8_t>(answer);
+    send(out, answer + 2);
+  }
+  if (closing_) return;
+  std::memmove(in_, in_ + pos, in_used_ - pos);
+  in_used_ -= pos;
+  if (eof_ || draining_) {
+    if (!writing_) close();
+    return;
+  }
+  if (writing_ && reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+    reading_ = false;
+  } else if (!writing_ && !reading_) {
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), onAlloc, onRead) == 0;
+  }
+}
+
+void TcpConnection::send(const uint8_t* data, size_t length) {
+  // Usually the kernel takes the whole response at once and nothing is copied.
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data)),
+                             static_cast<unsigned>(length));
+  int written = uv_try_write(reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1);
+  if (written == UV_EAGAIN) written = 0;
+  if (written < 0) {
+    close();
+    return;
+  }
+  if (static_cast<size_t>(written) == length) return;
+  pending_.assign(data + written, data + length);
+  buf = uv_buf_init(reinterpret_cast<char*>(pending_.data()), static_cast<unsigned>(pending_.size()));
+  write_request_.data = this;
+  if (uv_write(&write_request_, reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1, onWrite) != 0) {
+    close();
+    return;
+  }
+  writing_ = true;
+}
+
+void TcpConnection::onWrite(uv_write_t* request, int status) {
+  auto* self = static_cast<TcpConnection*>(request->data);
+  self->writing_ = false;
+  if (self->closing_) return;
+  if (status < 0) {
+    self->close();
+    return;
+  }
+  self->processMessages();
+}
+
+void TcpConnection::onIdle(uv_timer_t* timer) {
+  auto* self = static_cast<TcpConnection*>(timer->data);
+  self->loop_.counters_.tcp_idle_closed.add();
+  self->close();
+}
+
+void TcpConnection::drain() {
+  if (closing_) return;
+  draining_ = true;
+  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+  reading_ = false;
+  if (!writing_) close();
+}
+
+void TcpConnection::close() {
+  if (closing_) return;
+  closing_ = true;
+  uv_timer_stop(&idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), onClose);
+}
+
+void TcpConnection::onClose(uv_handle_t* handle) {
+  auto* self = static_cast<TcpConnection*>(handle->data);
+  if (--self->open_handles_ == 0) self->loop_.release(self);
+}
+
+}  // namespace meridian::server
