@@ -57,6 +57,19 @@ std::string ownerText(const ldns_rr* rr) {
   return takeString(ldns_rdf2str(owner.get()));
 }
 
+// Line `number` (1-based) of `text`, trimmed, for error messages.
+std::string lineOf(const std::string& text, int number) {
+  size_t start = 0;
+  for (int i = 1; i < number && start != std::string::npos; ++i) {
+    start = text.find('\n', start);
+    if (start != std::string::npos) ++start;
+  }
+  if (start == std::string::npos || start >= text.size()) return {};
+  std::string line = text.substr(start, text.find('\n', start) - start);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line.size() > 120 ? line.substr(0, 120) + "..." : line;
+}
+
 // Checks that need the whole zone: the SOA, owners inside the zone, CNAME
 // exclusivity (RFC 1034 3.6.2, RFC 2181 10.1) and RRset sizes.
 void validateZone(const ParsedZone& zone, const std::vector<int>& lines,
@@ -161,29 +174,30 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
   std::string error;
   while (!std::feof(fp.get())) {
     ldns_rr* raw = nullptr;
-    const int line_before = line;
+    // ldns reads one entry per call and counts the lines it consumed, so the
+    // entry (record or error) starts on the line counted before the call.
+    const int entry_line = line;
     status = ldns_rr_new_frm_fp_l(&raw, fp.get(), &default_ttl, &origin, &previous, &line);
     if (status == LDNS_STATUS_SYNTAX_EMPTY || status == LDNS_STATUS_SYNTAX_TTL ||
         status == LDNS_STATUS_SYNTAX_ORIGIN) {
       continue;
     }
+    const std::string where = source + ":" + std::to_string(entry_line) + ": ";
     if (status == LDNS_STATUS_SYNTAX_INCLUDE) {
-      error = source + ":" + std::to_string(line) + ": $INCLUDE is not supported";
+      error = where + "$INCLUDE is not supported";
       break;
     }
     if (status != LDNS_STATUS_OK) {
-      error = source + ":" + std::to_string(line) + ": " + ldns_get_errorstr_by_id(status);
+      error = where + ldns_get_errorstr_by_id(status) + " in \"" + lineOf(text, entry_line) + "\"";
       break;
     }
     RrPtr rr(raw);
-    // The record's own line: ldns has already counted past it.
-    const int record_line = line > line_before ? line - 1 : line;
     if (ldns_rr_get_class(rr.get()) != LDNS_RR_CLASS_IN) {
-      error = source + ":" + std::to_string(record_line) + ": only class IN is served";
+      error = where + "only class IN is served";
       break;
     }
     if (ldns_rr_ttl(rr.get()) > kMaxTtl) {
-      error = source + ":" + std::to_string(record_line) + ": TTL above 2147483647";
+      error = where + "TTL above 2147483647";
       break;
     }
     ZoneRecord record;
@@ -193,12 +207,12 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
     try {
       record.rdata = rdataWire(rr.get());
     } catch (const ZoneError& e) {
-      error = source + ":" + std::to_string(record_line) + ": " + e.what();
+      error = where + e.what();
       break;
     }
     if (zone.name.empty() && record.type == wire::type::SOA) zone.name = record.owner;
     zone.records.push_back(std::move(record));
-    lines.push_back(record_line);
+    lines.push_back(entry_line);
   }
   ldns_rdf_deep_free(origin);
   ldns_rdf_deep_free(previous);
