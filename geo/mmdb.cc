@@ -1,0 +1,192 @@
+// GeoDatabase: open, lookup, metadata. The tree walk and record decoding
+// done at open live in mmdb_validate.cc.
+#include "geo/mmdb.h"
+
+#include <errno.h>
+#include <maxminddb.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+namespace meridian::geo {
+namespace {
+
+// The metadata section starts after this marker, within the last 128 KiB of
+// the file (MaxMind DB spec). libmaxminddb says "invalid metadata" both when
+// the marker is gone (a truncated copy, or not an MMDB at all) and when the
+// metadata is there but wrong; telling them apart makes the error useful.
+bool hasMetadataMarker(const std::string& path) {
+  static constexpr char kMarker[] = "\xAB\xCD\xEFMaxMind.com";
+  constexpr std::streamoff kWindow = 128 * 1024;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return false;
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = size > kWindow ? size - kWindow : 0;
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  in.seekg(start);
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  return tail.find(kMarker, 0, sizeof kMarker - 1) != std::string::npos;
+}
+
+}  // namespace
+
+void GeoDatabase::MmdbCloser::operator()(MMDB_s* mmdb) const noexcept {
+  MMDB_close(mmdb);
+  delete mmdb;
+}
+
+GeoDatabase::~GeoDatabase() = default;
+
+void GeoDatabase::fail(const std::string& what) const {
+  throw GeoError("geo database '" + info_.path + "': " + what);
+}
+
+std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path) {
+  std::unique_ptr<GeoDatabase> db(new GeoDatabase());
+  db->info_.path = path;
+
+  // libmaxminddb reports a missing file and an unreadable one alike; say which.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    db->fail(errno == ENOENT ? "file does not exist"
+                             : std::string("cannot stat: ") + strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) db->fail("not a regular file");
+  if (st.st_size == 0) db->fail("file is empty");
+
+  auto mmdb = std::make_unique<MMDB_s>();
+  const int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, mmdb.get());
+  switch (status) {
+    case MMDB_SUCCESS:
+      break;
+    case MMDB_FILE_OPEN_ERROR:
+    case MMDB_IO_ERROR:
+      db->fail(std::string("cannot read: ") + strerror(errno));
+    case MMDB_UNKNOWN_DATABASE_FORMAT_ERROR:
+      db->fail(std::string("unsupported format: ") + MMDB_strerror(status));
+    case MMDB_OUT_OF_MEMORY_ERROR:
+      db->fail("out of memory");
+    default:
+      // MMDB_open decodes only the metadata, so any other error is about it:
+      // MMDB_INVALID_METADATA_ERROR, or MMDB_INVALID_DATA_ERROR when the
+      // metadata map itself is cut short.
+      if (!hasMetadataMarker(path)) {
+        db->fail("truncated, or not a MaxMind DB file: no metadata marker at the end");
+      }
+      db->fail(std::string("corrupt or truncated: invalid metadata, e.g. a node count or record "
+                           "size that does not fit the file (") +
+               MMDB_strerror(status) + ")");
+  }
+  db->mmdb_.reset(mmdb.release());
+
+  const MMDB_metadata_s& meta = db->mmdb_->metadata;
+  db->info_.type = meta.database_type ? meta.database_type : "";
+  db->info_.build_epoch = meta.build_epoch;
+  db->info_.ip_version = meta.ip_version;
+  db->info_.record_size = meta.record_size;
+  db->info_.node_count = meta.node_count;
+  for (size_t i = 0; i < meta.description.count; ++i) {
+    const MMDB_description_s* d = meta.description.descriptions[i];
+    if (d && d->language && d->description && std::strcmp(d->language, "en") == 0) {
+      db->info_.description = d->description;
+    }
+  }
+  if (meta.ip_version != 4 && meta.ip_version != 6) {
+    db->fail("unsupported: ip_version " + std::to_string(meta.ip_version));
+  }
+
+  db->validate();
+  db->info_.data_records = db->entries_.size();
+  return db;
+}
+
+bool GeoDatabase::lookup(const uint8_t* address, int family, GeoRecord& out) const noexcept {
+  out = GeoRecord{};
+  if (address == nullptr || (family != 4 && family != 6)) return false;
+
+  // ::ffff:a.b.c.d is an IPv4 client: look it up (and report its prefix) as IPv4.
+  const bool v4 = family == 4 || isV4Mapped(address);
+  const uint8_t* v4_address = family == 4 ? address : address + 12;
+
+  sockaddr_in sin{};
+  sockaddr_in6 sin6{};
+  const sockaddr* sa;
+  if (v4) {
+    sin.sin_family = AF_INET;
+    std::memcpy(&sin.sin_addr, v4_address, 4);
+    sa = reinterpret_cast<const sockaddr*>(&sin);
+  } else {
+    sin6.sin6_family = AF_INET6;
+    std::memcpy(&sin6.sin6_addr, address, 16);
+    sa = reinterpret_cast<const sockaddr*>(&sin6);
+  }
+
+  // libmaxminddb 1.7 takes a const MMDB_s here (the IPv4 start node is found
+  // at open), so concurrent lookups only read.
+  int mmdb_error = MMDB_SUCCESS;
+  const MMDB_lookup_result_s result = MMDB_lookup_sockaddr(mmdb_.get(), sa, &mmdb_error);
+  if (mmdb_error != MMDB_SUCCESS) return false;  // IPv6 address in an IPv4-only tree
+
+  // An IPv4 address in an IPv6 tree is found under ::/96, so the netmask counts
+  // 96 bits of zeros first: ::81.2.69.142/127 -> 127 - 96 = 31. A record above
+  // ::/96 (say ::/64, covering all IPv4) has netmask < 96: the whole IPv4 space, 0.
+  unsigned netmask = result.netmask;
+  if (v4 && info_.ip_version == 6) netmask = netmask >= 96 ? netmask - 96 : 0;
+  const uint8_t prefix = static_cast<uint8_t>(netmask);
+
+  if (result.found_entry) {
+    const uint32_t offset = result.entry.offset;
+    const auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
+                                     [](const Entry& e, uint32_t key) { return e.offset < key; });
+    // Every record the tree can reach was decoded at open; a miss would mean
+    // the file changed under the mapping, so treat it as "not found".
+    if (it != entries_.end() && it->offset == offset) {
+      out = it->record;
+      out.prefix = prefix;
+      return true;
+    }
+  }
+  out.prefix = prefix;
+  return false;
+}
+
+bool GeoDatabase::lookup(const ClientSubnet& client, GeoRecord& out) const noexcept {
+  if (!client.known()) {
+    out = GeoRecord{};
+    return false;
+  }
+  return lookup(client.address, client.family, out);
+}
+
+std::string DatabaseInfo::summary() const {
+  char built[16] = "?";
+  const time_t epoch = static_cast<time_t>(build_epoch);
+  struct tm tm {};
+  if (gmtime_r(&epoch, &tm)) strftime(built, sizeof built, "%Y-%m-%d", &tm);
+  return (type.empty() ? std::string("(no type)") : type) + " (IPv" + std::to_string(ip_version) +
+         " tree, " + std::to_string(node_count) + " nodes, " + std::to_string(data_records) +
+         " records, built " + built + ")";
+}
+
+std::string defaultDatabasePath() {
+  namespace fs = std::filesystem;
+  constexpr const char* kName = "meridian-default.mmdb";
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path dir = exe.parent_path();
+    for (const fs::path& candidate :
+         {dir / kName, dir / ".." / "geo" / kName, dir / ".." / "share" / "meridian" / kName}) {
+      if (fs::is_regular_file(candidate, ec)) return candidate.lexically_normal().string();
+    }
+  }
+  return MERIDIAN_DEFAULT_GEODB;
+}
+
+}  // namespace meridian::geo

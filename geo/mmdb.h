@@ -1,0 +1,126 @@
+#pragma once
+// GeoDatabase: a MaxMind DB (.mmdb) file, opened and checked once, then
+// looked up from the DNS query loops. This is the only place that knows about
+// libmaxminddb; nothing of it leaks through this header.
+//
+// Contract:
+//  - open() is control plane: it maps the file (MMDB_MODE_MMAP), then walks
+//    the whole search tree and decodes every data record it points to
+//    (country, continent, first subdivision, location). Any error -- missing,
+//    empty, truncated or corrupt file, bad pointer, malformed value, a file
+//    with no geo data at all -- throws GeoError naming the file and what is
+//    wrong. A database that opens is therefore safe to look up blindly.
+//  - The decoded records are kept in a compact table (one entry per distinct
+//    data record), so lookup() walks the tree and copies a small struct: no
+//    decoding, no allocation, no exception, no lock on the hot path.
+//  - Thread rules: a GeoDatabase is immutable after open(). Any number of
+//    threads may call lookup() and info() concurrently. To switch databases,
+//    open the new one off the loops and publish it like the Snapshot; destroy
+//    the old one only when no loop can still be using it.
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "geo/client_subnet.h"
+
+struct MMDB_s;
+
+namespace meridian::geo {
+
+/// A database that cannot be used. what() names the file and the problem, e.g.
+/// "geo database '/x/y.mmdb': corrupt: data record at offset 1234: ...".
+class GeoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What a lookup found. Strings are NUL-terminated and "" when absent.
+struct GeoRecord {
+  char country[3] = {};      // ISO 3166-1 alpha-2 ("GB"); see geo/countries.h
+  char continent[3] = {};    // AF AN AS EU NA OC SA
+  char subdivision[4] = {};  // first subdivision's ISO 3166-2 suffix ("ENG" for GB-ENG)
+  bool has_location = false;
+  // latitude/longitude is the country table's representative point, not a
+  // city: the database had a country but no location (a Country DB), or its
+  // location equals the table's point for that country (our default DB).
+  bool location_from_country = false;
+  // Prefix length of the matching network in the QUERIED family's bits: an
+  // IPv4 address in an IPv6-tree database reports netmask - 96 (::81.2.69.142/127
+  // gives 31). Also set when lookup() returns false and the address was
+  // looked up: the length over which "not found" holds (usable as ECS scope).
+  uint8_t prefix = 0;
+  double latitude = 0;   // degrees north
+  double longitude = 0;  // degrees east
+};
+
+/// Database metadata, for logs and the API.
+struct DatabaseInfo {
+  std::string path;
+  std::string type;          // metadata database_type, e.g. "GeoIP2-City"
+  std::string description;   // English description, "" if none
+  uint64_t build_epoch = 0;  // seconds since 1970
+  uint16_t ip_version = 0;   // 4 or 6 (tree width)
+  uint16_t record_size = 0;  // bits: 24, 28 or 32
+  uint32_t node_count = 0;
+  size_t data_records = 0;  // distinct data records decoded at open
+
+  /// One line for logs: "GeoIP2-City (IPv6 tree, 1547 nodes, 63 records, built 2026-02-04)".
+  std::string summary() const;
+};
+
+class GeoDatabase {
+ public:
+  /// Opens and validates `path`; throws GeoError. Control plane only (reads
+  /// the whole file: ~0.1 s for the 9 MB default database).
+  static std::unique_ptr<GeoDatabase> open(const std::string& path);
+
+  ~GeoDatabase();
+  GeoDatabase(const GeoDatabase&) = delete;
+  GeoDatabase& operator=(const GeoDatabase&) = delete;
+
+  /// Looks up `address` (network byte order; 4 octets for family 4, 16 for
+  /// family 6). IPv4-mapped IPv6 (::ffff:a.b.c.d) is looked up as IPv4, and
+  /// its prefix is in IPv4 bits. Returns true and fills `out` when the
+  /// address has a record; otherwise false with `out` cleared except `prefix`
+  /// (an IPv6 address in an IPv4-only database, or a bad family, gives 0).
+  /// Any thread; noexcept; no allocation.
+  bool lookup(const uint8_t* address, int family, GeoRecord& out) const noexcept;
+
+  /// Same, for a client from client_subnet.h (false when !client.known()).
+  bool lookup(const ClientSubnet& client, GeoRecord& out) const noexcept;
+
+  const DatabaseInfo& info() const noexcept { return info_; }
+
+ private:
+  struct MmdbCloser {
+    void operator()(MMDB_s* mmdb) const noexcept;
+  };
+  // One decoded data record, keyed by its offset in the data section.
+  struct Entry {
+    uint32_t offset;
+    GeoRecord record;
+  };
+
+  GeoDatabase() = default;
+  void validate();  // walks the tree and fills entries_ (throws GeoError)
+  void decodeRecord(uint32_t offset, GeoRecord& record) const;
+  [[noreturn]] void fail(const std::string& what) const;
+
+  std::unique_ptr<MMDB_s, MmdbCloser> mmdb_;
+  std::vector<Entry> entries_;  // sorted by offset
+  DatabaseInfo info_;
+};
+
+/// Where the server looks for its database when no --geodb is given: the
+/// first that exists of <dir of the executable>/meridian-default.mmdb,
+/// <dir>/../geo/meridian-default.mmdb (the build tree, for build/server/*),
+/// <dir>/../share/meridian/meridian-default.mmdb (installed), and the file
+/// tools/build-geodb writes in this build tree (${CMAKE_BINARY_DIR}/geo/),
+/// which is also returned when none exists (so the error names it).
+/// Control plane.
+std::string defaultDatabasePath();
+
+}  // namespace meridian::geo

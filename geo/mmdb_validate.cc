@@ -1,0 +1,189 @@
+// GeoDatabase::validate: the off-the-hot-path check that makes lookups safe.
+//
+// libmaxminddb decodes lazily: a corrupt record (a double of the wrong size, a
+// pointer past the end) is only noticed when some query happens to land on it,
+// and then every lookup would need error handling. Instead, at open we visit
+// every node of the search tree, collect each distinct data record it points
+// to, decode it completely (MMDB_get_entry_data_list follows every pointer),
+// and extract the fields we serve into a GeoRecord. After that, lookup() only
+// walks the tree and copies a decoded record.
+#include <maxminddb.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "geo/countries.h"
+#include "geo/mmdb.h"
+
+namespace meridian::geo {
+namespace {
+
+// A representative point in the database "is" the country table's point when
+// it matches to 1e-6 degrees (~0.1 m): our default DB stores the CSV's
+// 4-decimal values, which round-trip exactly through a double.
+constexpr double kSamePointDegrees = 1e-6;
+
+std::string offsetText(uint32_t offset) {
+  return "data record at offset " + std::to_string(offset);
+}
+
+// Frees a list from MMDB_get_entry_data_list on every path out.
+struct EntryListFree {
+  void operator()(MMDB_entry_data_list_s* list) const noexcept { MMDB_free_entry_data_list(list); }
+};
+
+bool isUpperAlnum(const char* text, uint32_t size, bool letters_only) {
+  for (uint32_t i = 0; i < size; ++i) {
+    const char c = text[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (!letters_only && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void GeoDatabase::validate() {
+  const MMDB_s* mmdb = mmdb_.get();
+  const uint32_t node_count = mmdb->metadata.node_count;
+
+  // 1. Every record of every node: a node, empty, or a data offset in range.
+  // Nodes are visited by number rather than by descending from the root: it
+  // covers every node the tree could reach (and the IPv4 aliases, which point
+  // back into the tree) without recursion.
+  std::vector<uint32_t> offsets;
+  for (uint32_t n = 0; n < node_count; ++n) {
+    MMDB_search_node_s node{};
+    const int status = MMDB_read_node(mmdb, n, &node);
+    if (status != MMDB_SUCCESS) {
+      fail("corrupt: search tree node " + std::to_string(n) + ": " + MMDB_strerror(status));
+    }
+    const struct {
+      uint64_t value;
+      uint8_t type;
+      uint32_t offset;
+    } records[2] = {{node.left_record, node.left_record_type, node.left_record_entry.offset},
+                    {node.right_record, node.right_record_type, node.right_record_entry.offset}};
+    for (const auto& r : records) {
+      if (r.type == MMDB_RECORD_TYPE_SEARCH_NODE || r.type == MMDB_RECORD_TYPE_EMPTY) continue;
+      // A data record's value is node_count + 16 + offset (16 = the zero
+      // separator before the data section). Values inside the separator are
+      // neither empty nor data; libmaxminddb would compute a negative offset.
+      if (r.type != MMDB_RECORD_TYPE_DATA || r.value < uint64_t{node_count} + 16) {
+        fail("corrupt: search tree node " + std::to_string(n) + " points to record value " +
+             std::to_string(r.value) + ", outside the tree (" + std::to_string(node_count) +
+             " nodes) and the data section (" + std::to_string(mmdb->data_section_size) +
+             " bytes)");
+      }
+      offsets.push_back(r.offset);
+    }
+  }
+  std::sort(offsets.begin(), offsets.end());
+  offsets.erase(std::unique(offsets.begin(), offsets.end()), offsets.end());
+
+  // 2. Decode each distinct record once.
+  entries_.reserve(offsets.size());
+  bool any_geo = false;
+  for (const uint32_t offset : offsets) {
+    Entry entry{offset, {}};
+    decodeRecord(offset, entry.record);
+    any_geo = any_geo || entry.record.country[0] || entry.record.continent[0] ||
+              entry.record.has_location;
+    entries_.push_back(entry);
+  }
+  if (!any_geo) {
+    fail("unsupported: no record has country, continent or location (type '" + info_.type +
+         "'; expected a GeoIP2/GeoLite2 Country or City layout)");
+  }
+}
+
+void GeoDatabase::decodeRecord(uint32_t offset, GeoRecord& record) const {
+  MMDB_entry_s entry{mmdb_.get(), offset};
+
+  // Full decode: catches bad types, sizes and pointers anywhere in the record,
+  // including the parts we do not serve (names, postal codes...).
+  MMDB_entry_data_list_s* raw_list = nullptr;
+  const int status = MMDB_get_entry_data_list(&entry, &raw_list);
+  std::unique_ptr<MMDB_entry_data_list_s, EntryListFree> list(raw_list);
+  if (status != MMDB_SUCCESS) fail("corrupt: " + offsetText(offset) + ": " + MMDB_strerror(status));
+  if (!list || list->entry_data.type != MMDB_DATA_TYPE_MAP) {
+    fail("unsupported: " + offsetText(offset) + " is not a map");
+  }
+
+  // Reads one path; false when absent (a missing key, or an empty subdivisions array).
+  auto get = [&](std::initializer_list<const char*> path, MMDB_entry_data_s& data) {
+    const char* keys[5] = {};
+    std::copy(path.begin(), path.end(), keys);
+    const int s = MMDB_aget_value(&entry, &data, keys);
+    if (s == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR) return false;
+    if (s != MMDB_SUCCESS) fail("corrupt: " + offsetText(offset) + ": " + MMDB_strerror(s));
+    return data.has_data;
+  };
+  auto field = [&](std::initializer_list<const char*> path) {
+    std::string name;
+    for (const char* key : path) name += (name.empty() ? "" : ".") + std::string(key);
+    return offsetText(offset) + ": " + name;
+  };
+  // Copies a code of [min, max] upper-case letters (or digits) into `out`.
+  auto code = [&](std::initializer_list<const char*> path, char* out, uint32_t min, uint32_t max,
+                  bool letters_only) {
+    MMDB_entry_data_s data{};
+    if (!get(path, data)) return;
+    if (data.type != MMDB_DATA_TYPE_UTF8_STRING)
+      fail("corrupt: " + field(path) + " is not a string");
+    const std::string text(data.utf8_string, data.data_size);
+    if (data.data_size < min || data.data_size > max ||
+        !isUpperAlnum(data.utf8_string, data.data_size, letters_only)) {
+      fail("unsupported: " + field(path) + " '" + text + "' is not a " + std::to_string(min) +
+           (min == max ? "" : "-" + std::to_string(max)) + " character code");
+    }
+    std::memcpy(out, text.data(), text.size());
+  };
+  auto degrees = [&](std::initializer_list<const char*> path, double limit, double& out) {
+    MMDB_entry_data_s data{};
+    if (!get(path, data)) return false;
+    if (data.type == MMDB_DATA_TYPE_DOUBLE) {
+      out = data.double_value;
+    } else if (data.type == MMDB_DATA_TYPE_FLOAT) {
+      out = data.float_value;
+    } else {
+      fail("corrupt: " + field(path) + " is not a number");
+    }
+    if (!std::isfinite(out) || std::fabs(out) > limit) {
+      fail("corrupt: " + field(path) + " " + std::to_string(out) + " is out of range");
+    }
+    return true;
+  };
+
+  code({"country", "iso_code"}, record.country, 2, 2, true);
+  code({"continent", "code"}, record.continent, 2, 2, true);
+  if (record.continent[0] && !isValidContinentCode(record.continent)) {
+    fail(std::string("unsupported: ") + field({"continent", "code"}) + " '" + record.continent +
+         "' is not one of AF AN AS EU NA OC SA");
+  }
+  code({"subdivisions", "0", "iso_code"}, record.subdivision, 1, 3, false);
+
+  const bool has_lat = degrees({"location", "latitude"}, 90, record.latitude);
+  const bool has_lon = degrees({"location", "longitude"}, 180, record.longitude);
+  if (has_lat != has_lon)
+    fail("corrupt: " + offsetText(offset) + ": location has only one coordinate");
+  record.has_location = has_lat;
+
+  // Country-level data: use (or recognise) the country table's representative point.
+  const Country* country = record.country[0] ? findCountry(record.country) : nullptr;
+  if (country && country->has_location) {
+    if (!record.has_location) {
+      record.latitude = country->latitude;
+      record.longitude = country->longitude;
+      record.has_location = true;
+      record.location_from_country = true;
+    } else {
+      record.location_from_country =
+          std::fabs(record.latitude - country->latitude) < kSamePointDegrees &&
+          std::fabs(record.longitude - country->longitude) < kSamePointDegrees;
+    }
+  }
+}
+
+}  // namespace meridian::geo
