@@ -9,7 +9,7 @@
 
 namespace meridian::test {
 
-/// A file of MaxMind's test data (/work/shared/testdata/geoip by default).
+/// A file of MaxMind's test data (tests/data/geoip, a copy of MaxMind's MaxMind-DB test data, by default).
 inline std::string geoipTestFile(const std::string& name) {
   return std::string(MERIDIAN_GEOIP_TESTDATA) + "/" + name;
 }
