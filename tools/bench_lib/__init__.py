@@ -1,0 +1,15 @@
+"""Helper modules for tools/bench, Meridian's benchmark script.
+
+common       Meridian's binaries (built if needed), the temp dir, server lifecycles
+servers      meridiand and the Debian peers (gdnsd, nsd, knot, pdns) as children
+procstat     CPU and memory of a server's process tree, UDP drop counters, from /proc
+dnsmsg       DNS queries (optionally with ECS) and a UDP probe, no dependencies
+dnsperf      runs dnsperf, parses its statistics, measures the server meanwhile
+loadtest     several servers in one run, interleaved rounds, medians and ratios
+zonegen      the static zone and the big generated zone
+geo          random-ECS binary query files and the peers' geo configurations
+report       tables and JSON
+run_static   `tools/bench static`
+run_bigzone  `tools/bench bigzone`
+run_later    `tools/bench geo`, and hooks for the api and healthd runs
+"""

@@ -1,0 +1,124 @@
+"""Just enough DNS wire format for the benchmark: build queries (with an
+optional EDNS Client Subnet option) and check an answer's A records.
+
+Kept dependency-free on purpose: the probe must work before anything else
+is installed, and dnsperf does the heavy lifting.
+"""
+
+import random
+import socket
+import struct
+import time
+
+TYPE_A = 1
+TYPE_AAAA = 28
+TYPE_OPT = 41
+OPTION_ECS = 8
+
+
+def encode_name(name):
+    out = bytearray()
+    for label in name.rstrip(".").split("."):
+        if label:
+            raw = label.encode("ascii")
+            out.append(len(raw))
+            out += raw
+    out.append(0)
+    return bytes(out)
+
+
+def ecs_option(address, prefix):
+    """The ECS option (RFC 7871 section 6) for an IPv4 subnet.
+
+    Worked example: 198.51.100.0/24 -> family 1, source 24, scope 0, and
+    ceil(24 / 8) = 3 address octets c6 33 64, so the option is
+    00 08 | 00 07 | 00 01 18 00 c6 33 64. Bits past the prefix must be zero
+    (a strict server answers FORMERR otherwise), so the address is masked.
+    """
+    value = struct.unpack("!I", socket.inet_aton(address))[0]
+    mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF if prefix else 0
+    octets = struct.pack("!I", value & mask)[: (prefix + 7) // 8]
+    body = struct.pack("!HBB", 1, prefix, 0) + octets
+    return struct.pack("!HH", OPTION_ECS, len(body)) + body
+
+
+def build_query(name, qtype=TYPE_A, msg_id=None, edns=False, ecs=None, payload=1232):
+    """A query message. ecs=(address, prefix) adds an ECS option (and EDNS)."""
+    if msg_id is None:
+        msg_id = random.randrange(65536)
+    options = ecs_option(*ecs) if ecs else b""
+    arcount = 1 if (edns or ecs) else 0
+    msg = struct.pack("!HHHHHH", msg_id, 0, 1, 0, 0, arcount)
+    msg += encode_name(name) + struct.pack("!HH", qtype, 1)
+    if arcount:
+        # OPT: root owner, type 41, class = UDP payload, TTL = ext-rcode/version/flags.
+        msg += b"\x00" + struct.pack("!HHIH", TYPE_OPT, payload, 0, len(options)) + options
+    return msg
+
+
+def _skip_name(msg, pos):
+    while True:
+        length = msg[pos]
+        if length == 0:
+            return pos + 1
+        if length & 0xC0 == 0xC0:
+            return pos + 2
+        pos += 1 + length
+
+
+def answer_addresses(msg, msg_id):
+    """(rcode, [A addresses in the answer section]) or None if not our reply."""
+    if len(msg) < 12:
+        return None
+    rid, flags, qd, an, _, _ = struct.unpack("!HHHHHH", msg[:12])
+    if rid != msg_id or not flags & 0x8000:
+        return None
+    pos = 12
+    try:
+        for _ in range(qd):
+            pos = _skip_name(msg, pos) + 4
+        addresses = []
+        for _ in range(an):
+            pos = _skip_name(msg, pos)
+            rtype, _, _, rdlen = struct.unpack("!HHIH", msg[pos:pos + 10])
+            pos += 10
+            if rtype == TYPE_A and rdlen == 4:
+                addresses.append(socket.inet_ntoa(msg[pos:pos + 4]))
+            pos += rdlen
+    except (IndexError, struct.error):
+        return None
+    return flags & 0xF, addresses
+
+
+def query_once(host, port, name, timeout=0.05):
+    """One UDP query; (rcode, addresses) or None on timeout or garbage."""
+    msg_id = random.randrange(65536)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(build_query(name, msg_id=msg_id), (host, port))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                data, _ = sock.recvfrom(4096)
+                parsed = answer_addresses(data, msg_id)
+                if parsed is not None:
+                    return parsed
+        except OSError:
+            return None
+    return None
+
+
+def wait_for_answer(host, port, name, expected, deadline, alive=lambda: True, interval=0.01):
+    """Polls until `name` answers NOERROR with `expected` among its A records.
+
+    Returns the monotonic time of the first correct answer, or None when the
+    deadline passes or alive() says the server died.
+    """
+    while time.monotonic() < deadline:
+        if not alive():
+            return None
+        got = query_once(host, port, name)
+        if got is not None and got[0] == 0 and expected in got[1]:
+            return time.monotonic()
+        time.sleep(interval)
+    return None

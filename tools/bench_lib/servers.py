@@ -1,0 +1,319 @@
+"""meridiand and the Debian peers, each started as a foreground child on
+127.0.0.1 in its own temporary directory, with the same thread count.
+
+Thread mapping, so every server gets N UDP workers:
+  meridiand  --threads N                (N libuv loops, each UDP + TCP)
+  gdnsd      udp_threads N, tcp_threads 1
+  nsd        server-count N (processes), reuseport
+  knot       udp-workers N, tcp-workers 1, background-workers 1
+  pdns       receiver-threads N, reuseport, distributor-threads 1
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from . import dnsmsg, procstat
+
+
+def free_port():
+    """An unused port on 127.0.0.1, free for both UDP and TCP when checked."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def package_version(package):
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+class Zone:
+    """A zone to serve: its name (no trailing dot) and its RFC 1035 file."""
+
+    def __init__(self, name, path):
+        self.name = name.rstrip(".")
+        self.path = os.path.abspath(path)
+
+
+class Server:
+    """One server process under test. Subclasses write config and command."""
+
+    name = "server"
+    package = None  # Debian package, for the version in the report
+    binary = None   # program that must be on PATH
+
+    def __init__(self, workdir, threads, host="127.0.0.1"):
+        self.dir = os.path.join(workdir, self.name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.threads = threads
+        self.host = host
+        self.port = free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "server.log")
+        self.started_at = None
+
+    @classmethod
+    def missing(cls):
+        """None when runnable here, else why not (the run skips it)."""
+        if cls.binary and shutil.which(cls.binary) is None:
+            return f"{cls.binary} not installed"
+        return None
+
+    def version(self):
+        return package_version(self.package) if self.package else "?"
+
+    def configure(self, zones):
+        raise NotImplementedError
+
+    def command(self):
+        raise NotImplementedError
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.started_at = time.monotonic()
+        # Own process group, so stop() can reach forked children (NSD) too.
+        self.proc = subprocess.Popen(self.command(), cwd=self.dir, stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        log.close()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_serving(self, name, expected, timeout=60.0):
+        """Seconds from start() to the first correct answer for `name`."""
+        t = dnsmsg.wait_for_answer(self.host, self.port, name, expected,
+                                   time.monotonic() + timeout, alive=self.alive)
+        if t is None:
+            why = "exited" if not self.alive() else f"gave no correct answer in {timeout:.0f}s"
+            raise RuntimeError(f"{self.name} {why}; log {self.log_path}:\n{self.log_tail()}")
+        return t - self.started_at
+
+    def cpu_seconds(self):
+        return procstat.cpu_seconds(self.proc.pid)
+
+    def memory_kb(self):
+        return procstat.memory_kb(self.proc.pid)
+
+    def stop(self, timeout=15.0):
+        if not self.alive():
+            return
+        pgid = self.proc.pid  # == its process group (start_new_session)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self.proc.wait()
+        # Forked children that outlived the parent (none expected).
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, lines=15):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def _link_zone(self, zone, filename):
+        target = os.path.join(self.dir, filename)
+        if os.path.lexists(target):
+            os.remove(target)
+        os.symlink(zone.path, target)
+        return target
+
+
+class Meridian(Server):
+    name = "meridiand"
+
+    def __init__(self, workdir, threads, meridiand, meridianctl, host="127.0.0.1"):
+        super().__init__(workdir, threads, host)
+        self.meridiand = meridiand
+        self.meridianctl = meridianctl
+        self.db = os.path.join(self.dir, "meridian.db")
+        self.import_seconds = {}
+        self.extra_args = []  # e.g. --geodb and the API for the geo run
+        self.api_url = None
+
+    def version(self):
+        return "working tree"
+
+    def configure(self, zones):
+        """Imports every zone with meridianctl; records how long each took."""
+        for zone in zones:
+            t0 = time.monotonic()
+            subprocess.run([self.meridianctl, "--db", self.db, "zone", "import", zone.path,
+                            "--zone", zone.name + "."], check=True, stdout=subprocess.DEVNULL)
+            self.import_seconds[zone.name] = time.monotonic() - t0
+
+    def command(self):
+        return [self.meridiand, "--db", self.db, "--dns-listen", f"{self.host}:{self.port}",
+                "--threads", str(self.threads), "--log-level", "warn",
+                "--ready-file", os.path.join(self.dir, "ready.json")] + self.extra_args
+
+
+class Gdnsd(Server):
+    name = "gdnsd"
+    package = "gdnsd"
+    binary = "gdnsd"
+
+    def __init__(self, workdir, threads, host="127.0.0.1", plugins=""):
+        super().__init__(workdir, threads, host)
+        self.plugins = plugins  # text of a `plugins => { ... }` stanza (geo run)
+
+    def configure(self, zones):
+        for sub in ("zones", "run", "state", "geoip"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+        for zone in zones:
+            self._link_zone(zone, os.path.join("zones", zone.name))
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write(f"""options => {{
+  listen => [ {self.host}:{self.port} ]
+  udp_threads => {self.threads}
+  tcp_threads => 1
+  run_dir => {self.dir}/run
+  state_dir => {self.dir}/state
+  zones_strict_data => true
+}}
+{self.plugins}
+""")
+
+    def command(self):
+        return ["gdnsd", "-c", self.dir, "start"]
+
+
+class Nsd(Server):
+    name = "nsd"
+    package = "nsd"
+    binary = "nsd"
+
+    def configure(self, zones):
+        stanzas = ""
+        for zone in zones:
+            self._link_zone(zone, zone.name + ".zone")
+            stanzas += f"zone:\n  name: {zone.name}\n  zonefile: {zone.name}.zone\n"
+        d = self.dir
+        with open(os.path.join(d, "nsd.conf"), "w") as f:
+            f.write(f"""server:
+  ip-address: {self.host}@{self.port}
+  server-count: {self.threads}
+  reuseport: yes
+  minimal-responses: yes
+  # Debian's NSD has response rate limiting on (200 qps per /24); a benchmark
+  # from one address would mostly get truncated "slip" answers.
+  rrl-ratelimit: 0
+  rrl-whitelist-ratelimit: 0
+  username: ""
+  chroot: ""
+  zonesdir: "{d}"
+  database: ""
+  zonelistfile: "{d}/zone.list"
+  xfrdfile: "{d}/xfrd.state"
+  xfrdir: "{d}"
+  pidfile: "{d}/nsd.pid"
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: no
+{stanzas}""")
+
+    def command(self):
+        return ["nsd", "-d", "-c", os.path.join(self.dir, "nsd.conf")]
+
+
+class Knot(Server):
+    name = "knot"
+    package = "knot"
+    binary = "knotd"
+
+    def configure(self, zones):
+        d = self.dir
+        os.makedirs(os.path.join(d, "db"), exist_ok=True)
+        stanzas = ""
+        for zone in zones:
+            self._link_zone(zone, zone.name + ".zone")
+            stanzas += f"  - domain: {zone.name}\n    file: {zone.name}.zone\n"
+        with open(os.path.join(d, "knot.conf"), "w") as f:
+            f.write(f"""server:
+  rundir: "{d}"
+  listen: {self.host}@{self.port}
+  udp-workers: {self.threads}
+  tcp-workers: 1
+  background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+  storage: "{d}/db"
+template:
+  - id: default
+    storage: "{d}"
+    journal-content: none
+    zonefile-sync: -1
+    zonefile-load: whole
+    semantic-checks: off
+zone:
+{stanzas}""")
+
+    def command(self):
+        return ["knotd", "-c", os.path.join(self.dir, "knot.conf")]
+
+
+class Pdns(Server):
+    name = "pdns"
+    package = "pdns-server"
+    binary = "pdns_server"
+
+    def __init__(self, workdir, threads, host="127.0.0.1", extra_config=(), launch="bind"):
+        super().__init__(workdir, threads, host)
+        self.extra_config = list(extra_config)  # e.g. LUA records + geoip backend (geo run)
+        self.launch = launch
+
+    def configure(self, zones):
+        d = self.dir
+        with open(os.path.join(d, "named.conf"), "w") as f:
+            for zone in zones:
+                path = self._link_zone(zone, zone.name + ".zone")
+                f.write(f'zone "{zone.name}" {{ type master; file "{path}"; }};\n')
+        lines = [
+            f"launch={self.launch}",
+            f"bind-config={d}/named.conf",
+            f"local-address={self.host}",
+            f"local-port={self.port}",
+            "daemon=no",
+            "guardian=no",
+            f"socket-dir={d}",
+            f"receiver-threads={self.threads}",
+            "distributor-threads=1",
+            "reuseport=yes",
+            "disable-syslog=yes",
+            "loglevel=4",
+            # No security-status lookup over the network.
+            "security-poll-suffix=",
+        ] + self.extra_config
+        with open(os.path.join(d, "pdns.conf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def command(self):
+        return ["pdns_server", f"--config-dir={self.dir}"]
+
+
+PEERS = {"gdnsd": Gdnsd, "nsd": Nsd, "knot": Knot, "pdns": Pdns}
