@@ -11,17 +11,11 @@
 #include <utility>
 
 #include "server/tcp_connection.h"
+#include "server/udp_socket.h"
 
 namespace meridian::server {
 
 namespace {
-
-// libuv 1.44 hands recvmmsg one 64 KiB slot per datagram and at most 20
-// slots; a smaller buffer makes it spin without reading (ARCHITECTURE.md).
-constexpr size_t kUdpSlot = 64 * 1024;
-constexpr size_t kUdpBatch = 20;
-// Largest UDP response we ever build; --edns-payload is capped to this.
-constexpr size_t kMaxUdpResponse = 4096;
 
 void setReusePort(uv_handle_t* handle, const std::string& what) {
   uv_os_fd_t fd;
@@ -109,29 +103,20 @@ void SnapshotGraveyard::clear() {
   // `dead` is destroyed here, on the calling (reload) thread.
 }
 
-struct DnsLoop::UdpSocket {
-  uv_udp_t handle;
-  DnsLoop* owner = nullptr;
-  uv_os_fd_t fd = -1;
-  std::unique_ptr<uint8_t[]> receive{new uint8_t[kUdpSlot * kUdpBatch]};
-  // Replies collected during one recvmmsg batch, sent with one sendmmsg.
-  uint8_t replies[kUdpBatch][kMaxUdpResponse];
-  sockaddr_storage peers[kUdpBatch];
-  iovec vectors[kUdpBatch];
-  mmsghdr messages[kUdpBatch];
-  size_t pending = 0;
-};
-
 DnsLoop::DnsLoop(const LoopSettings& settings, SnapshotGraveyard& graveyard)
     : settings_(settings), graveyard_(graveyard) {
-  if (settings_.answer.max_udp_payload > kMaxUdpResponse) {
-    settings_.answer.max_udp_payload = kMaxUdpResponse;
+  if (settings_.answer.max_udp_payload > UdpSocket::kMaxResponse) {
+    settings_.answer.max_udp_payload = UdpSocket::kMaxResponse;
   }
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;
   context_.settings = settings_.answer;
   context_.counters = &counters_;
+  // Each loop draws its own weighted picks; seed from the clock and the
+  // loop's address so loops (and restarts) do not move in step.
+  context_.random.state = static_cast<uint64_t>(uv_hrtime()) ^ reinterpret_cast<uintptr_t>(this) ^
+                          0x9e3779b97f4a7c15ull;
   tcp_response_.resize(2 + 65535);
   for (unsigned i = 0; i < settings_.tcp_max_connections; ++i) {
     tcp_pool_.push_back(std::make_unique<TcpConnection>(*this));
@@ -150,28 +135,8 @@ void DnsLoop::listen(const ListenAddress& where) {
   const bool ipv6 = where.address.ss_family == AF_INET6;
   const int family = ipv6 ? AF_INET6 : AF_INET;
 
-  auto udp = std::make_unique<UdpSocket>();
-  udp->owner = this;
-  udp->handle.data = udp.get();
-  if (uv_udp_init_ex(&loop_, &udp->handle, static_cast<unsigned>(family) | UV_UDP_RECVMMSG) != 0) {
-    throw std::runtime_error("udp " + where.text + ": cannot create socket");
-  }
-  setReusePort(reinterpret_cast<uv_handle_t*>(&udp->handle), "udp " + where.text);
-  int rc = uv_udp_bind(&udp->handle, address, ipv6 ? UV_UDP_IPV6ONLY : 0);
-  if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&udp->handle), nullptr);
-    uv_run(&loop_, UV_RUN_NOWAIT);
-    throw std::runtime_error("udp " + where.text + ": " + uv_strerror(rc));
-  }
-  uv_fileno(reinterpret_cast<uv_handle_t*>(&udp->handle), &udp->fd);
-  for (size_t i = 0; i < kUdpBatch; ++i) {
-    udp->vectors[i].iov_base = udp->replies[i];
-    std::memset(&udp->messages[i], 0, sizeof udp->messages[i]);
-    udp->messages[i].msg_hdr.msg_iov = &udp->vectors[i];
-    udp->messages[i].msg_hdr.msg_iovlen = 1;
-    udp->messages[i].msg_hdr.msg_name = &udp->peers[i];
-  }
-  uv_udp_recv_start(&udp->handle, onUdpAlloc, onUdpRecv);
+  auto udp = std::make_unique<UdpSocket>(*this, &loop_);
+  udp->open(where);
   udp_.push_back(std::move(udp));
 
   auto tcp = std::make_unique<uv_tcp_t>();
@@ -180,7 +145,7 @@ void DnsLoop::listen(const ListenAddress& where) {
     throw std::runtime_error("tcp " + where.text + ": cannot create socket");
   }
   setReusePort(reinterpret_cast<uv_handle_t*>(tcp.get()), "tcp " + where.text);
-  rc = uv_tcp_bind(tcp.get(), address, ipv6 ? UV_TCP_IPV6ONLY : 0);
+  int rc = uv_tcp_bind(tcp.get(), address, ipv6 ? UV_TCP_IPV6ONLY : 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 128, onTcpConnection);
   if (rc != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
@@ -231,11 +196,7 @@ void DnsLoop::takeMessages() {
 // response they are writing; the loop ends when the last handle is closed.
 void DnsLoop::closeAll() {
   stopping_ = true;
-  for (auto& udp : udp_) {
-    uv_udp_recv_stop(&udp->handle);
-    flushUdp(*udp);
-    uv_close(reinterpret_cast<uv_handle_t*>(&udp->handle), nullptr);
-  }
+  for (auto& udp : udp_) udp->close();
   for (auto& tcp : tcp_listeners_) uv_close(reinterpret_cast<uv_handle_t*>(tcp.get()), nullptr);
   for (auto& connection : tcp_pool_) {
     if (connection->in_use) connection->drain();
@@ -252,58 +213,6 @@ size_t DnsLoop::answer(const uint8_t* packet, size_t length, const sockaddr* fro
   ClientAddress client;
   clientFrom(from, client);
   return handleQuery(*current_, context_, packet, length, client, transport, out, capacity);
-}
-
-void DnsLoop::onUdpAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* socket = static_cast<UdpSocket*>(handle->data);
-  *buf = uv_buf_init(reinterpret_cast<char*>(socket->receive.get()),
-                     static_cast<unsigned>(kUdpSlot * kUdpBatch));
-}
-
-void DnsLoop::onUdpRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
-                        const sockaddr* from, unsigned flags) {
-  auto* socket = static_cast<UdpSocket*>(handle->data);
-  DnsLoop& self = *socket->owner;
-  if (flags & UV_UDP_MMSG_FREE) {  // end of a recvmmsg batch: send its replies
-    self.flushUdp(*socket);
-    return;
-  }
-  if (nread <= 0 || from == nullptr) return;  // nothing (EAGAIN) or a socket error
-  self.answerUdp(*socket, reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread),
-                 from);
-  if (!(flags & UV_UDP_MMSG_CHUNK)) self.flushUdp(*socket);  // a single recvmsg
-}
-
-void DnsLoop::answerUdp(UdpSocket& socket, const uint8_t* data, size_t length,
-                        const sockaddr* from) {
-  if (socket.pending == kUdpBatch) flushUdp(socket);
-  const size_t slot = socket.pending;
-  const size_t n = answer(data, length, from, Transport::kUdp, socket.replies[slot],
-                          kMaxUdpResponse);
-  if (n == 0) return;
-  const socklen_t address_length =
-      from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  std::memcpy(&socket.peers[slot], from, address_length);
-  socket.messages[slot].msg_hdr.msg_namelen = address_length;
-  socket.vectors[slot].iov_len = n;
-  ++socket.pending;
-}
-
-void DnsLoop::flushUdp(UdpSocket& socket) {
-  size_t sent = 0;
-  while (sent < socket.pending) {
-    const int n = sendmmsg(socket.fd, socket.messages + sent,
-                           static_cast<unsigned>(socket.pending - sent), MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // The socket buffer is full (or the peer unreachable): these replies are
-      // lost, as they would be on the wire; count them.
-      counters_.dropped.add(socket.pending - sent);
-      break;
-    }
-    sent += static_cast<size_t>(n);
-  }
-  socket.pending = 0;
 }
 
 void DnsLoop::onTcpConnection(uv_stream_t* server, int status) {

@@ -39,6 +39,7 @@ struct LoopSettings {
 };
 
 class TcpConnection;
+class UdpSocket;
 
 /// Hands snapshots that a loop no longer needs to another thread, so that a
 /// large table is never freed on a query loop.
@@ -80,17 +81,12 @@ class DnsLoop {
 
  private:
   friend class TcpConnection;
-  struct UdpSocket;
+  friend class UdpSocket;
   static void onAsync(uv_async_t* handle);
-  static void onUdpAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void onUdpRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf,
-                        const sockaddr* from, unsigned flags);
   static void onTcpConnection(uv_stream_t* server, int status);
 
   void takeMessages();
   void closeAll();
-  void answerUdp(UdpSocket& socket, const uint8_t* data, size_t length, const sockaddr* from);
-  void flushUdp(UdpSocket& socket);
   size_t answer(const uint8_t* packet, size_t length, const sockaddr* from, Transport transport,
                 uint8_t* out, size_t capacity);
   void release(TcpConnection* connection);

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <stdexcept>
 
 #include "server/log.h"
@@ -44,14 +45,42 @@ uint16_t findFreePort(const sockaddr_storage& where) {
   throw std::runtime_error("no free port for both UDP and TCP");
 }
 
+// Our sockets use SO_REUSEPORT so each loop gets its own; the kernel would
+// then also let a second meridiand (same user) bind the same address and
+// silently take half the traffic. Binding once without SO_REUSEPORT first
+// turns that mistake into a clear error.
+void ensureAddressFree(const ListenAddress& where) {
+  const socklen_t length =
+      where.address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    const int fd = socket(where.address.ss_family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    const int one = 1;
+    if (where.address.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    const bool in_use = bind(fd, reinterpret_cast<const sockaddr*>(&where.address), length) != 0 &&
+                        errno == EADDRINUSE;
+    close(fd);
+    if (in_use) {
+      throw std::runtime_error(std::string(type == SOCK_DGRAM ? "udp " : "tcp ") + where.text +
+                               ": address already in use (another DNS server, or another "
+                               "meridiand, is listening there)");
+    }
+  }
+}
+
 }  // namespace
 
 DnsService::DnsService(DnsServiceConfig config) : config_(std::move(config)) {
   if (config_.threads == 0) config_.threads = 1;
   if (config_.listen.empty()) throw std::invalid_argument("no --dns-listen address given");
+  ReloadSettings reload;
+  reload.db_path = config_.db_path;
+  reload.geodb_path = config_.geodb_path;
+  reload.poll_interval = std::chrono::milliseconds(config_.reload_poll_ms);
+  reload.health = config_.health;
   reloader_ = std::make_unique<Reloader>(
-      config_.db_path, [this](std::shared_ptr<const Snapshot> s) { publish(std::move(s)); },
-      graveyard_, std::chrono::milliseconds(config_.reload_poll_ms));
+      reload, [this](std::shared_ptr<const Snapshot> s) { publish(std::move(s)); }, graveyard_);
 }
 
 DnsService::~DnsService() { stop(); }
@@ -66,7 +95,11 @@ void DnsService::start() {
   }
   for (const std::string& text : config_.listen) {
     ListenAddress address = parseListenAddress(text);
-    if (portOf(address.address) == 0) setPort(address.address, findFreePort(address.address));
+    if (portOf(address.address) == 0) {
+      setPort(address.address, findFreePort(address.address));
+    } else {
+      ensureAddressFree(address);
+    }
     for (auto& loop : loops_) loop->listen(address);
     bound_.push_back(formatAddress(address.address));
   }

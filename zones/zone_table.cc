@@ -97,6 +97,7 @@ uint32_t ZoneTable::findZone(const uint8_t* name, size_t length, const uint8_t* 
     const size_t offset = label < label_count ? label_offsets[label] : length - 1;
     const uint8_t* suffix = name + offset;
     const size_t suffix_length = length - offset;
+    if (!(apex_lengths_[suffix_length / 64] & (uint64_t{1} << (suffix_length % 64)))) continue;
     const uint32_t hash = wire::hashName(suffix, suffix_length);
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       const uint32_t slot = zone_slots_[i];
@@ -318,6 +319,7 @@ std::shared_ptr<const ZoneTable> ZoneTableBuilder::build() {
     zone.apex = apex_of_zone[z];
     const Node& apex = t.nodes_[zone.apex];
     zones.insert(wire::hashName(t.names_.data() + apex.name, apex.name_length), zone.apex);
+    t.apex_lengths_[apex.name_length / 64] |= uint64_t{1} << (apex.name_length % 64);
     const RRset* soa = t.findRRset(apex, wire::type::SOA);
     if (soa == nullptr || soa->count == 0) {
       throw std::invalid_argument("zone " + wire::wireToText(zone_names_[z]) +

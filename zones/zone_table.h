@@ -97,6 +97,9 @@ class ZoneTable {
   std::vector<uint32_t> additional_;
   std::vector<uint32_t> node_slots_;  // open addressing: node index + 1, 0 = empty
   std::vector<uint32_t> zone_slots_;  // apex nodes only, for findZone
+  // Bit n set when some zone apex is n octets long: findZone hashes only the
+  // suffixes of the query name that could be an apex.
+  uint64_t apex_lengths_[4] = {};
 };
 
 /// Collects records (in any order) and compiles them into a ZoneTable.

@@ -236,10 +236,23 @@ TEST_CASE("SIGTERM drains and exits cleanly; SIGHUP reloads") {
   Server s;
   s.meridiand->process().signal(SIGHUP);
   std::this_thread::sleep_for(300ms);
-  CHECK(has(s.meridiand->log(), "(reload requested)"));
+  CHECK(has(s.meridiand->log(), "reload requested)"));
   s.meridiand->process().signal(SIGTERM);
   CHECK(s.meridiand->process().wait(5000ms) == 0);
   CHECK(has(s.meridiand->log(), "stopped"));
+}
+
+TEST_CASE("a second meridiand on the same address refuses to start instead of sharing it") {
+  Server s;
+  TempDir dir;
+  int status = 0;
+  const std::string out = runCommand(buildPath("server/meridiand") + " --db " + dir.file("b.db") +
+                                         " --dns-listen 127.0.0.1:" + std::to_string(s.port()) +
+                                         " 2>&1",
+                                     &status);
+  CHECK(status != 0);
+  CHECK(has(out, "address already in use"));
+  CHECK(s.dig("www.example.com +short") == "192.0.2.10\n192.0.2.11");
 }
 
 TEST_CASE("start-up errors are clear and fatal") {
