@@ -6,11 +6,12 @@
 
 namespace meridian::zones {
 
-std::shared_ptr<const ZoneTable> compileZones(Database& db) {
+std::shared_ptr<const ZoneTable> compileZones(Database& db,
+                                              const std::vector<SteeredPlacement>& steered) {
   ZoneTableBuilder builder;
   // One read transaction: the zones and records we see are from one commit.
-  db.exec("BEGIN");
-  try {
+  ReadTransaction view(db);
+  {
     std::unordered_map<int64_t, uint32_t> zone_index;
     {
       Statement zones = db.prepare("SELECT id, name FROM zones ORDER BY id");
@@ -34,10 +35,11 @@ std::shared_ptr<const ZoneTable> compileZones(Database& db) {
       builder.addRecord(zone->second, owner_wire, static_cast<uint16_t>(records.columnInt(2)),
                         static_cast<uint32_t>(records.columnInt(3)), records.columnBlob(4));
     }
-    db.exec("COMMIT");
-  } catch (...) {
-    db.exec("ROLLBACK");
-    throw;
+    for (const SteeredPlacement& s : steered) {
+      const auto zone = zone_index.find(s.zone_id);
+      if (zone == zone_index.end()) continue;
+      builder.addSteered(zone->second, wire::nameToWire(s.owner), s.type, s.ttl, s.index);
+    }
   }
   return builder.build();
 }

@@ -161,6 +161,11 @@ int64_t Database::configGeneration() {
   return s.step() ? s.columnInt(0) : 0;
 }
 
+int64_t Database::healthGeneration() {
+  Statement s(db_, "SELECT value FROM meta WHERE key = 'health_generation'");
+  return s.step() ? s.columnInt(0) : 0;
+}
+
 int Database::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
 
 void Database::migrate() {

@@ -89,6 +89,8 @@ class Database {
   /// meridiand can tell a configuration change from a health-only change.
   void bumpConfigGeneration();
   int64_t configGeneration();
+  /// Bumped by triggers on every write to the health and vantages tables.
+  int64_t healthGeneration();
 
   int64_t lastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
@@ -103,6 +105,26 @@ class Database {
 
   sqlite3* db_ = nullptr;
   std::string path_;
+};
+
+/// A read transaction for a consistent view across several queries (BEGIN
+/// ... COMMIT). Nests: inside an open transaction it does nothing, so a
+/// compiler that reads several tables can be called alone or from a caller
+/// that holds one view for all of them.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Database& db) : db_(db), owner_(sqlite3_get_autocommit(db.handle()) != 0) {
+    if (owner_) db_.exec("BEGIN");
+  }
+  ~ReadTransaction() {
+    if (owner_) sqlite3_exec(db_.handle(), "COMMIT", nullptr, nullptr, nullptr);
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  Database& db_;
+  bool owner_;
 };
 
 /// Current wall-clock time in milliseconds since the epoch (stored timestamps).

@@ -99,6 +99,25 @@ CREATE TABLE latency_prefixes (
   PRIMARY KEY (prefix, region_id)
 );
 )sql",
+
+      // 2: a health generation bumped by triggers on every health write, so
+      // meridiand can tell "only healthd wrote" (cheap health-only rebuild)
+      // from any other change, including edits made outside Meridian's store.
+      R"sql(
+INSERT INTO meta(key, value) VALUES ('health_generation', 1);
+CREATE TRIGGER health_insert AFTER INSERT ON health BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER health_update AFTER UPDATE ON health BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER health_delete AFTER DELETE ON health BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER vantages_insert AFTER INSERT ON vantages BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER vantages_update AFTER UPDATE ON vantages BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER vantages_delete AFTER DELETE ON vantages BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+)sql",
   };
   return kMigrations;
 }

@@ -1,0 +1,374 @@
+#include "zones/check_spec.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <memory>
+#include <set>
+#include <string_view>
+
+#include "server/wire/name.h"
+#include "zones/validation.h"
+#include "zones/zone_io.h"
+
+namespace meridian::zones {
+
+namespace {
+
+using nlohmann::json;
+
+struct RcodeName {
+  const char* name;
+  int code;
+};
+// RFC 1035 4.1.1 and RFC 2136 2.2.
+constexpr std::array<RcodeName, 11> kRcodes = {{{"NOERROR", 0},
+                                                {"FORMERR", 1},
+                                                {"SERVFAIL", 2},
+                                                {"NXDOMAIN", 3},
+                                                {"NOTIMP", 4},
+                                                {"REFUSED", 5},
+                                                {"YXDOMAIN", 6},
+                                                {"YXRRSET", 7},
+                                                {"NXRRSET", 8},
+                                                {"NOTAUTH", 9},
+                                                {"NOTZONE", 10}}};
+
+// Which fields each type accepts, beyond the common ones.
+const std::set<std::string_view> kCommonFields = {"type", "interval_s", "timeout_ms", "rise",
+                                                  "fall"};
+const std::set<std::string_view> kHttpFields = {"url", "method", "host", "expect_status",
+                                                "body_contains"};
+const std::set<std::string_view> kHttpsOnlyFields = {"tls_verify", "ca_file"};
+const std::set<std::string_view> kTcpFields = {"port"};
+const std::set<std::string_view> kDnsFields = {"port", "query_name", "query_type", "expect_rcode",
+                                               "expect_answer"};
+
+bool fieldApplies(CheckType type, const std::string& key) {
+  if (kCommonFields.count(key)) return true;
+  switch (type) {
+    case CheckType::Http:
+      return kHttpFields.count(key) > 0;
+    case CheckType::Https:
+      return kHttpFields.count(key) > 0 || kHttpsOnlyFields.count(key) > 0;
+    case CheckType::Tcp:
+      return kTcpFields.count(key) > 0;
+    case CheckType::Dns:
+      return kDnsFields.count(key) > 0;
+  }
+  return false;
+}
+
+bool isKnownField(const std::string& key) {
+  return kCommonFields.count(key) || kHttpFields.count(key) || kHttpsOnlyFields.count(key) ||
+         kTcpFields.count(key) || kDnsFields.count(key);
+}
+
+// Reads the fields of one JSON object, each error naming "<path>.<key>".
+class Fields {
+ public:
+  Fields(const json& object, const std::string& path) : object_(object), path_(path) {}
+
+  std::string path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  bool has(const char* key) const { return object_.contains(key); }
+
+  std::string text(const char* key, size_t max_length) const {
+    const json& v = object_.at(key);
+    if (!v.is_string()) throw ValidationError(path(key), "must be a string");
+    const std::string s = v.get<std::string>();
+    if (s.empty()) throw ValidationError(path(key), "must not be empty");
+    if (s.size() > max_length) {
+      throw ValidationError(path(key),
+                            "is longer than " + std::to_string(max_length) + " characters");
+    }
+    return s;
+  }
+
+  // Integers only: 5.0 or "5" are rejected so that intervals stay whole seconds.
+  int integer(const char* key, int64_t lo, int64_t hi, int fallback) const {
+    if (!has(key)) return fallback;
+    return integerValue(object_.at(key), path(key), lo, hi);
+  }
+
+  static int integerValue(const json& v, const std::string& where, int64_t lo, int64_t hi) {
+    if (!v.is_number_integer()) {
+      throw ValidationError(where, v.is_number() ? "must be a whole number" : "must be an integer");
+    }
+    const bool in_range = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi) &&
+                                                       static_cast<int64_t>(v.get<uint64_t>()) >= lo
+                                                 : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+    if (!in_range) {
+      throw ValidationError(where,
+                            "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    return static_cast<int>(v.get<int64_t>());
+  }
+
+  bool boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = object_.at(key);
+    if (!v.is_boolean()) throw ValidationError(path(key), "must be true or false");
+    return v.get<bool>();
+  }
+
+  const json& raw(const char* key) const { return object_.at(key); }
+
+ private:
+  const json& object_;
+  const std::string& path_;
+};
+
+CheckType parseType(const Fields& f) {
+  if (!f.has("type"))
+    throw ValidationError(f.path("type"), "is required (http, https, tcp or dns)");
+  if (!f.raw("type").is_string()) throw ValidationError(f.path("type"), "must be a string");
+  const std::string t = f.raw("type").get<std::string>();
+  if (t == "http") return CheckType::Http;
+  if (t == "https") return CheckType::Https;
+  if (t == "tcp") return CheckType::Tcp;
+  if (t == "dns") return CheckType::Dns;
+  throw ValidationError(f.path("type"),
+                        "unknown check type \"" + t + "\" (expected http, https, tcp or dns)");
+}
+
+struct CurlUrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+struct CurlStringDeleter {
+  void operator()(char* s) const { curl_free(s); }
+};
+
+// libcurl's own parser decides, so healthd can never be handed a URL that
+// the API accepted but curl refuses.
+void checkUrl(const std::string& url, CheckType type, const std::string& where) {
+  std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
+  if (!u) throw ValidationError(where, "cannot parse URL (out of memory)");
+  const CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
+  if (rc != CURLUE_OK) {
+    throw ValidationError(where, "is not a valid URL: " + std::string(curl_url_strerror(rc)));
+  }
+  char* raw = nullptr;
+  curl_url_get(u.get(), CURLUPART_SCHEME, &raw, 0);
+  std::unique_ptr<char, CurlStringDeleter> scheme(raw);
+  const std::string expected = checkTypeName(type);
+  if (!scheme || expected != scheme.get()) {
+    throw ValidationError(where, "scheme must be " + expected + ":// to match the check type");
+  }
+  raw = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_HOST, &raw, 0) != CURLUE_OK || !raw || !*raw) {
+    curl_free(raw);
+    throw ValidationError(where, "has no host");
+  }
+  curl_free(raw);
+}
+
+// A Host header value: a DNS name or IPv4 literal, no port, no spaces.
+void checkHostName(const std::string& host, const std::string& where) {
+  if (host.size() > 253) throw ValidationError(where, "is longer than 253 characters");
+  for (const char c : host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_')) {
+      throw ValidationError(where, "must be a host name (letters, digits, '-', '_' and '.')");
+    }
+  }
+  if (host.front() == '.' || host.find("..") != std::string::npos) {
+    throw ValidationError(where, "has an empty label");
+  }
+}
+
+void parseHttp(const Fields& f, CheckSpec& spec) {
+  if (!f.has("url"))
+    throw ValidationError(f.path("url"),
+                          "is required for " + std::string(checkTypeName(spec.type)) + " checks");
+  spec.url = f.text("url", 2048);
+  checkUrl(spec.url, spec.type, f.path("url"));
+  if (f.has("method")) {
+    spec.method = f.text("method", 8);
+    if (spec.method != "GET" && spec.method != "HEAD" && spec.method != "POST") {
+      throw ValidationError(f.path("method"), "must be GET, HEAD or POST");
+    }
+  }
+  if (f.has("host")) {
+    spec.host = f.text("host", 253);
+    checkHostName(*spec.host, f.path("host"));
+  }
+  if (f.has("expect_status")) {
+    const json& list = f.raw("expect_status");
+    if (!list.is_array())
+      throw ValidationError(f.path("expect_status"), "must be an array of status codes");
+    if (list.empty())
+      throw ValidationError(f.path("expect_status"), "must list at least one status code");
+    if (list.size() > 100)
+      throw ValidationError(f.path("expect_status"), "lists more than 100 codes");
+    spec.expect_status.clear();
+    for (size_t i = 0; i < list.size(); ++i) {
+      spec.expect_status.push_back(Fields::integerValue(
+          list[i], f.path("expect_status") + "[" + std::to_string(i) + "]", 100, 599));
+    }
+    std::sort(spec.expect_status.begin(), spec.expect_status.end());
+    spec.expect_status.erase(std::unique(spec.expect_status.begin(), spec.expect_status.end()),
+                             spec.expect_status.end());
+  }
+  if (f.has("body_contains")) spec.body_contains = f.text("body_contains", 1024);
+  spec.tls_verify = f.boolean("tls_verify", true);
+  if (f.has("ca_file")) {
+    spec.ca_file = f.text("ca_file", 4096);
+    if (spec.ca_file->front() != '/')
+      throw ValidationError(f.path("ca_file"), "must be an absolute path");
+  }
+}
+
+void parseDns(const Fields& f, CheckSpec& spec) {
+  spec.port = f.integer("port", 1, 65535, 53);
+  if (!f.has("query_name"))
+    throw ValidationError(f.path("query_name"), "is required for dns checks");
+  try {
+    // There is no origin to be relative to: "www.example.com" means the
+    // absolute name, as it does in dig.
+    std::string name = f.text("query_name", 1024);
+    const bool absolute = name.back() == '.' && (name.size() < 2 || name[name.size() - 2] != '\\');
+    if (!absolute) name += '.';
+    spec.query_name = wire::canonicalName(name);
+  } catch (const wire::NameError& e) {
+    throw ValidationError(f.path("query_name"), e.what());
+  }
+  if (f.has("query_type")) {
+    const std::string text = f.text("query_type", 16);
+    uint16_t code = 0;
+    try {
+      code = typeFromText(text);
+    } catch (const ZoneError& e) {
+      throw ValidationError(f.path("query_type"), e.what());
+    }
+    // Zone transfers and pseudo-types are not answers a probe can check.
+    if (code == 41 || code == 251 || code == 252) {
+      throw ValidationError(f.path("query_type"), text + " cannot be used in a check");
+    }
+    spec.query_type = typeToText(code);
+  }
+  if (f.has("expect_rcode")) {
+    std::string text = f.text("expect_rcode", 16);
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (rcodeFromText(text) < 0) {
+      throw ValidationError(f.path("expect_rcode"),
+                            "unknown rcode \"" + text + "\" (e.g. NOERROR, NXDOMAIN, SERVFAIL)");
+    }
+    spec.expect_rcode = text;
+  }
+  if (f.has("expect_answer")) {
+    const std::string text = f.text("expect_answer", 1024);
+    if (spec.query_type == "ANY") {
+      throw ValidationError(f.path("expect_answer"), "needs a concrete query_type, not ANY");
+    }
+    try {
+      const uint16_t code = typeFromText(spec.query_type);
+      spec.expect_answer = rdataToText(code, rdataFromText(code, text, "."));
+    } catch (const ZoneError& e) {
+      throw ValidationError(f.path("expect_answer"), e.what());
+    }
+  }
+}
+
+}  // namespace
+
+const char* checkTypeName(CheckType type) noexcept {
+  switch (type) {
+    case CheckType::Http:
+      return "http";
+    case CheckType::Https:
+      return "https";
+    case CheckType::Tcp:
+      return "tcp";
+    case CheckType::Dns:
+      return "dns";
+  }
+  return "?";
+}
+
+int rcodeFromText(const std::string& text) noexcept {
+  for (const auto& r : kRcodes) {
+    if (text == r.name) return r.code;
+  }
+  return -1;
+}
+
+CheckSpec parseCheckSpec(const nlohmann::json& json, const std::string& field_path) {
+  if (!json.is_object()) throw ValidationError(field_path, "must be an object");
+  const Fields f(json, field_path);
+  CheckSpec spec;
+  spec.type = parseType(f);
+  for (const auto& item : json.items()) {
+    if (!isKnownField(item.key())) throw ValidationError(f.path(item.key()), "unknown field");
+    if (!fieldApplies(spec.type, item.key())) {
+      throw ValidationError(
+          f.path(item.key()),
+          "does not apply to " + std::string(checkTypeName(spec.type)) + " checks");
+    }
+  }
+
+  switch (spec.type) {
+    case CheckType::Http:
+    case CheckType::Https:
+      parseHttp(f, spec);
+      break;
+    case CheckType::Tcp:
+      if (!f.has("port")) throw ValidationError(f.path("port"), "is required for tcp checks");
+      spec.port = f.integer("port", 1, 65535, 0);
+      break;
+    case CheckType::Dns:
+      parseDns(f, spec);
+      break;
+  }
+
+  spec.interval_s = f.integer("interval_s", 1, 3600, 5);
+  spec.timeout_ms = f.integer("timeout_ms", 1, 60000, 1000);
+  // A probe must finish before the next one is due, so one check never has
+  // two probes in flight: timeout 1000 ms with interval 1 s is refused.
+  if (static_cast<int64_t>(spec.timeout_ms) >= static_cast<int64_t>(spec.interval_s) * 1000) {
+    throw ValidationError(f.path("timeout_ms"),
+                          "must be less than interval_s (" +
+                              std::to_string(static_cast<int64_t>(spec.interval_s) * 1000) +
+                              " ms)");
+  }
+  spec.rise = f.integer("rise", 1, 100, 2);
+  spec.fall = f.integer("fall", 1, 100, 3);
+  return spec;
+}
+
+nlohmann::json toJson(const CheckSpec& spec) {
+  json out = json::object();
+  out["type"] = checkTypeName(spec.type);
+  switch (spec.type) {
+    case CheckType::Http:
+    case CheckType::Https:
+      out["url"] = spec.url;
+      out["method"] = spec.method;
+      if (spec.host) out["host"] = *spec.host;
+      out["expect_status"] = spec.expect_status;
+      if (spec.body_contains) out["body_contains"] = *spec.body_contains;
+      if (spec.type == CheckType::Https) {
+        out["tls_verify"] = spec.tls_verify;
+        if (spec.ca_file) out["ca_file"] = *spec.ca_file;
+      }
+      break;
+    case CheckType::Tcp:
+      out["port"] = spec.port;
+      break;
+    case CheckType::Dns:
+      out["port"] = spec.port;
+      out["query_name"] = spec.query_name;
+      out["query_type"] = spec.query_type;
+      out["expect_rcode"] = spec.expect_rcode;
+      if (spec.expect_answer) out["expect_answer"] = *spec.expect_answer;
+      break;
+  }
+  out["interval_s"] = spec.interval_s;
+  out["timeout_ms"] = spec.timeout_ms;
+  out["rise"] = spec.rise;
+  out["fall"] = spec.fall;
+  return out;
+}
+
+}  // namespace meridian::zones

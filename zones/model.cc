@@ -1,0 +1,472 @@
+#include "zones/model.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <set>
+
+#include "geo/countries.h"
+#include "server/wire/name.h"
+#include "zones/json_fields.h"
+
+namespace meridian::zones {
+
+namespace {
+
+constexpr const char* kAdminStates[] = {"up", "drain", "down"};
+constexpr const char* kPolicies[] = {"failover", "geo", "nearest", "latency", "weighted", "sticky"};
+constexpr const char* kWhenAllDown[] = {"all", "nodata", "servfail"};
+
+template <size_t N>
+size_t indexOf(const char* const (&names)[N], const std::string& text, const std::string& field) {
+  for (size_t i = 0; i < N; ++i) {
+    if (text == names[i]) return i;
+  }
+  std::string list;
+  for (const char* n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+  throw ValidationError(field, "\"" + text + "\" is not one of: " + list);
+}
+
+bool isUpperAlpha(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+void validateCountry(const std::string& code, const std::string& field) {
+  if (code.size() != 2 || !isUpperAlpha(code)) {
+    throw ValidationError(field, "\"" + code +
+                                     "\" is not an ISO 3166-1 alpha-2 country code "
+                                     "(two upper-case letters, e.g. \"IE\")");
+  }
+  if (!geo::isValidCountryCode(code)) {
+    const geo::Country* known = geo::findCountry(code);
+    throw ValidationError(field, "\"" + code + "\" is not an assigned ISO 3166-1 country code" +
+                                     (known && !known->maps_to.empty()
+                                          ? " (use \"" + std::string(known->maps_to) + "\")"
+                                          : std::string()));
+  }
+}
+
+void validateContinent(const std::string& code, const std::string& field) {
+  if (!geo::isValidContinentCode(code)) {
+    throw ValidationError(field,
+                          "\"" + code + "\" is not a continent code (AF, AN, AS, EU, NA, OC, SA)");
+  }
+}
+
+// geo_map keys: "default", a continent ("EU"), a country ("IE") or a
+// subdivision ("US-CA": country, '-', 1..3 letters or digits as in ISO 3166-2).
+// Two-letter keys that are both (AS, NA, SA, AF) mean the continent, as in
+// gdnsd's maps; the steering code looks continents up first.
+void validateGeoKey(const std::string& key, const std::string& field) {
+  if (key == "default") return;
+  if (key.size() == 2 && geo::isValidContinentCode(key)) return;
+  if (key.size() == 2) return validateCountry(key, field);
+  const size_t dash = key.find('-');
+  if (dash == 2 && key.size() >= 4 && key.size() <= 6) {
+    validateCountry(key.substr(0, 2), field);
+    const std::string sub = key.substr(3);
+    if (std::all_of(sub.begin(), sub.end(),
+                    [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); })) {
+      return;
+    }
+  }
+  throw ValidationError(field, "\"" + key +
+                                   "\" is not \"default\", a continent code (\"EU\"), a country "
+                                   "code (\"IE\") or a subdivision (\"US-CA\")");
+}
+
+void checkPathName(const std::optional<std::string>& body_name, const std::string& path_name) {
+  if (body_name && *body_name != path_name) {
+    throw ValidationError("name", "\"" + *body_name + "\" does not match the name in the URL (\"" +
+                                      path_name + "\"); renaming is not supported");
+  }
+}
+
+std::optional<CheckSpec> optionalCheck(const ObjectReader& reader, const char* key) {
+  if (!reader.has(key)) return std::nullopt;
+  return parseCheckSpec(*reader.raw(key), reader.path(key));
+}
+
+}  // namespace
+
+const char* toString(AdminState state) {
+  return kAdminStates[static_cast<size_t>(state)];
+}
+const char* toString(Policy policy) {
+  return kPolicies[static_cast<size_t>(policy)];
+}
+const char* toString(WhenAllDown when) {
+  return kWhenAllDown[static_cast<size_t>(when)];
+}
+
+AdminState adminStateFromString(const std::string& text, const std::string& field) {
+  return static_cast<AdminState>(indexOf(kAdminStates, text, field));
+}
+Policy policyFromString(const std::string& text, const std::string& field) {
+  return static_cast<Policy>(indexOf(kPolicies, text, field));
+}
+WhenAllDown whenAllDownFromString(const std::string& text, const std::string& field) {
+  return static_cast<WhenAllDown>(indexOf(kWhenAllDown, text, field));
+}
+
+void validateObjectName(const std::string& name, const std::string& field) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  const bool ok = !name.empty() && name.size() <= 63 && alnum(name.front()) && alnum(name.back()) &&
+                  std::all_of(name.begin(), name.end(),
+                              [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+  if (!ok) {
+    throw ValidationError(field, "\"" + name +
+                                     "\" is not a valid name (1-63 of a-z, 0-9, '-', '_', '.', "
+                                     "starting and ending with a letter or digit)");
+  }
+}
+
+std::string canonicalAddress(const std::string& text, const std::string& field) {
+  char out[INET6_ADDRSTRLEN];
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    const uint32_t host = ntohl(v4.s_addr);
+    if (host == 0) throw ValidationError(field, "0.0.0.0 cannot be handed out as an answer");
+    if ((host >> 28) == 0xE) throw ValidationError(field, text + " is a multicast address");
+    if (host == 0xFFFFFFFFu) throw ValidationError(field, text + " is the broadcast address");
+    inet_ntop(AF_INET, &v4, out, sizeof out);
+    return out;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    static const in6_addr kAny = IN6ADDR_ANY_INIT;
+    if (std::memcmp(&v6, &kAny, sizeof v6) == 0) {
+      throw ValidationError(field, ":: cannot be handed out as an answer");
+    }
+    if (v6.s6_addr[0] == 0xFF) throw ValidationError(field, text + " is a multicast address");
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      throw ValidationError(field, text + " is IPv4-mapped; give the IPv4 address instead");
+    }
+    inet_ntop(AF_INET6, &v6, out, sizeof out);
+    return out;
+  }
+  throw ValidationError(field, "\"" + text + "\" is not an IPv4 or IPv6 address");
+}
+
+std::string canonicalPrefix(const std::string& text, const std::string& field) {
+  const size_t slash = text.find('/');
+  const std::string bad = "\"" + text + "\" is not a prefix like 81.2.69.0/24 or 2001:db8::/32";
+  if (slash == std::string::npos || slash + 1 >= text.size() || text.size() - slash > 4) {
+    throw ValidationError(field, bad);
+  }
+  const std::string address = text.substr(0, slash);
+  const std::string length_text = text.substr(slash + 1);
+  if (!std::all_of(length_text.begin(), length_text.end(), ::isdigit)) {
+    throw ValidationError(field, bad);
+  }
+  const int length = std::stoi(length_text);
+  unsigned char bytes[16] = {};
+  int family = AF_INET;
+  int bits = 32;
+  if (inet_pton(AF_INET, address.c_str(), bytes) != 1) {
+    family = AF_INET6;
+    bits = 128;
+    if (inet_pton(AF_INET6, address.c_str(), bytes) != 1) throw ValidationError(field, bad);
+  }
+  if (length > bits) {
+    throw ValidationError(field, "prefix length /" + length_text + " is longer than " +
+                                     std::to_string(bits) + " bits");
+  }
+  // Host bits must be zero: 81.2.69.1/24 has bit 31 set past the 24-bit
+  // network, which usually means a typo, so say what was probably meant.
+  unsigned char network[16] = {};
+  for (int i = 0; i < bits / 8; ++i) {
+    const int keep = std::clamp(length - i * 8, 0, 8);
+    network[i] = static_cast<unsigned char>(bytes[i] & (0xFF00 >> keep));
+  }
+  char out[INET6_ADDRSTRLEN];
+  inet_ntop(family, network, out, sizeof out);
+  const std::string canonical = std::string(out) + "/" + std::to_string(length);
+  if (std::memcmp(bytes, network, static_cast<size_t>(bits / 8)) != 0) {
+    throw ValidationError(field,
+                          "\"" + text + "\" has host bits set (did you mean " + canonical + "?)");
+  }
+  return canonical;
+}
+
+// --- Regions -----------------------------------------------------------------
+
+void validateRegion(const Region& r) {
+  validateObjectName(r.name, "name");
+  if (!(r.latitude >= -90 && r.latitude <= 90)) {
+    throw ValidationError("latitude", "must be between -90 and 90");
+  }
+  if (!(r.longitude >= -180 && r.longitude <= 180)) {
+    throw ValidationError("longitude", "must be between -180 and 180");
+  }
+  if (r.continent) validateContinent(*r.continent, "continent");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < r.countries.size(); ++i) {
+    validateCountry(r.countries[i], indexPath("countries", i));
+    if (!seen.insert(r.countries[i]).second) {
+      throw ValidationError(indexPath("countries", i), r.countries[i] + " is listed twice");
+    }
+  }
+}
+
+Region parseRegion(const nlohmann::json& body, const std::optional<std::string>& path_name) {
+  ObjectReader in(body, "", {"name", "latitude", "longitude", "continent", "countries"});
+  Region r;
+  if (path_name) {
+    checkPathName(in.optionalString("name"), *path_name);
+    r.name = *path_name;
+  } else {
+    r.name = in.string("name");
+  }
+  r.latitude = in.number("latitude", -90, 90);
+  r.longitude = in.number("longitude", -180, 180);
+  r.continent = in.optionalString("continent");
+  r.countries = in.strings("countries", true);
+  validateRegion(r);
+  return r;
+}
+
+nlohmann::json toJson(const Region& r) {
+  return {{"name", r.name},
+          {"latitude", r.latitude},
+          {"longitude", r.longitude},
+          {"continent", r.continent ? nlohmann::json(*r.continent) : nlohmann::json(nullptr)},
+          {"countries", r.countries}};
+}
+
+// --- Endpoints ---------------------------------------------------------------
+
+void validateEndpoint(const Endpoint& e) {
+  validateObjectName(e.name, "name");
+  validateObjectName(e.region, "region");
+  if (canonicalAddress(e.address, "address") != e.address) {
+    throw ValidationError("address", "\"" + e.address + "\" is not in canonical form");
+  }
+  if (e.weight < 0 || e.weight > 1000000) {
+    throw ValidationError("weight", std::to_string(e.weight) + " is out of range (0..1000000)");
+  }
+  if (e.capacity && (*e.capacity < 1 || *e.capacity > 1000000000)) {
+    throw ValidationError("capacity", "is out of range (1..1000000000)");
+  }
+}
+
+Endpoint parseEndpoint(const nlohmann::json& body, const std::optional<std::string>& path_name) {
+  ObjectReader in(
+      body, "", {"name", "region", "address", "weight", "capacity", "state", "check", "readiness"});
+  Endpoint e;
+  if (path_name) {
+    checkPathName(in.optionalString("name"), *path_name);
+    e.name = *path_name;
+  } else {
+    e.name = in.string("name");
+  }
+  validateObjectName(e.name, "name");
+  e.region = in.string("region");
+  validateObjectName(e.region, "region");
+  e.address = canonicalAddress(in.string("address"), "address");
+  e.weight = in.optionalInteger("weight", 0, 1000000).value_or(100);
+  e.capacity = in.optionalInteger("capacity", 1, 1000000000);
+  if (auto state = in.optionalString("state")) e.state = adminStateFromString(*state, "state");
+  e.check = optionalCheck(in, "check");
+  e.readiness = optionalCheck(in, "readiness");
+  validateEndpoint(e);
+  return e;
+}
+
+nlohmann::json toJson(const Endpoint& e) {
+  auto optional = [](const std::optional<CheckSpec>& c) {
+    return c ? toJson(*c) : nlohmann::json(nullptr);
+  };
+  return {{"name", e.name},
+          {"region", e.region},
+          {"address", e.address},
+          {"weight", e.weight},
+          {"capacity", e.capacity ? nlohmann::json(*e.capacity) : nlohmann::json(nullptr)},
+          {"state", toString(e.state)},
+          {"check", optional(e.check)},
+          {"readiness", optional(e.readiness)}};
+}
+
+// --- Steered names -----------------------------------------------------------
+
+void validateSteeredName(const SteeredName& s) {
+  if (s.type != 1 && s.type != 28) throw ValidationError("type", "must be \"A\" or \"AAAA\"");
+  if (s.regions.empty()) throw ValidationError("regions", "must list at least one region");
+  if (s.regions.size() > kMaxSteeredRegions) {
+    throw ValidationError("regions", "lists " + std::to_string(s.regions.size()) +
+                                         " regions; at most " + std::to_string(kMaxSteeredRegions) +
+                                         " are allowed");
+  }
+  std::set<std::string> regions;
+  for (size_t i = 0; i < s.regions.size(); ++i) {
+    validateObjectName(s.regions[i], indexPath("regions", i));
+    if (!regions.insert(s.regions[i]).second) {
+      throw ValidationError(indexPath("regions", i), s.regions[i] + " is listed twice");
+    }
+  }
+  if (s.ttl < 1 || s.ttl > 86400) throw ValidationError("ttl", "is out of range (1..86400)");
+  if (s.max_answers < 1 || s.max_answers > 16) {
+    throw ValidationError("max_answers", "is out of range (1..16)");
+  }
+  if (!(s.panic_threshold >= 0 && s.panic_threshold <= 1)) {
+    throw ValidationError("panic_threshold", "is out of range (0..1)");
+  }
+  if (s.slow_start_s < 0 || s.slow_start_s > 3600) {
+    throw ValidationError("slow_start_s", "is out of range (0..3600)");
+  }
+  if (s.policy != Policy::kGeo) {
+    if (!s.geo_map.empty()) {
+      throw ValidationError("geo_map", std::string("is only used by policy \"geo\", not \"") +
+                                           toString(s.policy) + "\"");
+    }
+    return;
+  }
+  if (s.geo_map.empty()) {
+    throw ValidationError("geo_map",
+                          "is required for policy \"geo\" (e.g. {\"EU\":[\"eu-west\"],"
+                          "\"default\":[\"us-east\"]})");
+  }
+  for (const auto& [key, list] : s.geo_map) {
+    const std::string field = fieldPath("geo_map", key);
+    validateGeoKey(key, field);
+    if (list.empty()) throw ValidationError(field, "must list at least one region");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (regions.count(list[i]) == 0) {
+        throw ValidationError(indexPath(field, i),
+                              "region \"" + list[i] + "\" is not in this name's \"regions\"");
+      }
+      if (!seen.insert(list[i]).second) {
+        throw ValidationError(indexPath(field, i), list[i] + " is listed twice");
+      }
+    }
+  }
+}
+
+SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone,
+                             const std::string& owner) {
+  ObjectReader in(body, "",
+                  {"zone", "name", "type", "policy", "regions", "ttl", "max_answers",
+                   "when_all_down", "geo_map", "panic_threshold", "slow_start_s"});
+  SteeredName s;
+  s.zone = zone;
+  s.owner = owner;
+  // GET returns "zone" and "name"; accept them back when they agree with the URL.
+  if (auto z = in.optionalString("zone")) {
+    try {
+      if (wire::canonicalName(*z) != zone) throw ValidationError("zone", "does not match the URL");
+    } catch (const wire::NameError& e) {
+      throw ValidationError("zone", e.what());
+    }
+  }
+  if (auto n = in.optionalString("name")) {
+    try {
+      if (wire::canonicalName(*n) != owner) throw ValidationError("name", "does not match the URL");
+    } catch (const wire::NameError& e) {
+      throw ValidationError("name", e.what());
+    }
+  }
+  std::string type = in.string("type");
+  std::transform(type.begin(), type.end(), type.begin(), ::toupper);
+  if (type == "A") {
+    s.type = 1;
+  } else if (type == "AAAA") {
+    s.type = 28;
+  } else {
+    throw ValidationError("type", "\"" + type + "\" cannot be steered; use \"A\" or \"AAAA\"");
+  }
+  s.policy = policyFromString(in.string("policy"), "policy");
+  s.regions = in.strings("regions");
+  s.ttl = static_cast<uint32_t>(in.optionalInteger("ttl", 1, 86400).value_or(30));
+  s.max_answers = static_cast<int>(in.optionalInteger("max_answers", 1, 16).value_or(1));
+  if (auto when = in.optionalString("when_all_down")) {
+    s.when_all_down = whenAllDownFromString(*when, "when_all_down");
+  }
+  s.panic_threshold = in.optionalNumber("panic_threshold", 0, 1).value_or(0.5);
+  s.slow_start_s = static_cast<int>(in.optionalInteger("slow_start_s", 0, 3600).value_or(30));
+  if (in.has("geo_map")) {
+    const nlohmann::json& map = *in.raw("geo_map");
+    if (!map.is_object()) {
+      throw ValidationError("geo_map",
+                            "must be an object of region lists, not " + jsonTypeName(map));
+    }
+    for (const auto& item : map.items()) {
+      const std::string field = fieldPath("geo_map", item.key());
+      if (!item.value().is_array()) {
+        throw ValidationError(
+            field, "must be an array of region names, not " + jsonTypeName(item.value()));
+      }
+      std::vector<std::string> list;
+      for (size_t i = 0; i < item.value().size(); ++i) {
+        list.push_back(stringValue(item.value()[i], indexPath(field, i)));
+      }
+      s.geo_map[item.key()] = std::move(list);
+    }
+  }
+  validateSteeredName(s);
+  return s;
+}
+
+nlohmann::json toSpecJson(const SteeredName& s) {
+  nlohmann::json doc = {{"type", s.type == 28 ? "AAAA" : "A"},
+                        {"policy", toString(s.policy)},
+                        {"regions", s.regions},
+                        {"ttl", s.ttl},
+                        {"max_answers", s.max_answers},
+                        {"when_all_down", toString(s.when_all_down)},
+                        {"panic_threshold", s.panic_threshold},
+                        {"slow_start_s", s.slow_start_s}};
+  if (!s.geo_map.empty()) doc["geo_map"] = s.geo_map;
+  return doc;
+}
+
+nlohmann::json toJson(const SteeredName& s) {
+  nlohmann::json doc = toSpecJson(s);
+  doc["zone"] = s.zone;
+  doc["name"] = s.owner;
+  return doc;
+}
+
+SteeredName steeredNameFromSpec(const std::string& spec, const std::string& zone,
+                                const std::string& owner) {
+  nlohmann::json doc = nlohmann::json::parse(spec, nullptr, false);
+  if (doc.is_discarded()) throw ValidationError("", "stored spec for " + owner + " is not JSON");
+  return parseSteeredName(doc, zone, owner);
+}
+
+// --- Latency -----------------------------------------------------------------
+
+std::vector<LatencyEntry> parseLatency(const nlohmann::json& body) {
+  ObjectReader in(body, "", {"entries"});
+  if (!in.has("entries")) throw ValidationError("entries", "is required");
+  const nlohmann::json& entries = *in.raw("entries");
+  if (!entries.is_array()) {
+    throw ValidationError("entries", "must be an array, not " + jsonTypeName(entries));
+  }
+  std::vector<LatencyEntry> out;
+  out.reserve(entries.size());
+  std::set<std::pair<std::string, std::string>> seen;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string path = indexPath("entries", i);
+    ObjectReader e(entries[i], path, {"prefix", "region", "rtt_ms"});
+    LatencyEntry entry;
+    entry.prefix = canonicalPrefix(e.string("prefix"), e.path("prefix"));
+    entry.region = e.string("region");
+    validateObjectName(entry.region, e.path("region"));
+    entry.rtt_ms = e.number("rtt_ms", 0, 60000);
+    if (entry.rtt_ms <= 0) throw ValidationError(e.path("rtt_ms"), "must be above 0");
+    if (!seen.insert({entry.prefix, entry.region}).second) {
+      throw ValidationError(path, entry.prefix + " -> " + entry.region + " is listed twice");
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+nlohmann::json toJson(const LatencyEntry& e) {
+  return {{"prefix", e.prefix}, {"region", e.region}, {"rtt_ms", e.rtt_ms}};
+}
+
+}  // namespace meridian::zones

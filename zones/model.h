@@ -1,0 +1,134 @@
+#pragma once
+// The steering model as typed structs, and the strict JSON <-> struct
+// conversions the API, meridianctl and the snapshot compiler share.
+//
+// Parsing checks everything that needs no database: JSON types, unknown
+// fields, names, addresses, coordinates, ranges, enumerations. Each failure is
+// a ValidationError naming the JSON path of the offending field ("regions[2]",
+// "check.interval_s"). Checks that need the database (the region exists, the
+// name is not taken) live in zones/steering_store.h.
+//
+// Pure functions: any thread may call them.
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "zones/check_spec.h"
+#include "zones/validation.h"
+
+namespace meridian::zones {
+
+enum class AdminState { kUp, kDrain, kDown };
+enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
+enum class WhenAllDown { kAll, kNodata, kServfail };
+
+const char* toString(AdminState state);
+const char* toString(Policy policy);
+const char* toString(WhenAllDown when);
+/// Parses the enumerations; ValidationError(field, "...must be one of ...").
+AdminState adminStateFromString(const std::string& text, const std::string& field);
+Policy policyFromString(const std::string& text, const std::string& field);
+WhenAllDown whenAllDownFromString(const std::string& text, const std::string& field);
+
+/// A named place with coordinates: {"name":"eu-west","latitude":53.35,
+/// "longitude":-6.26,"continent":"EU","countries":["IE","GB"]}.
+struct Region {
+  std::string name;
+  double latitude = 0;
+  double longitude = 0;
+  std::optional<std::string> continent;  // AF AN AS EU NA OC SA
+  std::vector<std::string> countries;    // ISO 3166-1 alpha-2, upper case, no duplicates
+};
+
+/// An address in one region. `check`/`readiness` absent = counts as healthy.
+struct Endpoint {
+  std::string name;
+  std::string region;
+  std::string address;              // canonical text (inet_ntop form)
+  int64_t weight = 100;             // 0..1000000
+  std::optional<int64_t> capacity;  // 1..1000000000 when set
+  AdminState state = AdminState::kUp;
+  std::optional<CheckSpec> check;
+  std::optional<CheckSpec> readiness;
+  bool isIpv6() const { return address.find(':') != std::string::npos; }
+};
+
+/// A name whose A or AAAA answers are chosen per client. Stored in
+/// steered_names.spec as toSpecJson(): every field present, defaults filled:
+///   {"type":"A","policy":"geo","regions":["eu-west","us-east"],"ttl":30,
+///    "max_answers":1,"when_all_down":"all","panic_threshold":0.5,
+///    "slow_start_s":30,"geo_map":{"EU":["eu-west"],"default":["us-east"]}}
+/// geo_map is present only for policy "geo"; its keys are "default", a
+/// continent code ("EU"), a country ("IE") or a subdivision ("US-CA"), and its
+/// regions are a subset of `regions`.
+struct SteeredName {
+  std::string zone;   // canonical zone name ("example.com.")
+  std::string owner;  // canonical owner ("www.example.com.")
+  uint16_t type = 1;  // A (1) or AAAA (28)
+  Policy policy = Policy::kFailover;
+  std::vector<std::string> regions;  // 1..32, no duplicates, ranked order for failover
+  uint32_t ttl = 30;                 // 1..86400
+  int max_answers = 1;               // 1..16
+  WhenAllDown when_all_down = WhenAllDown::kAll;
+  std::map<std::string, std::vector<std::string>> geo_map;
+  double panic_threshold = 0.5;  // 0..1
+  int slow_start_s = 30;         // 0..3600
+};
+
+/// Regions one steered name may list (the compiled steering table's limit).
+inline constexpr size_t kMaxSteeredRegions = 32;
+
+/// One imported latency measurement: client prefix -> region -> RTT.
+struct LatencyEntry {
+  std::string prefix;  // canonical CIDR, host bits zero ("81.2.69.0/24")
+  std::string region;
+  double rtt_ms = 0;  // > 0 and <= 60000
+};
+
+// --- Parsing (strict; throw ValidationError) ---------------------------------
+
+/// `path_name`: the name from the URL, when the body may omit it (PUT); a
+/// body name that differs is an error.
+Region parseRegion(const nlohmann::json& body,
+                   const std::optional<std::string>& path_name = std::nullopt);
+Endpoint parseEndpoint(const nlohmann::json& body,
+                       const std::optional<std::string>& path_name = std::nullopt);
+/// A steered-name document for `owner` in `zone` (both canonical).
+SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone,
+                             const std::string& owner);
+/// {"entries":[{"prefix":...,"region":...,"rtt_ms":...}, ...]}
+std::vector<LatencyEntry> parseLatency(const nlohmann::json& body);
+
+/// Re-checks a struct built in code (the parsers call these too).
+void validateRegion(const Region& region);
+void validateEndpoint(const Endpoint& endpoint);
+void validateSteeredName(const SteeredName& steered);
+
+/// Names of regions and endpoints: 1..63 of [a-z0-9._-], starting and ending
+/// with a letter or digit (they appear in URL paths and metrics labels).
+void validateObjectName(const std::string& name, const std::string& field);
+/// Canonical text of an IPv4/IPv6 address; rejects unspecified and multicast.
+std::string canonicalAddress(const std::string& text, const std::string& field);
+/// Canonical "ADDR/LEN"; rejects host bits set past LEN.
+std::string canonicalPrefix(const std::string& text, const std::string& field);
+
+// --- Output ------------------------------------------------------------------
+
+nlohmann::json toJson(const Region& region);
+nlohmann::json toJson(const Endpoint& endpoint);
+/// The API view: toSpecJson() plus "zone" and "name".
+nlohmann::json toJson(const SteeredName& steered);
+/// The stored document (see SteeredName).
+nlohmann::json toSpecJson(const SteeredName& steered);
+nlohmann::json toJson(const LatencyEntry& entry);
+
+/// Reads a stored spec back (the snapshot compiler's entry point). Throws
+/// ValidationError if the stored document is not valid.
+SteeredName steeredNameFromSpec(const std::string& spec, const std::string& zone,
+                                const std::string& owner);
+
+}  // namespace meridian::zones
