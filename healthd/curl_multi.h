@@ -1,0 +1,64 @@
+#pragma once
+// RAII adapter over one libcurl multi handle driven by a libuv loop: curl
+// tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to wake
+// it (CURLMOPT_TIMERFUNCTION); uv_poll_t and uv_timer_t do the waiting. No
+// HTTP or TLS is written here; curl does all of it.
+//
+// Easy handles are pooled: a transfer borrows one (curl_easy_reset, so no
+// option leaks from the previous user) and gives it back when done, so
+// memory grows with probes in flight, not with the number of checks.
+//
+// Loop thread only. curl_global_init must have run (CurlMulti's constructor
+// does it once per process).
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <vector>
+
+namespace meridian::healthd {
+
+/// Receives the end of a transfer started with CurlMulti::start().
+class CurlTransfer {
+ public:
+  virtual ~CurlTransfer() = default;
+  /// The transfer finished with `code`; `easy` is still valid for
+  /// curl_easy_getinfo() until this returns, then it goes back to the pool.
+  virtual void onTransferDone(CURL* easy, CURLcode code) = 0;
+};
+
+class CurlMulti {
+ public:
+  explicit CurlMulti(uv_loop_t* loop);
+  ~CurlMulti();
+  CurlMulti(const CurlMulti&) = delete;
+  CurlMulti& operator=(const CurlMulti&) = delete;
+
+  /// A clean easy handle from the pool, for the caller to set options on.
+  CURL* borrow();
+  /// Starts the transfer on `easy` (from borrow()); `owner` hears the end.
+  /// Returns false (and takes `easy` back) if curl refuses it.
+  bool start(CURL* easy, CurlTransfer* owner);
+  /// Cancels a running transfer without a callback and takes `easy` back.
+  void cancel(CURL* easy);
+
+  size_t running() const { return running_; }
+
+ private:
+  struct SocketWatch;
+  static int onSocket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+  static int onTimer(CURLM* multi, long timeout_ms, void* userp);
+  static void onTimerFired(uv_timer_t* timer);
+  static void onPoll(uv_poll_t* poll, int status, int events);
+  void act(curl_socket_t fd, int flags);
+  void collectDone();
+  void giveBack(CURL* easy);
+
+  uv_loop_t* loop_;
+  CURLM* multi_;
+  uv_timer_t* timer_;
+  std::vector<CURL*> pool_;
+  size_t running_ = 0;
+};
+
+}  // namespace meridian::healthd

@@ -1,0 +1,112 @@
+#include "healthd/store_worker.h"
+
+#include <chrono>
+
+#include "server/log.h"
+
+namespace meridian::healthd {
+
+StoreWorker::StoreWorker(std::unique_ptr<zones::Database> db, VantageInfo vantage,
+                         PendingRows& pending, ConfigCallback on_config)
+    : db_(std::move(db)),
+      writer_(*db_, std::move(vantage)),
+      pending_(pending),
+      on_config_(std::move(on_config)) {}
+
+StoreWorker::~StoreWorker() {
+  stop();
+}
+
+void StoreWorker::start() {
+  writer_.write({}, zones::nowMillis());
+  last_write_ms_ = zones::nowMillis();
+  thread_ = std::thread([this] { run(); });
+}
+
+void StoreWorker::requestReload() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reload_ = true;
+  wake_.notify_one();
+}
+
+void StoreWorker::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void StoreWorker::run() {
+  auto next = std::chrono::steady_clock::now();
+  for (;;) {
+    bool stopping = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      next += std::chrono::milliseconds(kTickMs);
+      wake_.wait_until(lock, next, [&] { return stopping_ || reload_; });
+      stopping = stopping_;
+      if (std::chrono::steady_clock::now() > next + std::chrono::milliseconds(kTickMs)) {
+        next = std::chrono::steady_clock::now();  // fell behind (slow disk): do not spin
+      }
+    }
+    tick(stopping);
+    if (stopping) return;
+  }
+}
+
+void StoreWorker::tick(bool final_tick) {
+  if (!final_tick) pollConfig();
+  flush(final_tick);
+}
+
+void StoreWorker::pollConfig() {
+  bool reload = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::swap(reload, reload_);
+  }
+  try {
+    // data_version moves only when another connection commits, so our own
+    // heartbeat writes do not trigger re-reads.
+    const int64_t version = db_->dataVersion();
+    if (!reload && version == data_version_) return;
+    data_version_ = version;
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<EndpointConfig> config = readEndpoints(*db_, writer_.vantage().name, spec_cache_);
+    log::debug("read " + std::to_string(config.size()) + " endpoints in " +
+               std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - started)
+                                  .count()) +
+               " us");
+    if (!reload && sameSetups(config, last_config_)) return;
+    last_config_ = config;
+    on_config_(std::move(config));
+  } catch (const zones::DatabaseError& e) {
+    data_version_ = -1;  // read again on the next tick
+    log::warn(std::string("reading endpoints failed, will retry: ") + e.what());
+  }
+}
+
+void StoreWorker::flush(bool force_heartbeat) {
+  const int64_t now = zones::nowMillis();
+  RowChanges changes = pending_.take();
+  if (changes.empty() && !force_heartbeat && now - last_write_ms_ < kHeartbeatMs) return;
+  try {
+    writer_.write(changes, now);
+    last_write_ms_ = now;
+    if (write_failing_) log::info("writing health rows works again");
+    write_failing_ = false;
+  } catch (const zones::DatabaseError& e) {
+    // Keep the rows for the next tick; a newer row for the same endpoint
+    // replaces the failed one.
+    pending_.restore(std::move(changes));
+    if (!write_failing_)
+      log::error(std::string("writing health rows failed, will retry: ") + e.what());
+    write_failing_ = true;
+  }
+}
+
+}  // namespace meridian::healthd
