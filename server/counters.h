@@ -30,7 +30,11 @@ struct DnsCounters {
   Counter ecs_queries;                // queries carrying a valid ECS option
   Counter referrals;
   Counter steered;                    // answers chosen by a steering policy
-  Counter steered_all_down;           // ... with every candidate down (fail open / nodata / servfail)
+  Counter steered_fail_open;          // every candidate down, answered as if all were up
+  Counter steered_all_down_nodata;    // every candidate down, when_all_down = nodata
+  Counter steered_all_down_servfail;  // every candidate down, when_all_down = servfail
+  Counter steered_panic;              // too many down: health ignored (panic threshold)
+  Counter steered_drained;            // only drained endpoints were left to answer
   Counter tcp_connections;
   Counter tcp_rejected;               // connections refused at the cap
   Counter tcp_idle_closed;
@@ -39,7 +43,9 @@ struct DnsCounters {
 /// Plain totals, summed over every loop's DnsCounters.
 struct DnsTotals {
   uint64_t queries_udp = 0, queries_tcp = 0, rcode[wire::rcode::kCount] = {}, truncated = 0,
-           dropped = 0, ecs_queries = 0, referrals = 0, steered = 0, steered_all_down = 0,
+           dropped = 0, ecs_queries = 0, referrals = 0, steered = 0, steered_fail_open = 0,
+           steered_all_down_nodata = 0, steered_all_down_servfail = 0, steered_panic = 0,
+           steered_drained = 0,
            tcp_connections = 0, tcp_rejected = 0, tcp_idle_closed = 0;
 
   void add(const DnsCounters& c) {
@@ -51,7 +57,11 @@ struct DnsTotals {
     ecs_queries += c.ecs_queries.get();
     referrals += c.referrals.get();
     steered += c.steered.get();
-    steered_all_down += c.steered_all_down.get();
+    steered_fail_open += c.steered_fail_open.get();
+    steered_all_down_nodata += c.steered_all_down_nodata.get();
+    steered_all_down_servfail += c.steered_all_down_servfail.get();
+    steered_panic += c.steered_panic.get();
+    steered_drained += c.steered_drained.get();
     tcp_connections += c.tcp_connections.get();
     tcp_rejected += c.tcp_rejected.get();
     tcp_idle_closed += c.tcp_idle_closed.get();

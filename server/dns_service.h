@@ -15,6 +15,8 @@ namespace meridian::server {
 
 struct DnsServiceConfig {
   std::string db_path;
+  std::string geodb_path;  // "" = no geo database
+  steering::HealthSettings health;
   std::vector<std::string> listen;  // "ADDR:PORT"; port 0 picks a free port (the same for all)
   unsigned threads = 2;
   LoopSettings loop;
@@ -37,6 +39,8 @@ class DnsService {
   DnsTotals totals() const;
   ReloadStats reloadStats() const { return reloader_->stats(); }
   void requestReload() { reloader_->requestReload(); }
+  /// The snapshot published last, for explain (any thread).
+  std::shared_ptr<const Snapshot> currentSnapshot() const { return reloader_->current(); }
   /// True once every loop answers from a snapshot.
   bool ready() const;
 

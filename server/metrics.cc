@@ -71,6 +71,44 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
   metric(out, "meridian_tcp_idle_closed_total", "counter", "TCP connections closed when idle.");
   sample(out, "meridian_tcp_idle_closed_total", static_cast<double>(dns.tcp_idle_closed));
 
+  metric(out, "meridian_steered_answers_total", "counter", "Answers chosen by a steering policy.");
+  sample(out, "meridian_steered_answers_total", static_cast<double>(dns.steered));
+  metric(out, "meridian_steered_all_down_total", "counter",
+         "Steered answers with every candidate down, by when_all_down action.");
+  sample(out, "meridian_steered_all_down_total{action=\"all\"}", static_cast<double>(dns.steered_fail_open));
+  sample(out, "meridian_steered_all_down_total{action=\"nodata\"}",
+         static_cast<double>(dns.steered_all_down_nodata));
+  sample(out, "meridian_steered_all_down_total{action=\"servfail\"}",
+         static_cast<double>(dns.steered_all_down_servfail));
+  metric(out, "meridian_steered_panic_total", "counter",
+         "Steered answers in panic mode (too many endpoints down: health ignored).");
+  sample(out, "meridian_steered_panic_total", static_cast<double>(dns.steered_panic));
+  metric(out, "meridian_steered_drained_only_total", "counter",
+         "Steered answers that fell back to drained endpoints.");
+  sample(out, "meridian_steered_drained_only_total", static_cast<double>(dns.steered_drained));
+
+  metric(out, "meridian_health_data_state", "gauge",
+         "1 for the current state of the health data: fresh, stale (kept), fail-open, no-data.");
+  for (auto mode : {steering::HealthMode::kFresh, steering::HealthMode::kStale,
+                    steering::HealthMode::kFailOpen, steering::HealthMode::kNoData}) {
+    sample(out, std::string("meridian_health_data_state{state=\"") + steering::healthModeName(mode) + "\"}",
+           reload.health_mode == mode ? 1.0 : 0.0);
+  }
+  metric(out, "meridian_health_data_age_seconds", "gauge",
+         "Seconds since any meridian-healthd last wrote (0 if none ever did).");
+  sample(out, "meridian_health_data_age_seconds",
+         reload.health_newest_write_ms ? static_cast<double>(now_ms - reload.health_newest_write_ms) / 1000.0
+                                       : 0.0);
+  metric(out, "meridian_steering_objects", "gauge", "Regions, endpoints and steered names served.");
+  sample(out, "meridian_steering_objects{kind=\"region\"}", static_cast<double>(reload.regions));
+  sample(out, "meridian_steering_objects{kind=\"endpoint\"}", static_cast<double>(reload.endpoints));
+  sample(out, "meridian_steering_objects{kind=\"steered_name\"}", static_cast<double>(reload.steered_names));
+  metric(out, "meridian_geo_database_loaded", "gauge", "1 when a geo database locates clients.");
+  sample(out, "meridian_geo_database_loaded", reload.geo_summary.empty() ? 0.0 : 1.0);
+  metric(out, "meridian_geo_reload_failures_total", "counter",
+         "Geo database files refused at reload (the previous one kept serving).");
+  sample(out, "meridian_geo_reload_failures_total", static_cast<double>(reload.geo_failures));
+
   metric(out, "meridian_snapshot_generation", "gauge", "Generation of the snapshot being served.");
   sample(out, "meridian_snapshot_generation", static_cast<double>(reload.generation));
   metric(out, "meridian_snapshot_age_seconds", "gauge", "Seconds since the snapshot was published.");
@@ -84,6 +122,8 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
   sample(out, "meridian_snapshot_memory_bytes", static_cast<double>(reload.memory_bytes));
   metric(out, "meridian_reloads_total", "counter", "Snapshots published after the first.");
   sample(out, "meridian_reloads_total", static_cast<double>(reload.reloads));
+  metric(out, "meridian_health_reloads_total", "counter", "Health-only snapshot rebuilds.");
+  sample(out, "meridian_health_reloads_total", static_cast<double>(reload.health_reloads));
   metric(out, "meridian_reload_failures_total", "counter",
          "Snapshot builds that failed (the previous snapshot kept serving).");
   sample(out, "meridian_reload_failures_total", static_cast<double>(reload.failures));

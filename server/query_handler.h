@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "server/counters.h"
+#include "server/steering/steer.h"
 #include "server/snapshot.h"
 #include "server/wire/query.h"
 #include "server/wire/writer.h"
@@ -36,6 +37,11 @@ struct QueryContext {
   wire::MessageWriter writer;
   // CNAME hops followed within a zone before answering with what we have.
   static constexpr int kMaxChain = 8;
+  // Steering state: the loop's random numbers (weighted picks) and the
+  // result of the last decision, kept here so the loop's stack stays small.
+  steering::Random random;
+  steering::SteeringResult steering;
+  steering::ClientView client;
 };
 
 /// Answers one query. Writes the response into `response` (at most

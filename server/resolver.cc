@@ -1,7 +1,10 @@
 #include "server/resolver.h"
 
+#include <time.h>
+
 #include <cstring>
 
+#include "geo/client_subnet.h"
 #include "server/wire/name.h"
 
 namespace meridian::server {
@@ -131,32 +134,47 @@ uint16_t writeRecords(wire::MessageWriter& w, const uint8_t* owner, size_t owner
   return count;
 }
 
+// Wall-clock milliseconds for slow start; the coarse clock is a vDSO read
+// of a few nanoseconds, precise to a tick, which is plenty here.
+int64_t wallClockMillis() noexcept {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
 class Answerer {
  public:
-  Answerer(const ZoneTable& table, QueryContext& context) noexcept
-      : table_(table), context_(context), w_(context.writer) {}
+  Answerer(const Snapshot& snapshot, QueryContext& context, const ClientAddress& client) noexcept
+      : snapshot_(snapshot), table_(*snapshot.zones), context_(context), w_(context.writer),
+        source_(client) {}
 
   AnswerOutcome run() noexcept;
 
  private:
   bool writeRRset(const RRset& set, const uint8_t* owner, size_t owner_length,
                   uint16_t* counter) noexcept;
+  bool writeSteered(const RRset& set, const uint8_t* owner, size_t owner_length,
+                    uint32_t zone_index) noexcept;
+  const steering::ClientView& client() noexcept;
   void writeNegative(uint32_t zone_index) noexcept;
   void writeReferral(uint32_t cut) noexcept;
   void writeAdditional(const RRset& set, bool required) noexcept;
   bool followCname(const RRset& cname, uint32_t zone_index, int step, Name& name,
                    size_t& apex_label) noexcept;
 
+  const Snapshot& snapshot_;
   const ZoneTable& table_;
   QueryContext& context_;
   wire::MessageWriter& w_;
+  const ClientAddress& source_;
+  bool client_known_ = false;
   AnswerOutcome out_;
   uint8_t label_offsets_[QueryContext::kMaxChain][wire::kMaxLabels];
 };
 
 bool Answerer::writeRRset(const RRset& set, const uint8_t* owner, size_t owner_length,
                           uint16_t* counter) noexcept {
-  if (set.count == 0) return true;
+  if (set.count == 0) return true;  // a steered RRset never reaches here (see run())
   const uint16_t written = writeRecords(w_, owner, owner_length, table_.rdata() + set.data,
                                         set.data_length, set.count);
   if (written == 0) {
@@ -164,6 +182,74 @@ bool Answerer::writeRRset(const RRset& set, const uint8_t* owner, size_t owner_l
     return false;
   }
   *counter += written;
+  return true;
+}
+
+// The "client" and "geo" stages, run once per query and only when a steered
+// name needs them: the ECS subnet if the query carried one, else the source
+// address; then the geo database's record for it.
+const steering::ClientView& Answerer::client() noexcept {
+  steering::ClientView& view = context_.client;
+  if (client_known_) return view;
+  client_known_ = true;
+  const wire::ClientSubnet& ecs = context_.query.ecs;
+  view = steering::ClientView{};
+  if (ecs.present) {
+    view.from_ecs = true;
+    view.subnet = geo::clientFromEcs(ecs.family, ecs.source_prefix, ecs.address, ecs.address_length);
+  } else {
+    view.subnet.family = source_.family;
+    view.subnet.prefix = source_.family == 4 ? 32 : 128;
+    std::memcpy(view.subnet.address, source_.bytes, source_.family == 4 ? 4 : 16);
+  }
+  if (view.subnet.known() && snapshot_.geo) {
+    view.located = snapshot_.geo->lookup(view.subnet, view.geo);
+  }
+  return view;
+}
+
+// The "steer" and "encode" stages for a steered RRset: the policy ranks the
+// regions for this client, health picks the endpoints, and their addresses
+// are written with the name's TTL. Returns false when the answer is final
+// (NODATA or SERVFAIL written) or did not fit.
+bool Answerer::writeSteered(const RRset& set, const uint8_t* owner, size_t owner_length,
+                            uint32_t zone_index) noexcept {
+  DnsCounters& counters = *context_.counters;
+  steering::SteeringResult& result = context_.steering;
+  const steering::SteeringTable& table = *snapshot_.steering;
+  steering::steer(table, *snapshot_.health, table.names[static_cast<size_t>(set.steered)],
+                  client(), context_.random, wallClockMillis(), result);
+  counters.steered.add();
+  if (result.panic) counters.steered_panic.add();
+  if (result.used_drained) counters.steered_drained.add();
+  out_.ecs_scope = result.scope;
+  switch (result.outcome) {
+    case steering::SteeringResult::Outcome::kServFail:
+      counters.steered_all_down_servfail.add();
+      out_.rcode = wire::rcode::SERVFAIL;
+      out_.authoritative = false;
+      return false;
+    case steering::SteeringResult::Outcome::kNoData:
+      counters.steered_all_down_nodata.add();
+      writeNegative(zone_index);
+      return false;
+    case steering::SteeringResult::Outcome::kAnswer:
+      if (result.all_down) counters.steered_fail_open.add();
+      break;
+  }
+  const size_t start = w_.size();
+  for (uint8_t i = 0; i < result.count; ++i) {
+    const steering::Endpoint& endpoint = table.endpoints[result.endpoints[i]];
+    const uint16_t length = endpoint.family == 4 ? 4 : 16;
+    if (!w_.writeName(owner, owner_length) || !w_.writeU16(set.type) ||
+        !w_.writeU16(wire::qclass::IN) || !w_.writeU32(result.ttl) || !w_.writeU16(length) ||
+        !w_.writeBytes(endpoint.address, length)) {
+      w_.rewind(start);
+      out_.truncated = true;
+      return false;
+    }
+    ++out_.answer_count;
+  }
   return true;
 }
 
@@ -303,6 +389,10 @@ AnswerOutcome Answerer::run() noexcept {
       writeNegative(zone_index);  // NODATA
       return out_;
     }
+    if (set->steered >= 0) {
+      writeSteered(*set, name.wire, name.length, zone_index);
+      return out_;
+    }
     if (!writeRRset(*set, name.wire, name.length, &out_.answer_count)) return out_;
     writeAdditional(*set, false);
     return out_;
@@ -313,14 +403,14 @@ AnswerOutcome Answerer::run() noexcept {
 }  // namespace
 
 AnswerOutcome answerQuestion(const Snapshot& snapshot, QueryContext& context,
-                             const ClientAddress& /*client*/) noexcept {
+                             const ClientAddress& client) noexcept {
   if (!snapshot.zones) {
     AnswerOutcome refused;
     refused.rcode = wire::rcode::REFUSED;
     refused.authoritative = false;
     return refused;
   }
-  return Answerer(*snapshot.zones, context).run();
+  return Answerer(snapshot, context, client).run();
 }
 
 }  // namespace meridian::server

@@ -6,14 +6,36 @@
 #include <cstdint>
 #include <memory>
 
+#include "geo/mmdb.h"
+#include "server/steering/compile.h"
+#include "server/steering/health_table.h"
+#include "server/steering/steering_table.h"
 #include "zones/zone_table.h"
 
 namespace meridian::server {
 
 struct Snapshot {
   std::shared_ptr<const zones::ZoneTable> zones;
+  // Steering: configuration, health (rebuilt alone when only health
+  // changed), and the geo database (null: clients are never located).
+  std::shared_ptr<const steering::SteeringTable> steering;
+  std::shared_ptr<const steering::HealthTable> health;
+  std::shared_ptr<const geo::GeoDatabase> geo;
   uint64_t generation = 0;     // increases with every published snapshot
   int64_t built_at_ms = 0;     // wall clock when it was published
 };
+
+/// Compiles zones, steering and health from `db` in one read transaction
+/// into a snapshot using `geo`. `previous` (may be null) carries published
+/// RTTs across for hysteresis. Control plane: allocates and throws.
+std::shared_ptr<Snapshot> buildSnapshot(zones::Database& db,
+                                        std::shared_ptr<const geo::GeoDatabase> geo,
+                                        const Snapshot* previous,
+                                        const steering::HealthSettings& health, int64_t now_ms);
+
+/// A copy of `current` with its health rebuilt from `db` (healthd wrote, or
+/// the health data's freshness changed with time).
+std::shared_ptr<Snapshot> rebuildHealth(zones::Database& db, const Snapshot& current,
+                                        const steering::HealthSettings& health, int64_t now_ms);
 
 }  // namespace meridian::server

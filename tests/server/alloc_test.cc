@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "tests/server/test_zone.h"
+#include "tests/server/steering_fixture.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -86,4 +86,42 @@ TEST_CASE("the allocation counter itself works") {
   g_counting = false;
   delete p;
   CHECK(g_allocations.load() == 1);
+}
+
+TEST_CASE("steered queries allocate nothing: every policy, health applied, ECS and not") {
+  SteeringWorld world;
+  world.steer("multi", "nearest", {"eu-west", "us-east", "us-west", "ap-east"}, "", 1,
+              R"({"max_answers":3})");
+  world.health("eu-west-1", false, 20);
+  world.health("us-east-1", true, 80);
+  world.health("us-west-1", true, 40, "test", zones::nowMillis() - 5000, 2);  // slow start
+  world.replaceLatency();
+  const auto snapshot = world.snapshot();
+  QueryRunner runner;
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* owner : {"nearest", "failover", "latency", "weighted", "sticky", "geo", "multi"}) {
+    for (const auto& address : std::vector<std::vector<uint8_t>>{
+             {81, 2, 69, 142}, {216, 160, 83, 56}, {175, 16, 199, 7}, {10, 1, 2, 3}}) {
+      queries.push_back(ecsQuery(owner, address, 32));
+      queries.push_back(ecsQuery(owner, address, 24));
+      queries.push_back(ecsQuery(owner, address, 0));
+    }
+    queries.push_back(makeQuery(std::string(owner) + ".gslb.example"));
+  }
+  queries.push_back(ecsQuery("nearest", {0x20, 0x01, 0x02, 0x18, 0, 0, 0, 1}, 56, 28));
+  server::ClientAddress client;
+  g_allocations = 0;
+  g_counting = true;
+  size_t answered = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (const auto& q : queries) {
+      answered += server::handleQuery(*snapshot, runner.context, q.data(), q.size(), client,
+                                      server::Transport::kUdp, runner.buffer.data(),
+                                      runner.buffer.size()) > 0;
+    }
+  }
+  g_counting = false;
+  CHECK(answered == 20 * queries.size());
+  CHECK(runner.counters.steered.get() == 20 * queries.size());
+  CHECK(g_allocations.load() == 0);
 }

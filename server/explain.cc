@@ -1,0 +1,235 @@
+#include "server/explain.h"
+
+#include <arpa/inet.h>
+
+#include <memory>
+#include <vector>
+
+#include "server/query_handler.h"
+#include "server/steering/steer.h"
+#include "server/wire/name.h"
+#include "zones/validation.h"
+#include "zones/zone_io.h"
+
+namespace meridian::server {
+
+namespace {
+
+const char* rcodeText(uint16_t rcode) {
+  switch (rcode) {
+    case 0: return "NOERROR";
+    case 1: return "FORMERR";
+    case 2: return "SERVFAIL";
+    case 3: return "NXDOMAIN";
+    case 4: return "NOTIMP";
+    case 5: return "REFUSED";
+    default: return "OTHER";
+  }
+}
+
+std::string addressText(uint8_t family, const uint8_t* bytes) {
+  char text[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes, text, sizeof text);
+  return text;
+}
+
+// The query the explained client would send: the question plus an ECS
+// option carrying the client subnet.
+std::vector<uint8_t> buildQuery(const std::string& name_wire, uint16_t qtype, uint16_t family,
+                                uint8_t prefix, const uint8_t* address) {
+  std::vector<uint8_t> q;
+  q.reserve(512);
+  auto u8 = [&q](unsigned v) { q.push_back(static_cast<uint8_t>(v)); };
+  auto u16 = [&u8](unsigned v) {
+    u8(v >> 8);
+    u8(v);
+  };
+  u16(0x4d45);  // id
+  u16(0);       // flags: a plain query
+  u16(1);       // QDCOUNT
+  u16(0);
+  u16(0);
+  u16(1);       // ARCOUNT: the OPT record
+  for (char c : name_wire) u8(static_cast<uint8_t>(c));
+  u16(qtype);
+  u16(1);  // IN
+  const unsigned octets = (prefix + 7u) / 8u;
+  u8(0);   // OPT: root owner
+  u16(41);
+  u16(4096);
+  u16(0);  // extended RCODE, version
+  u16(0);  // flags
+  u16(8 + octets);  // rdlength: one ECS option
+  u16(8);           // OPTION-CODE: ECS
+  u16(4 + octets);
+  u16(family);
+  u8(prefix);
+  u8(0);  // SCOPE
+  for (unsigned i = 0; i < octets; ++i) u8(address[i]);
+  return q;
+}
+
+nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName& name,
+                           const steering::SteeringResult& result, int64_t now_ms) {
+  const steering::SteeringTable& table = *snapshot.steering;
+  const steering::HealthTable& health = *snapshot.health;
+  nlohmann::json ranking = nlohmann::json::array();
+  for (uint8_t i = 0; i < result.ranking.count; ++i) {
+    const steering::RankedRegion& ranked = result.ranking.regions[i];
+    const steering::Region& region = table.regions[ranked.region];
+    nlohmann::json entry = {{"rank", i + 1}, {"region", region.name},
+                            {"reason", steering::reasonName(ranked.reason)}};
+    switch (ranked.reason) {
+      case steering::Reason::kDistance:
+        entry["distance_km"] = std::round(ranked.value * 10) / 10;
+        break;
+      case steering::Reason::kRttPrefix:
+      case steering::Reason::kRttVantage:
+      case steering::Reason::kRttModel:
+        entry["rtt_ms"] = std::round(ranked.value * 10) / 10;
+        break;
+      default:
+        break;
+    }
+    nlohmann::json endpoints = nlohmann::json::array();
+    for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
+      const steering::Endpoint& endpoint = table.endpoints[e];
+      nlohmann::json item = {
+          {"name", endpoint.name},
+          {"address", addressText(endpoint.family, endpoint.address)},
+          {"admin_state", endpoint.state == steering::AdminState::kUp      ? "up"
+                          : endpoint.state == steering::AdminState::kDrain ? "drain"
+                                                                           : "down"},
+          {"status", steering::eligibilityName(steering::eligibility(table, health, name, e))},
+          {"weight", endpoint.weight},
+          {"effective_weight", steering::effectiveWeight(table, health, name, e, now_ms)},
+          {"checked", endpoint.has_checks}};
+      if (e < health.endpoints.size() && health.endpoints[e].reported) {
+        item["healthy"] = health.endpoints[e].healthy;
+      }
+      bool chosen = false;
+      for (uint8_t k = 0; k < result.count; ++k) chosen |= result.endpoints[k] == e;
+      item["chosen"] = chosen;
+      endpoints.push_back(std::move(item));
+    }
+    entry["endpoints"] = std::move(endpoints);
+    ranking.push_back(std::move(entry));
+  }
+  return ranking;
+}
+
+}  // namespace
+
+nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
+                            const std::string& type, const std::string& client) {
+  std::string name_wire;
+  try {
+    name_wire = wire::nameToWire(name.empty() || name.back() != '.' ? name + "." : name);
+  } catch (const wire::NameError& e) {
+    throw zones::ValidationError("name", e.what());
+  }
+  uint16_t qtype;
+  try {
+    qtype = zones::typeFromText(type.empty() ? "A" : type);
+  } catch (const std::exception& e) {
+    throw zones::ValidationError("type", e.what());
+  }
+  // The client: IP or IP/PREFIX, sent as the ECS option.
+  const size_t slash = client.find('/');
+  const std::string address_text = client.substr(0, slash);
+  uint8_t address[16] = {};
+  uint16_t family;
+  uint8_t max_prefix;
+  if (inet_pton(AF_INET, address_text.c_str(), address) == 1) {
+    family = 1;
+    max_prefix = 32;
+  } else if (inet_pton(AF_INET6, address_text.c_str(), address) == 1) {
+    family = 2;
+    max_prefix = 128;
+  } else {
+    throw zones::ValidationError("client", "\"" + client + "\" is not an IPv4 or IPv6 address");
+  }
+  uint8_t prefix = max_prefix;
+  if (slash != std::string::npos) {
+    const std::string length = client.substr(slash + 1);
+    if (length.empty() || length.size() > 3 || length.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(length) > max_prefix) {
+      throw zones::ValidationError("client", "prefix length in \"" + client + "\" must be 0.." +
+                                                 std::to_string(max_prefix));
+    }
+    prefix = static_cast<uint8_t>(std::stoi(length));
+  }
+  for (size_t bit = prefix; bit < 128; ++bit) address[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+
+  // Run the real query path on a private context.
+  auto counters = std::make_unique<DnsCounters>();
+  auto context = std::make_unique<QueryContext>();
+  context->counters = counters.get();
+  context->random.state = static_cast<uint64_t>(zones::nowMillis()) | 1;
+  const std::vector<uint8_t> query = buildQuery(name_wire, qtype, family, prefix, address);
+  std::vector<uint8_t> response(65535);
+  ClientAddress source;  // unused: the ECS option carries the client
+  const size_t length = handleQuery(snapshot, *context, query.data(), query.size(), source,
+                                    Transport::kTcp, response.data(), response.size());
+  const uint16_t rcode = length >= 4 ? (response[3] & 0x0f) : 2;
+  const uint16_t answers = length >= 8 ? static_cast<uint16_t>((response[6] << 8) | response[7]) : 0;
+
+  nlohmann::json out = {{"name", wire::wireToText(name_wire)},
+                        {"type", zones::typeToText(qtype)},
+                        {"client", {{"address", address_text}, {"prefix", prefix},
+                                    {"sent_as", "ECS option"}}},
+                        {"rcode", rcodeText(rcode)},
+                        {"answer_count", answers},
+                        {"snapshot_generation", snapshot.generation}};
+  if (counters->steered.get() == 0) {
+    out["steered"] = false;
+    out["note"] = rcode == 5 ? "the name is outside every hosted zone"
+                             : "not a steered name: static data, the same for every client";
+    return out;
+  }
+  const steering::SteeringResult& result = context->steering;
+  const steering::ClientView& view = context->client;
+  const steering::SteeringTable& table = *snapshot.steering;
+  const steering::SteeredName* steered = nullptr;
+  for (const auto& n : table.names) {
+    if (n.owner == out["name"].get<std::string>() && n.type == qtype) steered = &n;
+  }
+  out["steered"] = true;
+  if (steered != nullptr) out["policy"] = steering::policyName(steered->policy);
+  nlohmann::json geo = {{"database_loaded", snapshot.geo != nullptr},
+                        {"found", view.located},
+                        {"prefix", view.geo.prefix}};
+  if (!view.subnet.known()) geo["note"] = "ECS source prefix 0: no client information used";
+  if (view.located) {
+    geo["country"] = view.geo.country;
+    geo["continent"] = view.geo.continent;
+    if (view.geo.subdivision[0]) geo["subdivision"] = view.geo.subdivision;
+    if (view.geo.has_location) {
+      geo["latitude"] = view.geo.latitude;
+      geo["longitude"] = view.geo.longitude;
+      geo["location"] = view.geo.location_from_country ? "country representative point" : "database";
+    }
+  }
+  out["geo"] = std::move(geo);
+  out["health_data"] = steering::healthModeName(result.health_mode);
+  const int64_t now = zones::nowMillis();
+  if (steered != nullptr) out["ranking"] = rankingJson(snapshot, *steered, result, now);
+  out["panic"] = result.panic;
+  out["all_down"] = result.all_down;
+  out["used_drained"] = result.used_drained;
+  out["action"] = result.outcome == steering::SteeringResult::Outcome::kAnswer  ? "answer"
+                  : result.outcome == steering::SteeringResult::Outcome::kNoData ? "nodata"
+                                                                                  : "servfail";
+  nlohmann::json chosen = nlohmann::json::array();
+  for (uint8_t i = 0; i < result.count; ++i) {
+    const steering::Endpoint& e = table.endpoints[result.endpoints[i]];
+    chosen.push_back({{"endpoint", e.name}, {"region", table.regions[e.region].name},
+                      {"address", addressText(e.family, e.address)}});
+  }
+  out["answer"] = std::move(chosen);
+  out["ttl"] = result.ttl;
+  out["ecs_scope"] = result.scope;
+  return out;
+}
+
+}  // namespace meridian::server

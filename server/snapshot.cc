@@ -1,0 +1,32 @@
+#include "server/snapshot.h"
+
+#include "zones/compiler.h"
+
+namespace meridian::server {
+
+std::shared_ptr<Snapshot> buildSnapshot(zones::Database& db,
+                                        std::shared_ptr<const geo::GeoDatabase> geo,
+                                        const Snapshot* previous,
+                                        const steering::HealthSettings& health, int64_t now_ms) {
+  auto snapshot = std::make_shared<Snapshot>();
+  zones::ReadTransaction view(db);  // zones, steering and health from one commit
+  steering::CompiledSteering steering = steering::compileSteering(db);
+  snapshot->zones = zones::compileZones(db, steering.placements);
+  snapshot->health = steering::buildHealth(db, *steering.table,
+                                           previous ? previous->health.get() : nullptr,
+                                           previous ? previous->steering.get() : nullptr, health,
+                                           now_ms);
+  snapshot->steering = std::move(steering.table);
+  snapshot->geo = std::move(geo);
+  return snapshot;
+}
+
+std::shared_ptr<Snapshot> rebuildHealth(zones::Database& db, const Snapshot& current,
+                                        const steering::HealthSettings& health, int64_t now_ms) {
+  auto snapshot = std::make_shared<Snapshot>(current);
+  snapshot->health = steering::buildHealth(db, *current.steering, current.health.get(),
+                                           current.steering.get(), health, now_ms);
+  return snapshot;
+}
+
+}  // namespace meridian::server

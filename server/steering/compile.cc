@@ -1,0 +1,314 @@
+#include "server/steering/compile.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "geo/countries.h"
+#include "server/wire/name.h"
+#include "zones/model.h"
+
+namespace meridian::steering {
+
+namespace {
+
+uint64_t hashString(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+bool parseAddress(const std::string& text, uint8_t* out, uint8_t* family) {
+  if (inet_pton(AF_INET, text.c_str(), out) == 1) {
+    *family = 4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), out) == 1) {
+    *family = 6;
+    return true;
+  }
+  return false;
+}
+
+Policy policyOf(zones::Policy p) {
+  switch (p) {
+    case zones::Policy::kGeo: return Policy::kGeo;
+    case zones::Policy::kNearest: return Policy::kNearest;
+    case zones::Policy::kLatency: return Policy::kLatency;
+    case zones::Policy::kWeighted: return Policy::kWeighted;
+    case zones::Policy::kSticky: return Policy::kSticky;
+    case zones::Policy::kFailover: break;
+  }
+  return Policy::kFailover;
+}
+
+}  // namespace
+
+const char* healthModeName(HealthMode mode) {
+  switch (mode) {
+    case HealthMode::kFresh: return "fresh";
+    case HealthMode::kStale: return "stale";
+    case HealthMode::kFailOpen: return "fail-open";
+    case HealthMode::kNoData: return "no-data";
+  }
+  return "?";
+}
+
+CompiledSteering compileSteering(zones::Database& db) {
+  zones::ReadTransaction view(db);
+  auto table = std::make_shared<SteeringTable>();
+  CompiledSteering result;
+
+  std::unordered_map<int64_t, uint16_t> region_by_id;
+  std::unordered_map<std::string, uint16_t> region_by_name;
+  {
+    zones::Statement rows = db.prepare("SELECT id, name, latitude, longitude FROM regions ORDER BY name");
+    while (rows.step()) {
+      Region r;
+      r.name = rows.columnText(1);
+      r.name_hash = hashString(r.name);
+      r.latitude = rows.columnDouble(2);
+      r.longitude = rows.columnDouble(3);
+      region_by_id[rows.columnInt(0)] = static_cast<uint16_t>(table->regions.size());
+      region_by_name[r.name] = static_cast<uint16_t>(table->regions.size());
+      table->regions.push_back(std::move(r));
+    }
+  }
+  {
+    zones::Statement rows = db.prepare(
+        "SELECT id, name, region_id, address, weight, state, "
+        "check_spec IS NOT NULL OR readiness_spec IS NOT NULL FROM endpoints");
+    while (rows.step()) {
+      Endpoint e;
+      e.id = rows.columnInt(0);
+      e.name = rows.columnText(1);
+      const auto region = region_by_id.find(rows.columnInt(2));
+      if (region == region_by_id.end()) continue;
+      e.region = region->second;
+      if (!parseAddress(rows.columnText(3), e.address, &e.family)) {
+        throw std::invalid_argument("endpoint " + e.name + " has an invalid address");
+      }
+      e.weight = static_cast<uint32_t>(std::max<int64_t>(0, rows.columnInt(4)));
+      const std::string state = rows.columnText(5);
+      e.state = state == "drain" ? AdminState::kDrain : state == "down" ? AdminState::kDown : AdminState::kUp;
+      e.has_checks = rows.columnInt(6) != 0;
+      table->endpoints.push_back(std::move(e));
+    }
+    // Endpoints of a region are contiguous, in name order, so a region is a
+    // range [first_endpoint, first_endpoint + endpoint_count).
+    std::sort(table->endpoints.begin(), table->endpoints.end(),
+              [](const Endpoint& a, const Endpoint& b) {
+                return a.region != b.region ? a.region < b.region : a.name < b.name;
+              });
+    for (uint32_t i = 0; i < table->endpoints.size(); ++i) {
+      Region& r = table->regions[table->endpoints[i].region];
+      if (r.endpoint_count == 0) r.first_endpoint = i;
+      ++r.endpoint_count;
+    }
+  }
+  {
+    zones::Statement rows = db.prepare(
+        "SELECT s.zone_id, z.name, s.owner, s.type, s.spec FROM steered_names s "
+        "JOIN zones z ON z.id = s.zone_id ORDER BY s.id");
+    while (rows.step()) {
+      const std::string zone = rows.columnText(1);
+      const std::string owner = rows.columnText(2);
+      zones::SteeredName spec;
+      try {
+        spec = zones::steeredNameFromSpec(rows.columnText(4), zone, owner);
+      } catch (const std::exception& e) {
+        throw std::invalid_argument("steered name " + owner + ": " + e.what());
+      }
+      SteeredName n;
+      n.owner = owner;
+      n.type = spec.type;
+      n.policy = policyOf(spec.policy);
+      n.ttl = spec.ttl;
+      n.max_answers = static_cast<uint8_t>(std::clamp(spec.max_answers, 1, static_cast<int>(kMaxAnswers)));
+      n.when_all_down = spec.when_all_down == zones::WhenAllDown::kNodata     ? WhenAllDown::kNodata
+                        : spec.when_all_down == zones::WhenAllDown::kServfail ? WhenAllDown::kServfail
+                                                                              : WhenAllDown::kAll;
+      n.panic_threshold = static_cast<float>(spec.panic_threshold);
+      n.slow_start_ms = static_cast<uint32_t>(spec.slow_start_s) * 1000;
+      if (spec.regions.size() > kMaxRegionsPerName) {
+        throw std::invalid_argument("steered name " + owner + " lists more than 32 regions");
+      }
+      auto regionIndex = [&](const std::string& name) {
+        const auto it = region_by_name.find(name);
+        if (it == region_by_name.end()) {
+          throw std::invalid_argument("steered name " + owner + " uses unknown region " + name);
+        }
+        return it->second;
+      };
+      for (const std::string& region : spec.regions) n.regions[n.region_count++] = regionIndex(region);
+      for (const auto& [key, regions] : spec.geo_map) {
+        const uint32_t first = static_cast<uint32_t>(table->geo_regions.size());
+        for (const std::string& region : regions) table->geo_regions.push_back(regionIndex(region));
+        const uint8_t count = static_cast<uint8_t>(regions.size());
+        if (key == "default") {
+          n.geo_map.default_first = first;
+          n.geo_map.default_count = count;
+        } else {
+          // Same reading as the API: continent codes first, "CC-SUB" for a
+          // subdivision, anything else a country.
+          const GeoMap::Kind kind = geo::isValidContinentCode(key)        ? GeoMap::kContinent
+                                    : key.find('-') != std::string::npos ? GeoMap::kSubdivision
+                                                                         : GeoMap::kCountry;
+          n.geo_map.entries.push_back({GeoMap::packKey(kind, key.data(), key.size()), first, count});
+        }
+      }
+      std::sort(n.geo_map.entries.begin(), n.geo_map.entries.end(),
+                [](const GeoMap::Entry& a, const GeoMap::Entry& b) { return a.key < b.key; });
+      result.placements.push_back({rows.columnInt(0), owner, spec.type, spec.ttl,
+                                   static_cast<int32_t>(table->names.size())});
+      table->names.push_back(std::move(n));
+    }
+  }
+  {
+    zones::Statement rows = db.prepare("SELECT prefix, region_id, rtt_ms FROM latency_prefixes");
+    std::map<std::pair<uint8_t, uint8_t>, std::vector<LatencyPrefixes::Entry>> by_length;
+    while (rows.step()) {
+      const std::string prefix = rows.columnText(0);
+      const size_t slash = prefix.find('/');
+      LatencyPrefixes::Entry entry{};
+      uint8_t family = 0;
+      if (slash == std::string::npos || !parseAddress(prefix.substr(0, slash), entry.network, &family)) {
+        throw std::invalid_argument("latency prefix " + prefix + " is not ADDR/LEN");
+      }
+      const auto region = region_by_id.find(rows.columnInt(1));
+      if (region == region_by_id.end()) continue;
+      entry.region = region->second;
+      entry.rtt_ms = static_cast<float>(rows.columnDouble(2));
+      const int length = std::stoi(prefix.substr(slash + 1));
+      by_length[{family, static_cast<uint8_t>(length)}].push_back(entry);
+    }
+    for (auto& [key, entries] : by_length) {
+      const size_t octets = key.first == 4 ? 4 : 16;
+      std::sort(entries.begin(), entries.end(), [octets](const auto& a, const auto& b) {
+        const int c = std::memcmp(a.network, b.network, octets);
+        return c != 0 ? c < 0 : a.region < b.region;
+      });
+      table->latency.lengths.push_back({key.first, key.second, std::move(entries)});
+    }
+    std::sort(table->latency.lengths.begin(), table->latency.lengths.end(),
+              [](const auto& a, const auto& b) { return a.prefix > b.prefix; });
+  }
+  result.table = std::move(table);
+  return result;
+}
+
+HealthMode healthModeAt(int64_t newest_write_ms, bool any_vantage, const HealthSettings& settings,
+                        int64_t now_ms) {
+  if (!any_vantage) return HealthMode::kNoData;
+  const int64_t silent = now_ms - newest_write_ms;
+  if (silent <= settings.stale_after_ms) return HealthMode::kFresh;
+  if (silent <= settings.stale_after_ms + settings.grace_ms) return HealthMode::kStale;
+  return HealthMode::kFailOpen;
+}
+
+std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const SteeringTable& table,
+                                               const HealthTable* previous,
+                                               const SteeringTable* previous_table,
+                                               const HealthSettings& settings, int64_t now_ms) {
+  zones::ReadTransaction view(db);
+  auto health = std::make_shared<HealthTable>();
+  health->endpoints.resize(table.endpoints.size());
+  health->region_count = table.regions.size();
+
+  std::unordered_map<std::string, size_t> vantage_index;
+  {
+    zones::Statement rows = db.prepare(
+        "SELECT name, latitude, longitude, last_write FROM vantages ORDER BY name");
+    while (rows.step()) {
+      Vantage v;
+      v.name = rows.columnText(0);
+      v.has_location = !rows.columnIsNull(1) && !rows.columnIsNull(2);
+      v.latitude = rows.columnDouble(1);
+      v.longitude = rows.columnDouble(2);
+      v.last_write_ms = rows.columnInt(3);
+      health->newest_write_ms = std::max(health->newest_write_ms, v.last_write_ms);
+      vantage_index[v.name] = health->vantages.size();
+      health->vantages.push_back(std::move(v));
+    }
+  }
+  health->mode = healthModeAt(health->newest_write_ms, !health->vantages.empty(), settings, now_ms);
+
+  std::unordered_map<int64_t, uint32_t> endpoint_by_id;
+  for (uint32_t i = 0; i < table.endpoints.size(); ++i) endpoint_by_id[table.endpoints[i].id] = i;
+
+  // Votes per endpoint from the vantages that are fresh (all of them when
+  // every one is stale: then the last known states stand).
+  struct Votes {
+    int up = 0, down = 0;
+    int64_t recovered_at = 0;
+  };
+  std::vector<Votes> votes(table.endpoints.size());
+  // RTT samples per (vantage, region), for the medians.
+  std::vector<std::vector<float>> samples(health->vantages.size() * health->region_count);
+  {
+    zones::Statement rows = db.prepare(
+        "SELECT endpoint_id, vantage, healthy, since, rtt_ms, transitions FROM health");
+    while (rows.step()) {
+      const auto endpoint = endpoint_by_id.find(rows.columnInt(0));
+      const auto vantage = vantage_index.find(rows.columnText(1));
+      if (endpoint == endpoint_by_id.end() || vantage == vantage_index.end()) continue;
+      const Vantage& v = health->vantages[vantage->second];
+      const bool fresh = now_ms - v.last_write_ms <= settings.stale_after_ms;
+      if (!fresh && health->mode == HealthMode::kFresh) continue;  // ignore a dead vantage
+      Votes& vote = votes[endpoint->second];
+      const bool up = rows.columnInt(2) != 0;
+      (up ? vote.up : vote.down)++;
+      health->endpoints[endpoint->second].reported = true;
+      if (up && rows.columnInt(5) > 0) vote.recovered_at = std::max(vote.recovered_at, rows.columnInt(3));
+      if (up && !rows.columnIsNull(4)) {
+        const uint16_t region = table.endpoints[endpoint->second].region;
+        samples[vantage->second * health->region_count + region].push_back(
+            static_cast<float>(rows.columnDouble(4)));
+      }
+    }
+  }
+  for (size_t e = 0; e < votes.size(); ++e) {
+    // Down only when most vantages that see it say so: one vantage's broken
+    // path must not take an endpoint out for everyone.
+    EndpointHealth& h = health->endpoints[e];
+    // E.g. one vantage: its word stands; three vantages, one says down: up.
+    h.healthy = votes[e].down <= votes[e].up;
+    h.recovered_at_ms = h.healthy ? votes[e].recovered_at : 0;
+  }
+
+  // Median RTT per (vantage, region), then hysteresis against what was
+  // published before: a new median within 10% of the published one keeps the
+  // published one, so two regions 2 ms apart do not swap on every probe.
+  health->region_rtt.assign(samples.size(), -1.0f);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    std::vector<float>& s = samples[i];
+    if (s.empty()) continue;
+    std::sort(s.begin(), s.end());
+    float median = s.size() % 2 ? s[s.size() / 2] : (s[s.size() / 2 - 1] + s[s.size() / 2]) / 2;
+    if (previous != nullptr && previous_table != nullptr) {
+      const std::string& vantage = health->vantages[i / health->region_count].name;
+      const std::string& region = table.regions[i % health->region_count].name;
+      for (size_t pv = 0; pv < previous->vantages.size(); ++pv) {
+        if (previous->vantages[pv].name != vantage) continue;
+        for (size_t pr = 0; pr < previous_table->regions.size(); ++pr) {
+          if (previous_table->regions[pr].name != region || pr >= previous->region_count) continue;
+          const float published = previous->region_rtt[pv * previous->region_count + pr];
+          if (published > 0 && std::abs(median - published) < settings.rtt_hysteresis * published) {
+            median = published;
+          }
+        }
+      }
+    }
+    health->region_rtt[i] = median;
+  }
+  return health;
+}
+
+}  // namespace meridian::steering

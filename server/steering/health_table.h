@@ -1,0 +1,47 @@
+#pragma once
+// The dynamic half of the snapshot: endpoint health and measured latency,
+// rebuilt alone when only meridian-healthd has written (a cheap rebuild).
+// Indexed like the SteeringTable it was built for.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace meridian::steering {
+
+/// How far to trust the health data as a whole.
+enum class HealthMode : uint8_t {
+  kFresh,     // a healthd has written recently
+  kStale,     // none has for `stale_after`: last known states kept (grace period)
+  kFailOpen,  // none has for `stale_after + grace`: every endpoint counts as healthy
+  kNoData,    // no healthd has ever written: endpoints count as healthy
+};
+
+const char* healthModeName(HealthMode mode);
+
+struct EndpointHealth {
+  bool healthy = true;
+  bool reported = false;          // some vantage has a row for it
+  int64_t recovered_at_ms = 0;    // when it last became healthy after being down (slow start)
+  float rtt_ms = -1;              // EWMA from the nearest... the median over vantages; -1 unknown
+};
+
+struct Vantage {
+  std::string name;
+  bool has_location = false;
+  double latitude = 0, longitude = 0;
+  int64_t last_write_ms = 0;
+};
+
+struct HealthTable {
+  HealthMode mode = HealthMode::kNoData;
+  int64_t newest_write_ms = 0;
+  std::vector<EndpointHealth> endpoints;  // per SteeringTable endpoint
+  std::vector<Vantage> vantages;
+  // Median RTT per (vantage, region), after hysteresis: region_rtt[v * regions + r],
+  // -1 when that vantage measured nothing in that region.
+  std::vector<float> region_rtt;
+  size_t region_count = 0;
+};
+
+}  // namespace meridian::steering

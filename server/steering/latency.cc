@@ -1,0 +1,170 @@
+// `latency`: regions by lowest estimated round-trip time from the client.
+// The estimate for each region comes from the best source that has one
+// (ARCHITECTURE.md "Latency estimate"):
+//   1. an imported measurement for the client's prefix (PUT /api/v1/latency);
+//   2. the median RTT that the healthd vantage nearest the client measured to
+//      the region's endpoints (with one vantage, or vantages without
+//      coordinates, their RTTs apply to every client);
+//   3. a distance model: great-circle km / 100 per ms, plus a base.
+// Regions with no estimate at all keep their configured order after the rest.
+
+#include <cstring>
+
+#include "geo/distance.h"
+#include "server/steering/policy.h"
+
+namespace meridian::steering {
+
+namespace {
+
+// Light in fibre covers ~200 km per ms one way, so ~100 km of distance per ms
+// of round trip; real paths are longer, hence the base. Worked example:
+// London to Virginia is ~5,900 km -> 59 ms + 5 ms = 64 ms (measured RTTs are
+// typically 70-80 ms; what matters is the order, not the absolute value).
+constexpr float kModelKmPerMs = 100.0f;
+constexpr float kModelBaseMs = 5.0f;
+
+bool inPrefix(const uint8_t* address, const uint8_t* network, uint8_t prefix) noexcept {
+  const uint8_t whole = prefix / 8;
+  if (std::memcmp(address, network, whole) != 0) return false;
+  if (prefix % 8 == 0) return true;
+  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - prefix % 8));
+  return (address[whole] & mask) == network[whole];
+}
+
+// The longest imported prefix that contains the client, or nullptr.
+const LatencyPrefixes::Length* matchPrefix(const LatencyPrefixes& table,
+                                           const geo::ClientSubnet& client, size_t* first,
+                                           size_t* last) noexcept {
+  for (const LatencyPrefixes::Length& length : table.lengths) {
+    // A measurement for a /24 says nothing about a client we only know as /16.
+    if (length.family != client.family || length.prefix > client.prefix) continue;
+    const size_t octets = client.family == 4 ? 4 : 16;
+    // Binary search for the first entry whose network is >= the client's
+    // masked address, then collect equal networks (one per region).
+    uint8_t masked[16] = {};
+    std::memcpy(masked, client.address, octets);
+    for (size_t bit = length.prefix; bit < octets * 8; ++bit) {
+      masked[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+    }
+    size_t low = 0, high = length.entries.size();
+    while (low < high) {
+      const size_t mid = (low + high) / 2;
+      if (std::memcmp(length.entries[mid].network, masked, octets) < 0) {
+        low = mid + 1;
+      } else {
+        high = mid;
+      }
+    }
+    size_t end = low;
+    while (end < length.entries.size() &&
+           inPrefix(client.address, length.entries[end].network, length.prefix)) {
+      ++end;
+    }
+    if (end > low) {
+      *first = low;
+      *last = end;
+      return &length;
+    }
+  }
+  return nullptr;
+}
+
+// The vantage whose RTTs apply to this client: the nearest one with
+// coordinates when the client is located, else -1 (meaning: all vantages).
+int nearestVantage(const HealthTable& health, const ClientView& client) noexcept {
+  if (!client.located || !client.geo.has_location) return -1;
+  int best = -1;
+  double best_km = 0;
+  for (size_t v = 0; v < health.vantages.size(); ++v) {
+    const Vantage& vantage = health.vantages[v];
+    if (!vantage.has_location) continue;
+    const double km = geo::greatCircleKm(client.geo.latitude, client.geo.longitude,
+                                         vantage.latitude, vantage.longitude);
+    if (best < 0 || km < best_km) {
+      best = static_cast<int>(v);
+      best_km = km;
+    }
+  }
+  return best;
+}
+
+// Median RTT to `region` from `vantage`, or averaged over every vantage that
+// measured it when `vantage` is -1. Negative when nothing was measured.
+float vantageRtt(const HealthTable& health, int vantage, uint16_t region) noexcept {
+  if (health.region_count == 0 || region >= health.region_count) return -1;
+  if (vantage >= 0) return health.region_rtt[static_cast<size_t>(vantage) * health.region_count + region];
+  float sum = 0;
+  int n = 0;
+  for (size_t v = 0; v < health.vantages.size(); ++v) {
+    const float rtt = health.region_rtt[v * health.region_count + region];
+    if (rtt >= 0) {
+      sum += rtt;
+      ++n;
+    }
+  }
+  return n > 0 ? sum / static_cast<float>(n) : -1;
+}
+
+}  // namespace
+
+void rankLatency(const PolicyInput& input, Ranking& out) noexcept {
+  const ClientView& client = input.client;
+  const SteeredName& name = input.name;
+  uint8_t scope = 0;
+
+  size_t first = 0, last = 0;
+  const LatencyPrefixes::Length* measured =
+      client.subnet.known() ? matchPrefix(input.table.latency, client.subnet, &first, &last)
+                            : nullptr;
+  const int vantage = nearestVantage(input.health, client);
+  // With several located vantages the choice of vantage depends on where the
+  // client is; with one (or none located) the RTTs hold for everyone.
+  bool vantage_depends_on_client = vantage >= 0;
+  if (vantage >= 0) {
+    int located = 0;
+    for (const Vantage& v : input.health.vantages) located += v.has_location;
+    vantage_depends_on_client = located > 1;
+  }
+  out.vantage = static_cast<int16_t>(vantage);
+
+  uint8_t unknown = 0;
+  uint16_t unknown_regions[kMaxRegionsPerName];
+  for (uint8_t i = 0; i < name.region_count; ++i) {
+    const uint16_t r = name.regions[i];
+    RankedRegion ranked{r, Reason::kRttModel, -1};
+    for (size_t e = first; measured != nullptr && e < last; ++e) {
+      if (measured->entries[e].region == r) {
+        ranked = {r, Reason::kRttPrefix, measured->entries[e].rtt_ms};
+        if (measured->prefix > scope) scope = measured->prefix;
+      }
+    }
+    if (ranked.value < 0) {
+      const float rtt = vantageRtt(input.health, vantage, r);
+      if (rtt >= 0) {
+        ranked = {r, Reason::kRttVantage, rtt};
+        if (vantage_depends_on_client && locationScope(client) > scope) scope = locationScope(client);
+      }
+    }
+    if (ranked.value < 0 && client.located && client.geo.has_location) {
+      const Region& region = input.table.regions[r];
+      const double km = geo::greatCircleKm(client.geo.latitude, client.geo.longitude,
+                                           region.latitude, region.longitude);
+      ranked = {r, Reason::kRttModel, static_cast<float>(km) / kModelKmPerMs + kModelBaseMs};
+      if (locationScope(client) > scope) scope = locationScope(client);
+    }
+    if (ranked.value < 0) {
+      unknown_regions[unknown++] = r;
+    } else {
+      out.regions[out.count++] = ranked;
+    }
+  }
+  sortByValue(out);
+  for (uint8_t i = 0; i < unknown; ++i) out.regions[out.count++] = {unknown_regions[i], Reason::kListed, 0};
+  // Nothing located and nothing measured: the answer still depended on the
+  // lookup that found nothing, over the prefix it covered.
+  if (unknown == name.region_count) scope = locationScope(client);
+  out.scope = scope;
+}
+
+}  // namespace meridian::steering

@@ -1,0 +1,258 @@
+#include "server/steering/steer.h"
+
+#include <cmath>
+
+namespace meridian::steering {
+
+namespace {
+
+uint8_t familyOf(const SteeredName& name) { return name.type == 28 ? 6 : 4; }
+
+bool healthy(const HealthTable& health, uint32_t endpoint) noexcept {
+  // Without trustworthy data (no healthd yet, or silent past the grace
+  // period) every endpoint counts as healthy: fail open.
+  if (health.mode == HealthMode::kNoData || health.mode == HealthMode::kFailOpen) return true;
+  return endpoint >= health.endpoints.size() || health.endpoints[endpoint].healthy;
+}
+
+// What the selection may use in one pass over the ranking.
+enum class Pass : uint8_t {
+  kNormal,     // healthy, admin up
+  kDrained,    // healthy, admin drain: the last resort before "all down"
+  kPanic,      // health ignored: admin up or drain
+  kEverything, // when_all_down = all: as if every endpoint were up
+};
+
+bool usable(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+            uint32_t e, Pass pass) noexcept {
+  const Endpoint& endpoint = table.endpoints[e];
+  if (endpoint.family != familyOf(name)) return false;
+  switch (pass) {
+    case Pass::kNormal:
+      return endpoint.state == AdminState::kUp && healthy(health, e);
+    case Pass::kDrained:
+      return endpoint.state == AdminState::kDrain && healthy(health, e);
+    case Pass::kPanic:
+      return endpoint.state != AdminState::kDown;
+    case Pass::kEverything:
+      return true;
+  }
+  return false;
+}
+
+bool chosen(const SteeringResult& out, uint32_t e) noexcept {
+  for (uint8_t i = 0; i < out.count; ++i) {
+    if (out.endpoints[i] == e) return true;
+  }
+  return false;
+}
+
+// Picks one endpoint from [first, first + count) by weight among the usable
+// ones not chosen yet. Sticky names pick by weighted rendezvous hash instead
+// of at random, so a client keeps its endpoint too. Returns false if none.
+bool pickOne(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+             const Ranking& ranking, uint32_t first, uint32_t count, Pass pass, Random& random,
+             int64_t now_ms, SteeringResult& out) noexcept {
+  double total = 0;
+  uint32_t candidates = 0;
+  for (uint32_t e = first; e < first + count; ++e) {
+    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    total += effectiveWeight(table, health, name, e, now_ms);
+    ++candidates;
+  }
+  if (candidates == 0) return false;
+  // All weights zero: treat them as equal rather than answer nothing.
+  const bool equal = total <= 0;
+  if (name.policy == Policy::kSticky) {
+    // Weighted rendezvous: score = weight / -ln(u), u uniform in (0,1) from
+    // hash(client, endpoint). The highest score wins; an endpoint's removal
+    // moves only the clients it held.
+    uint32_t best = 0;
+    double best_score = -1;
+    for (uint32_t e = first; e < first + count; ++e) {
+      if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+      const uint64_t h = stickyScore(ranking.sticky_key, static_cast<uint64_t>(table.endpoints[e].id));
+      const double u = (static_cast<double>(h >> 11) + 0.5) / 9007199254740992.0;  // (0,1)
+      const double w = equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
+      const double score = w / -std::log(u);
+      if (score > best_score) {
+        best_score = score;
+        best = e;
+      }
+    }
+    out.endpoints[out.count++] = best;
+    return true;
+  }
+  // Weighted random: a point in [0, total) picks the endpoint whose share of
+  // the line it falls in. With weights 100, 300: r in [0,100) picks the first
+  // (25%), [100,400) the second (75%).
+  const double r = (static_cast<double>(random.next() >> 11) / 9007199254740992.0) *
+                   (equal ? static_cast<double>(candidates) : total);
+  double acc = 0;
+  uint32_t last = first;
+  for (uint32_t e = first; e < first + count; ++e) {
+    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    last = e;
+    acc += equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
+    if (r < acc) {
+      out.endpoints[out.count++] = e;
+      return true;
+    }
+  }
+  out.endpoints[out.count++] = last;  // rounding at the very end of the line
+  return true;
+}
+
+// Fills answers from the ranking, region by region (spilling to the next
+// ranked region when one has too few), or across all regions at once for a
+// pooled (weighted) ranking.
+void select(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+            const Ranking& ranking, Pass pass, Random& random, int64_t now_ms,
+            SteeringResult& out) noexcept {
+  if (ranking.pooled) {
+    // Regions' endpoints are not contiguous with each other, so pick region
+    // by region proportionally: draw an endpoint from the whole pool by
+    // walking every ranked region's range.
+    while (out.count < name.max_answers) {
+      double total = 0;
+      for (uint8_t i = 0; i < ranking.count; ++i) {
+        const Region& region = table.regions[ranking.regions[i].region];
+        for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
+          if (usable(table, health, name, e, pass) && !chosen(out, e)) {
+            total += std::max(effectiveWeight(table, health, name, e, now_ms), 1e-9);
+          }
+        }
+      }
+      if (total <= 0) return;
+      const double r = (static_cast<double>(random.next() >> 11) / 9007199254740992.0) * total;
+      double acc = 0;
+      bool picked = false;
+      for (uint8_t i = 0; i < ranking.count && !picked; ++i) {
+        const Region& region = table.regions[ranking.regions[i].region];
+        for (uint32_t e = region.first_endpoint;
+             e < region.first_endpoint + region.endpoint_count && !picked; ++e) {
+          if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+          acc += std::max(effectiveWeight(table, health, name, e, now_ms), 1e-9);
+          if (r < acc) {
+            out.endpoints[out.count++] = e;
+            picked = true;
+          }
+        }
+      }
+      if (!picked) return;
+    }
+    return;
+  }
+  for (uint8_t i = 0; i < ranking.count && out.count < name.max_answers; ++i) {
+    const Region& region = table.regions[ranking.regions[i].region];
+    while (out.count < name.max_answers &&
+           pickOne(table, health, name, ranking, region.first_endpoint, region.endpoint_count,
+                   pass, random, now_ms, out)) {
+    }
+  }
+}
+
+}  // namespace
+
+const char* eligibilityName(Eligibility e) {
+  switch (e) {
+    case Eligibility::kEligible: return "eligible";
+    case Eligibility::kUnhealthy: return "unhealthy";
+    case Eligibility::kAdminDown: return "admin down";
+    case Eligibility::kDrained: return "draining (last resort)";
+    case Eligibility::kWrongFamily: return "other address family";
+  }
+  return "?";
+}
+
+Eligibility eligibility(const SteeringTable& table, const HealthTable& health,
+                        const SteeredName& name, uint32_t e) noexcept {
+  const Endpoint& endpoint = table.endpoints[e];
+  if (endpoint.family != familyOf(name)) return Eligibility::kWrongFamily;
+  if (endpoint.state == AdminState::kDown) return Eligibility::kAdminDown;
+  if (!healthy(health, e)) return Eligibility::kUnhealthy;
+  if (endpoint.state == AdminState::kDrain) return Eligibility::kDrained;
+  return Eligibility::kEligible;
+}
+
+double effectiveWeight(const SteeringTable& table, const HealthTable& health,
+                       const SteeredName& name, uint32_t e, int64_t now_ms) noexcept {
+  const double weight = table.endpoints[e].weight;
+  if (name.slow_start_ms == 0 || e >= health.endpoints.size()) return weight;
+  const int64_t recovered = health.endpoints[e].recovered_at_ms;
+  if (recovered <= 0) return weight;
+  const int64_t elapsed = now_ms - recovered;
+  if (elapsed >= static_cast<int64_t>(name.slow_start_ms)) return weight;
+  // Linear ramp from 10% to 100%: 30 s slow start, 6 s after recovery ->
+  // 0.1 + 0.9 * 6/30 = 28% of the configured weight.
+  const double ramp = 0.1 + 0.9 * static_cast<double>(elapsed < 0 ? 0 : elapsed) /
+                                static_cast<double>(name.slow_start_ms);
+  return weight * ramp;
+}
+
+void steer(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+           const ClientView& client, Random& random, int64_t now_ms,
+           SteeringResult& out) noexcept {
+  out.count = 0;
+  out.outcome = SteeringResult::Outcome::kAnswer;
+  out.all_down = out.panic = out.used_drained = false;
+  out.ttl = name.ttl;
+  out.health_mode = health.mode;
+  out.ranking = Ranking{};
+
+  // 1. Rank the regions for this client.
+  const PolicyInput input{table, health, name, client};
+  rankFunction(name.policy)(input, out.ranking);
+  out.scope = out.ranking.scope;
+
+  // 2. How much of the pool is down? Panic mode (Envoy's panic threshold):
+  //    when more than the threshold share of the name's endpoints is down,
+  //    health is judged unreliable and every endpoint not taken down by an
+  //    operator is used, so a flapping shared dependency cannot empty the
+  //    pool. E.g. threshold 0.5, 3 of 4 down (75%) -> panic.
+  uint32_t candidates = 0, down = 0;
+  for (uint8_t i = 0; i < out.ranking.count; ++i) {
+    const Region& region = table.regions[out.ranking.regions[i].region];
+    for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
+      if (table.endpoints[e].family != familyOf(name)) continue;
+      ++candidates;
+      if (table.endpoints[e].state == AdminState::kDown || !healthy(health, e)) ++down;
+    }
+  }
+  const bool all_down = candidates == 0 || down == candidates;
+  const bool panic = !all_down && name.panic_threshold > 0 &&
+                     static_cast<float>(down) > name.panic_threshold * static_cast<float>(candidates);
+
+  // 3. Pick endpoints: healthy ones, then drained ones as a last resort.
+  if (!all_down && !panic) {
+    select(table, health, name, out.ranking, Pass::kNormal, random, now_ms, out);
+    if (out.count == 0) {
+      select(table, health, name, out.ranking, Pass::kDrained, random, now_ms, out);
+      out.used_drained = out.count > 0;
+    }
+  }
+  if (panic) {
+    out.panic = true;
+    select(table, health, name, out.ranking, Pass::kPanic, random, now_ms, out);
+  }
+  if (out.count > 0) return;
+
+  // 4. Every candidate is down (or admin down, or only drained-and-unhealthy).
+  out.all_down = true;
+  switch (name.when_all_down) {
+    case WhenAllDown::kAll:
+      // Fail open on purpose: answering with a possibly-dead address beats
+      // answering nothing when the checks themselves may be what is broken.
+      select(table, health, name, out.ranking, Pass::kEverything, random, now_ms, out);
+      if (out.count == 0) out.outcome = SteeringResult::Outcome::kNoData;  // no endpoints at all
+      break;
+    case WhenAllDown::kNodata:
+      out.outcome = SteeringResult::Outcome::kNoData;
+      break;
+    case WhenAllDown::kServfail:
+      out.outcome = SteeringResult::Outcome::kServFail;
+      break;
+  }
+}
+
+}  // namespace meridian::steering

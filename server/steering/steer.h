@@ -1,0 +1,59 @@
+#pragma once
+// The "steer" stage of the data path, written once for every policy (STYLE.md
+// 9 and 10): rank regions with the name's policy, then apply health, admin
+// state, drain, panic mode and slow start, pick endpoints by weight, and
+// decide what to do when every candidate is down.
+//
+// Loop threads (and the API's explain, with the same code): noexcept, no
+// allocation, no locks.
+
+#include <cstdint>
+
+#include "server/steering/policy.h"
+
+namespace meridian::steering {
+
+/// Why an endpoint was or was not eligible, for explain.
+enum class Eligibility : uint8_t { kEligible, kUnhealthy, kAdminDown, kDrained, kWrongFamily };
+const char* eligibilityName(Eligibility e);
+
+struct SteeringResult {
+  enum class Outcome : uint8_t { kAnswer, kNoData, kServFail };
+  Outcome outcome = Outcome::kAnswer;
+  uint8_t count = 0;
+  uint32_t endpoints[kMaxAnswers] = {};  // indices into SteeringTable::endpoints
+  uint32_t ttl = 0;
+  uint8_t scope = 0;        // ECS SCOPE PREFIX-LENGTH for the response
+  bool all_down = false;    // no candidate was up: `when_all_down` applied
+  bool panic = false;       // too many down: health ignored (panic threshold)
+  bool used_drained = false;  // only drained endpoints were left
+  HealthMode health_mode = HealthMode::kNoData;
+  Ranking ranking;
+};
+
+/// Per-loop random state (xorshift64*), seeded per loop; tests seed it.
+struct Random {
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  uint64_t next() noexcept {
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 0x2545f4914f6cdd1dull;
+  }
+};
+
+/// Decides the answer to `name` for `client` at wall-clock time `now_ms`.
+void steer(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+           const ClientView& client, Random& random, int64_t now_ms,
+           SteeringResult& out) noexcept;
+
+/// An endpoint's standing for `name` (the same test steer() applies).
+Eligibility eligibility(const SteeringTable& table, const HealthTable& health,
+                        const SteeredName& name, uint32_t endpoint) noexcept;
+
+/// Weight after slow start: ramps from 10% to 100% over the name's
+/// slow_start after the endpoint recovered.
+double effectiveWeight(const SteeringTable& table, const HealthTable& health,
+                       const SteeredName& name, uint32_t endpoint, int64_t now_ms) noexcept;
+
+}  // namespace meridian::steering

@@ -1,0 +1,105 @@
+#pragma once
+// The compiled steering configuration: regions, endpoints and steered names
+// as flat arrays indexed by small integers (STYLE.md 4 and 5). Built from
+// SQLite by compile.cc on the reload thread; immutable afterwards, so the
+// query loops read it without locks. Region and endpoint names never reach
+// the query path; they stay here for explain and metrics.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace meridian::steering {
+
+inline constexpr size_t kMaxRegionsPerName = 32;
+inline constexpr size_t kMaxAnswers = 16;
+
+enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
+enum class AdminState : uint8_t { kUp, kDrain, kDown };
+enum class WhenAllDown : uint8_t { kAll, kNodata, kServfail };
+
+const char* policyName(Policy policy);
+
+struct Region {
+  std::string name;
+  uint64_t name_hash = 0;  // stable across restarts: the sticky policy hashes it
+  double latitude = 0;
+  double longitude = 0;
+  uint32_t first_endpoint = 0;  // endpoints of a region are contiguous
+  uint32_t endpoint_count = 0;
+};
+
+struct Endpoint {
+  std::string name;
+  int64_t id = 0;        // endpoints.id, to join health rows
+  uint16_t region = 0;
+  uint8_t family = 4;    // 4 or 6
+  uint8_t address[16] = {};
+  uint32_t weight = 100;
+  AdminState state = AdminState::kUp;
+  bool has_checks = false;  // without checks an endpoint counts as healthy
+};
+
+/// A geo_map compiled for lookup without allocation: keys packed into an
+/// integer ("EU" continent, "GB" country, "US-CA" subdivision) with their kind
+/// in the top octet, sorted. The kind matters: "NA" is North America as a
+/// continent key but Namibia as a country, and the API reads such keys as
+/// continents, so a Namibian client must not match it as a country.
+struct GeoMap {
+  enum Kind : uint8_t { kContinent = 1, kCountry = 2, kSubdivision = 3 };
+  struct Entry {
+    uint64_t key;
+    uint32_t first;  // into SteeringTable::geo_regions
+    uint8_t count;
+  };
+  std::vector<Entry> entries;
+  uint32_t default_first = 0;
+  uint8_t default_count = 0;
+  /// Packs up to 7 ASCII characters and the kind.
+  static uint64_t packKey(Kind kind, const char* text, size_t length) noexcept {
+    uint64_t key = uint64_t{kind} << 56;
+    for (size_t i = 0; i < length && i < 7; ++i) key |= uint64_t{static_cast<uint8_t>(text[i])} << (8 * i);
+    return key;
+  }
+};
+
+struct SteeredName {
+  std::string owner;  // canonical text, for explain
+  uint16_t type = 1;  // A or AAAA: endpoints of the matching family answer
+  Policy policy = Policy::kFailover;
+  uint8_t region_count = 0;
+  uint16_t regions[kMaxRegionsPerName] = {};
+  uint32_t ttl = 30;
+  uint8_t max_answers = 1;
+  WhenAllDown when_all_down = WhenAllDown::kAll;
+  float panic_threshold = 0.5f;  // 0 disables panic mode
+  uint32_t slow_start_ms = 30000;
+  GeoMap geo_map;
+};
+
+/// Imported client-prefix latency measurements, for longest-prefix lookup:
+/// one sorted array per (family, prefix length) present.
+struct LatencyPrefixes {
+  struct Entry {
+    uint8_t network[16];  // host bits zero
+    uint16_t region;
+    float rtt_ms;
+  };
+  struct Length {
+    uint8_t family;
+    uint8_t prefix;
+    std::vector<Entry> entries;  // sorted by network, then region
+  };
+  std::vector<Length> lengths;  // longest prefix first
+};
+
+struct SteeringTable {
+  std::vector<Region> regions;
+  std::vector<Endpoint> endpoints;
+  std::vector<SteeredName> names;
+  std::vector<uint16_t> geo_regions;  // region lists referenced by GeoMaps
+  LatencyPrefixes latency;
+};
+
+}  // namespace meridian::steering
