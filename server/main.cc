@@ -12,7 +12,13 @@
 #include <iostream>
 #include <thread>
 
+#include <unistd.h>
+
+#include "geo/mmdb.h"
+#include "server/api/api_server.h"
 #include "server/demo.h"
+#include "server/explain.h"
+#include "zones/validation.h"
 #include "server/dns_service.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -24,9 +30,17 @@ namespace {
 
 struct Options {
   std::string db_path = "meridian.db";
+  std::string geodb;
+  bool no_geodb = false;
+  unsigned health_stale_after_s = 15;
+  unsigned health_grace_s = 30;
+  double rtt_hysteresis = 0.10;
   std::vector<std::string> dns_listen;
   unsigned threads = 0;
   std::string ready_file;
+  std::string api_listen = "127.0.0.1:8053";
+  std::string api_token_file;
+  bool no_api = false;
   unsigned stats_interval_s = 0;
   unsigned edns_payload = 1232;
   unsigned tcp_max_connections = 512;
@@ -48,16 +62,50 @@ void logStats(server::DnsService& dns) {
   log::info(server::statsLine(dns.totals(), dns.reloadStats()));
 }
 
-void writeReadyFile(const std::string& path, const std::vector<std::string>& dns) {
+void writeReadyFile(const std::string& path, const std::vector<std::string>& dns,
+                    const std::string& api) {
   // Written whole then renamed, so a reader never sees half a file.
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary);
     out << "{\"dns\":[";
     for (size_t i = 0; i < dns.size(); ++i) out << (i ? "," : "") << '"' << dns[i] << '"';
-    out << "]}\n";
+    out << "]";
+    if (!api.empty()) out << ",\"api\":\"" << api << '"';
+    out << "}\n";
   }
   std::rename(temporary.c_str(), path.c_str());
+}
+
+// The API's view of health, plus how meridiand serves each endpoint now
+// (health as the snapshot sees it, admin state) and the data's freshness.
+nlohmann::json healthView(const server::DnsService& dns, nlohmann::json view) {
+  const auto snapshot = dns.currentSnapshot();
+  if (!snapshot) return view;
+  const steering::HealthTable& health = *snapshot->health;
+  const steering::SteeringTable& table = *snapshot->steering;
+  view["data"] = {{"state", steering::healthModeName(health.mode)},
+                  {"newest_write", health.newest_write_ms},
+                  {"snapshot_generation", snapshot->generation}};
+  for (auto& endpoint : view["endpoints"]) {
+    for (uint32_t e = 0; e < table.endpoints.size(); ++e) {
+      if (table.endpoints[e].name != endpoint["name"]) continue;
+      const bool healthy = health.mode == steering::HealthMode::kNoData ||
+                           health.mode == steering::HealthMode::kFailOpen ||
+                           e >= health.endpoints.size() || health.endpoints[e].healthy;
+      const steering::AdminState state = table.endpoints[e].state;
+      endpoint["serving"] = state == steering::AdminState::kDown    ? "admin down"
+                            : !healthy                               ? "unhealthy"
+                            : state == steering::AdminState::kDrain ? "draining (last resort)"
+                                                                     : "eligible";
+    }
+  }
+  return view;
+}
+
+// Resolves ":port 0" style addresses in messages to what was really bound.
+std::string apiAddress(const std::string& listen, uint16_t port) {
+  return listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
 }
 
 int run(const Options& options) {
@@ -73,6 +121,24 @@ int run(const Options& options) {
 
   server::DnsServiceConfig config;
   config.db_path = options.db_path;
+  if (!options.no_geodb) {
+    // An explicit --geodb must load; the built-in default is used when it
+    // exists, and its absence only means clients cannot be located.
+    config.geodb_path = options.geodb;
+    if (config.geodb_path.empty()) {
+      const std::string fallback = geo::defaultDatabasePath();
+      if (access(fallback.c_str(), R_OK) == 0) {
+        config.geodb_path = fallback;
+      } else {
+        log::warn("no geo database (looked for " + fallback +
+                  "); steered names answer without client location. Build it with "
+                  "tools/build-geodb or give --geodb FILE");
+      }
+    }
+  }
+  config.health.stale_after_ms = int64_t{options.health_stale_after_s} * 1000;
+  config.health.grace_ms = int64_t{options.health_grace_s} * 1000;
+  config.health.rtt_hysteresis = options.rtt_hysteresis;
   config.listen = options.dns_listen.empty() ? std::vector<std::string>{"127.0.0.1:5300"}
                                              : options.dns_listen;
   config.threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -85,10 +151,17 @@ int run(const Options& options) {
   if (options.check) {
     // --check runs the real loader: it compiles the snapshot and stops.
     server::SnapshotGraveyard graveyard;
-    server::Reloader reloader(options.db_path, [](auto) {}, graveyard, std::chrono::milliseconds(1));
+    server::ReloadSettings settings;
+    settings.db_path = config.db_path;
+    settings.geodb_path = config.geodb_path;
+    server::Reloader reloader(settings, [](auto) {}, graveyard);
     reloader.loadInitial();
-    std::cout << "ok: " << options.db_path << " compiles (" << reloader.stats().zones
-              << " zones, " << reloader.stats().nodes << " names)\n";
+    const server::ReloadStats stats = reloader.stats();
+    std::cout << "ok: " << options.db_path << " compiles (" << stats.zones << " zones, "
+              << stats.nodes << " names, " << stats.regions << " regions, " << stats.endpoints
+              << " endpoints, " << stats.steered_names << " steered names)";
+    if (!stats.geo_summary.empty()) std::cout << "; geo database " << stats.geo_summary;
+    std::cout << "\n";
     return 0;
   }
 
@@ -97,7 +170,40 @@ int run(const Options& options) {
     log::info("serving DNS on " + address + " (udp+tcp, " + std::to_string(config.threads) +
               " threads)");
   }
-  if (!options.ready_file.empty()) writeReadyFile(options.ready_file, dns.boundAddresses());
+
+  // The API runs on its own threads with its own database connections.
+  std::unique_ptr<api::ApiServer> api_server;
+  std::string api_bound;
+  if (!options.no_api) {
+    api::ApiConfig api_config;
+    api_config.listen = options.api_listen;
+    api_config.db_path = options.db_path;
+    api_config.token = api::loadOrCreateToken(
+        options.db_path, options.api_token_file.empty()
+                             ? std::nullopt
+                             : std::optional<std::string>(options.api_token_file));
+    api::ApiHooks hooks;
+    hooks.metrics_text = [&dns] {
+      return server::prometheusText(dns.totals(), dns.reloadStats(), zones::nowMillis());
+    };
+    hooks.ready = [&dns] { return dns.ready(); };
+    hooks.explain = [&dns](const std::string& name, const std::string& type,
+                           const std::string& client) {
+      const auto snapshot = dns.currentSnapshot();
+      if (!snapshot) throw zones::NotFoundError("no snapshot is loaded yet");
+      return server::explainQuery(*snapshot, name, type, client);
+    };
+    hooks.health = [&dns](nlohmann::json view) { return healthView(dns, std::move(view)); };
+    // A write is served at once rather than at the next poll.
+    hooks.changed = [&dns] { dns.requestReload(); };
+    api_server = std::make_unique<api::ApiServer>(api_config, hooks);
+    api_server->start();
+    api_bound = apiAddress(options.api_listen, api_server->port());
+    log::info("serving the API on http://" + api_bound + " (token in " +
+              (options.api_token_file.empty() ? options.db_path + ".token" : options.api_token_file) +
+              ")");
+  }
+  if (!options.ready_file.empty()) writeReadyFile(options.ready_file, dns.boundAddresses(), api_bound);
 
   MainLoop main;
   main.dns = &dns;
@@ -136,6 +242,7 @@ int run(const Options& options) {
   }
   uv_run(&main.loop, UV_RUN_DEFAULT);
 
+  if (api_server) api_server->stop();
   dns.stop();
   logStats(dns);
   uv_walk(&main.loop, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
@@ -155,6 +262,27 @@ int main(int argc, char** argv) {
                  "ADDR:PORT to serve DNS on, UDP and TCP; repeatable; IPv6 as [::1]:53 "
                  "(default 127.0.0.1:5300)");
   app.add_option("--threads", o.threads, "query loops (default: one per CPU)");
+  app.add_option("--api-listen", o.api_listen, "ADDR:PORT of the JSON API and /metrics")
+      ->capture_default_str();
+  app.add_option("--api-token-file", o.api_token_file,
+                 "file holding the API bearer token (default: DB.token, created 0600 if missing)");
+  app.add_flag("--no-api", o.no_api, "do not serve the API (nor /metrics)");
+  app.add_option("--geodb", o.geodb,
+                 "MaxMind-format database (.mmdb) locating clients; reloaded when the file "
+                 "changes (default: the built-in country database when it was built)");
+  app.add_flag("--no-geodb", o.no_geodb, "do not locate clients at all");
+  app.add_option("--health-stale-after", o.health_stale_after_s,
+                 "seconds without a healthd write before health data counts as stale")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  app.add_option("--health-grace", o.health_grace_s,
+                 "seconds stale health data is kept before failing open")
+      ->check(CLI::Range(0, 86400))
+      ->capture_default_str();
+  app.add_option("--rtt-hysteresis", o.rtt_hysteresis,
+                 "relative RTT change below which the latency policy keeps its answer")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--ready-file", o.ready_file,
                  "write {\"dns\":[bound addresses]} here once serving");
   app.add_option("--stats-interval", o.stats_interval_s, "log counters every N seconds (0 = off)")

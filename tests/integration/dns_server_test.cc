@@ -218,7 +218,7 @@ TEST_CASE("IPv6: serves on [::1] when the host has IPv6 loopback") {
     zones::Database database(db);
     zones::storeZone(database, zones::parseZoneText(kExampleZone, "test", "example.com."));
   }
-  Process p({buildPath("server/meridiand"), "--db", db, "--dns-listen", "[::1]:0",
+  Process p({buildPath("server/meridiand"), "--db", db, "--dns-listen", "[::1]:0", "--no-api",
              "--ready-file", dir.file("ready.json")},
             dir.file("log"));
   std::string ready;
@@ -248,7 +248,7 @@ TEST_CASE("a second meridiand on the same address refuses to start instead of sh
   int status = 0;
   const std::string out = runCommand(buildPath("server/meridiand") + " --db " + dir.file("b.db") +
                                          " --dns-listen 127.0.0.1:" + std::to_string(s.port()) +
-                                         " 2>&1",
+                                         " --no-api 2>&1",
                                      &status);
   CHECK(status != 0);
   CHECK(has(out, "address already in use"));
@@ -259,12 +259,12 @@ TEST_CASE("start-up errors are clear and fatal") {
   TempDir dir;
   int status = 0;
   const std::string out = runCommand(buildPath("server/meridiand") +
-                                         " --db /nonexistent/dir/x.db --dns-listen 127.0.0.1:0 2>&1",
+                                         " --db /nonexistent/dir/x.db --dns-listen 127.0.0.1:0 --no-api 2>&1",
                                      &status);
   CHECK(status != 0);
   CHECK(has(out, "cannot open database /nonexistent/dir/x.db"));
   const std::string bad_listen = runCommand(
-      buildPath("server/meridiand") + " --db " + dir.file("a.db") + " --dns-listen nonsense 2>&1",
+      buildPath("server/meridiand") + " --db " + dir.file("a.db") + " --dns-listen nonsense --no-api 2>&1",
       &status);
   CHECK(status != 0);
   CHECK(has(bad_listen, "needs a port"));

@@ -97,6 +97,11 @@ MeridiandProcess::MeridiandProcess(const std::string& db_path, const std::string
   std::vector<std::string> argv = {buildPath("server/meridiand"), "--db", db_path,
                                    "--dns-listen", "127.0.0.1:0", "--threads", "2",
                                    "--ready-file", ready, "--reload-poll-ms", "50"};
+  // Tests run in parallel: the API gets an ephemeral port too, unless the
+  // caller chose one (or none).
+  bool api_given = false;
+  for (const std::string& arg : extra) api_given |= arg == "--api-listen" || arg == "--no-api";
+  if (!api_given) argv.insert(argv.end(), {"--api-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   process_ = std::make_unique<Process>(argv, log_path_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -1,0 +1,47 @@
+#pragma once
+// SQLite connections for the API threads. A zones::Database is used by one
+// thread at a time, so each request borrows one and gives it back; the pool
+// keeps at most `max_idle` open so a burst does not leave many behind.
+// Thread-safe.
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "zones/database.h"
+
+namespace meridian::api {
+
+class DbPool {
+ public:
+  DbPool(std::string path, size_t max_idle) : path_(std::move(path)), max_idle_(max_idle) {}
+
+  /// An idle connection, or a new one. Throws zones::DatabaseError.
+  std::unique_ptr<zones::Database> take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!idle_.empty()) {
+        auto db = std::move(idle_.back());
+        idle_.pop_back();
+        return db;
+      }
+    }
+    return std::make_unique<zones::Database>(path_);
+  }
+
+  void give(std::unique_ptr<zones::Database> db) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(db));
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  size_t max_idle_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<zones::Database>> idle_;
+};
+
+}  // namespace meridian::api

@@ -1,0 +1,79 @@
+#pragma once
+// The API's route table: "METHOD /api/v1/zones/{}/rrsets/{}/{}" -> handler.
+// Matching happens once when a request's headers arrive, so the server can
+// answer 404/405 and pick the body limit before reading any body.
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/api/http.h"
+#include "zones/database.h"
+
+namespace meridian::api {
+
+struct ApiHooks;
+class DbPool;
+
+/// What a handler may use: a database connection of its own (taken from the
+/// pool on first use, returned when the context ends) and meridiand's hooks.
+class HandlerContext {
+ public:
+  HandlerContext(DbPool& pool, const ApiHooks& hooks) : hooks(hooks), pool_(pool) {}
+  ~HandlerContext();
+  HandlerContext(const HandlerContext&) = delete;
+  HandlerContext& operator=(const HandlerContext&) = delete;
+
+  /// Throws zones::DatabaseError when the database cannot be opened.
+  zones::Database& db();
+
+  const ApiHooks& hooks;
+
+ private:
+  DbPool& pool_;
+  std::unique_ptr<zones::Database> db_;
+};
+
+using Handler = std::function<Response(HandlerContext&, const Request&)>;
+
+inline constexpr size_t kDefaultBodyLimit = 1 << 20;    // 1 MiB
+inline constexpr size_t kZoneFileBodyLimit = 64 << 20;  // zone file uploads
+
+struct Route {
+  std::string method;
+  std::vector<std::string> segments;  // "{}" matches any one segment
+  Handler handler;
+  size_t body_limit = kDefaultBodyLimit;
+  bool writes = false;  // POST/PUT/PATCH/DELETE: calls hooks.changed() on success
+};
+
+struct Match {
+  const Route* route = nullptr;  // null: see `allowed`
+  std::vector<std::string> params;
+  std::vector<std::string> allowed;  // methods for the path (405) or empty (404)
+};
+
+class Router {
+ public:
+  /// `pattern` like "/api/v1/zones/{}"; later routes never shadow earlier ones.
+  void add(const std::string& method, const std::string& pattern, Handler handler,
+           size_t body_limit = kDefaultBodyLimit);
+  /// Routes outside /api/v1 (metrics, healthz): never count as writes. (The
+  /// server asks for the token on every path under /api/, matched or not.)
+  void addPublic(const std::string& method, const std::string& pattern, Handler handler);
+
+  /// Matches a decoded path; a trailing '/' is ignored. HEAD matches GET.
+  Match match(const std::string& method, const std::string& path) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+/// Fills `router` with every API route (server/api/routes_*.cc).
+void addZoneRoutes(Router& router);
+void addSteeringRoutes(Router& router);
+void addOpsRoutes(Router& router);
+
+}  // namespace meridian::api

@@ -1,0 +1,197 @@
+// /api/v1/zones: zones, their RRsets and their steered names.
+
+#include "server/api/route_util.h"
+#include "server/api/router.h"
+#include "zones/json_fields.h"
+#include "zones/record_store.h"
+#include "zones/steering_store.h"
+#include "zones/zone_io.h"
+
+namespace meridian::api {
+
+namespace {
+
+using zones::ValidationError;
+
+nlohmann::json summaryJson(const zones::ZoneSummary& z) {
+  return {{"name", z.name},
+          {"serial", z.serial},
+          {"record_count", z.records},
+          {"updated_at", z.updated_at}};
+}
+
+nlohmann::json zoneJson(zones::Database& db, const std::string& zone) {
+  const auto summary = zones::findZone(db, zone);
+  if (!summary) throw zones::NotFoundError("zone " + zone + " does not exist");
+  nlohmann::json doc = summaryJson(*summary);
+  doc["rrsets"] = nlohmann::json::array();
+  for (const auto& rrset : zones::listRecordSets(db, zone)) doc["rrsets"].push_back(toJson(rrset));
+  doc["steering"] = nlohmann::json::array();
+  for (const auto& s : zones::listSteeredNames(db, zone)) doc["steering"].push_back(toJson(s));
+  return doc;
+}
+
+zones::ParsedZone parseZoneFileField(const std::string& text,
+                                     const std::optional<std::string>& zone) {
+  try {
+    return zones::parseZoneText(text, "zonefile", zone);
+  } catch (const zones::ZoneError& e) {
+    throw ValidationError("zonefile", e.what());
+  }
+}
+
+// POST /api/v1/zones: {"name":"example.com.","zonefile":"..."} or
+// {"name":"example.com.","nameservers":["ns1.example.net."]}.
+Response createZone(HandlerContext& ctx, const Request& req) {
+  const nlohmann::json body = req.json();
+  zones::ObjectReader in(body, "", {"name", "zonefile", "nameservers"});
+  const bool has_file = in.has("zonefile");
+  const bool has_ns = in.has("nameservers");
+  if (has_file == has_ns) {
+    throw ValidationError(has_file ? "nameservers" : "zonefile",
+                          "give exactly one of \"zonefile\" and \"nameservers\"");
+  }
+  std::optional<std::string> name;
+  if (auto n = in.optionalString("name")) {
+    try {
+      name = zones::zoneNameFromText(*n);
+    } catch (const ValidationError& e) {
+      throw ValidationError("name", e.detail());
+    }
+  }
+  if (has_file) {
+    const std::string text = zones::stringValue(*in.raw("zonefile"), "zonefile");
+    const zones::ParsedZone parsed = parseZoneFileField(text, name);
+    zones::importZone(ctx.db(), parsed, false);
+    name = parsed.name;
+  } else {
+    if (!name) throw ValidationError("name", "is required");
+    zones::createZone(ctx.db(), *name, in.strings("nameservers"));
+  }
+  return created(zoneJson(ctx.db(), *name), "/api/v1/zones/" + *name);
+}
+
+// PUT /api/v1/zones/{zone}: {"zonefile":"..."} replaces every record.
+Response replaceZone(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const nlohmann::json body = req.json();
+  zones::ObjectReader in(body, "", {"name", "zonefile"});
+  if (auto n = in.optionalString("name")) {
+    if (zones::zoneNameFromText(*n) != zone) {
+      throw ValidationError("name", "does not match the zone in the URL");
+    }
+  }
+  const zones::ParsedZone parsed = parseZoneFileField(in.string("zonefile"), zone);
+  const bool existed = zones::findZone(ctx.db(), zone).has_value();
+  zones::importZone(ctx.db(), parsed, true);
+  Response r = Response::json(existed ? 200 : 201, zoneJson(ctx.db(), zone));
+  return r;
+}
+
+Response listRRsets(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& rrset : zones::listRecordSets(ctx.db(), zone)) out.push_back(toJson(rrset));
+  return Response::json(200, out);
+}
+
+Response getRRset(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const std::string owner = zones::ownerInZone(req.params[1], zone);
+  const uint16_t type = typeParam(req.params[2]);
+  for (const auto& rrset : zones::listRecordSets(ctx.db(), zone)) {
+    if (rrset.name == owner && rrset.type == type) return Response::json(200, toJson(rrset));
+  }
+  throw zones::NotFoundError("no " + zones::typeToText(type) + " RRset at " + owner);
+}
+
+Response putRRset(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const std::string owner = zones::ownerInZone(req.params[1], zone);
+  const uint16_t type = typeParam(req.params[2]);
+  const zones::RecordSet rrset = zones::parseRecordSet(req.json(), zone, owner, type);
+  const bool was_created = zones::putRecordSet(ctx.db(), zone, rrset);
+  // Answer with what is stored (a PUT SOA may have had its serial raised).
+  for (const auto& stored : zones::listRecordSets(ctx.db(), zone)) {
+    if (stored.name == owner && stored.type == type) {
+      return Response::json(was_created ? 201 : 200, toJson(stored));
+    }
+  }
+  return Response::json(was_created ? 201 : 200, toJson(rrset));
+}
+
+Response deleteRRset(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const std::string owner = zones::ownerInZone(req.params[1], zone);
+  zones::deleteRecordSet(ctx.db(), zone, owner, typeParam(req.params[2]));
+  return Response::noContent();
+}
+
+Response listSteering(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& s : zones::listSteeredNames(ctx.db(), zone)) out.push_back(toJson(s));
+  return Response::json(200, out);
+}
+
+Response getSteering(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const std::string owner = zones::ownerInZone(req.params[1], zone);
+  return Response::json(200,
+                        toJson(zones::getSteeredName(ctx.db(), zone, owner, steeredTypeArg(req))));
+}
+
+Response putSteering(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const std::string owner = zones::ownerInZone(req.params[1], zone);
+  const zones::SteeredName steered = zones::parseSteeredName(req.json(), zone, owner);
+  const bool was_created = zones::putSteeredName(ctx.db(), steered);
+  return Response::json(was_created ? 201 : 200, toJson(steered));
+}
+
+Response deleteSteering(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const std::string owner = zones::ownerInZone(req.params[1], zone);
+  zones::deleteSteeredName(ctx.db(), zone, owner, steeredTypeArg(req));
+  return Response::noContent();
+}
+
+}  // namespace
+
+void addZoneRoutes(Router& r) {
+  r.add("GET", "/api/v1/zones", [](HandlerContext& ctx, const Request&) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& z : zones::listZones(ctx.db())) out.push_back(summaryJson(z));
+    return Response::json(200, out);
+  });
+  r.add("POST", "/api/v1/zones", createZone, kZoneFileBodyLimit);
+  r.add("GET", "/api/v1/zones/{}", [](HandlerContext& ctx, const Request& req) {
+    return Response::json(200, zoneJson(ctx.db(), zoneParam(req.params[0])));
+  });
+  r.add("PUT", "/api/v1/zones/{}", replaceZone, kZoneFileBodyLimit);
+  r.add("DELETE", "/api/v1/zones/{}", [](HandlerContext& ctx, const Request& req) {
+    const std::string zone = zoneParam(req.params[0]);
+    if (!zones::deleteZone(ctx.db(), zone)) {
+      throw zones::NotFoundError("zone " + zone + " does not exist");
+    }
+    return Response::noContent();
+  });
+  r.add("GET", "/api/v1/zones/{}/export", [](HandlerContext& ctx, const Request& req) {
+    const std::string zone = zoneParam(req.params[0]);
+    try {
+      return Response{200, "text/dns; charset=utf-8", zones::exportZone(ctx.db(), zone), {}};
+    } catch (const zones::ZoneError& e) {
+      throw zones::NotFoundError(e.what());
+    }
+  });
+  r.add("GET", "/api/v1/zones/{}/rrsets", listRRsets);
+  r.add("GET", "/api/v1/zones/{}/rrsets/{}/{}", getRRset);
+  r.add("PUT", "/api/v1/zones/{}/rrsets/{}/{}", putRRset);
+  r.add("DELETE", "/api/v1/zones/{}/rrsets/{}/{}", deleteRRset);
+  r.add("GET", "/api/v1/zones/{}/steering", listSteering);
+  r.add("GET", "/api/v1/zones/{}/steering/{}", getSteering);
+  r.add("PUT", "/api/v1/zones/{}/steering/{}", putSteering);
+  r.add("DELETE", "/api/v1/zones/{}/steering/{}", deleteSteering);
+}
+
+}  // namespace meridian::api

@@ -1,0 +1,185 @@
+// The store library without HTTP: parsing rules, canonical forms, and the
+// database-level checks shared by the API and meridianctl --db.
+
+#include <doctest/doctest.h>
+
+#include "tests/api/api_test_util.h"
+#include "zones/model.h"
+#include "zones/record_store.h"
+#include "zones/steering_store.h"
+
+namespace meridian::test {
+
+using nlohmann::json;
+using zones::ValidationError;
+
+namespace {
+
+std::string fieldOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ValidationError& e) {
+    return e.field();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("store: canonical addresses and prefixes") {
+  CHECK(zones::canonicalAddress("2001:DB8:0:0::1", "a") == "2001:db8::1");
+  CHECK(zones::canonicalAddress("192.0.2.1", "a") == "192.0.2.1");
+  CHECK_THROWS_AS(zones::canonicalAddress("0.0.0.0", "a"), ValidationError);
+  CHECK_THROWS_AS(zones::canonicalAddress("::ffff:192.0.2.1", "a"), ValidationError);
+  CHECK_THROWS_AS(zones::canonicalAddress("192.0.2.1 ", "a"), ValidationError);
+  CHECK(zones::canonicalPrefix("81.2.69.0/24", "p") == "81.2.69.0/24");
+  CHECK(zones::canonicalPrefix("2001:DB8::/32", "p") == "2001:db8::/32");
+  CHECK(zones::canonicalPrefix("0.0.0.0/0", "p") == "0.0.0.0/0");
+  CHECK(zones::canonicalPrefix("192.0.2.128/25", "p") == "192.0.2.128/25");
+  try {
+    zones::canonicalPrefix("81.2.69.1/24", "p");
+    FAIL("host bits accepted");
+  } catch (const ValidationError& e) {
+    CHECK(std::string(e.what()).find("did you mean 81.2.69.0/24") != std::string::npos);
+  }
+  CHECK_THROWS_AS(zones::canonicalPrefix("81.2.69.0/33", "p"), ValidationError);
+  CHECK_THROWS_AS(zones::canonicalPrefix("81.2.69.0", "p"), ValidationError);
+  CHECK_THROWS_AS(zones::canonicalPrefix("81.2.69.0/-1", "p"), ValidationError);
+}
+
+TEST_CASE("store: owner names inside a zone") {
+  CHECK(zones::ownerInZone("@", "example.com.") == "example.com.");
+  CHECK(zones::ownerInZone("www", "example.com.") == "www.example.com.");
+  CHECK(zones::ownerInZone("WWW.Example.COM", "example.com.") == "www.example.com.");
+  CHECK(zones::ownerInZone("www.example.com.", "example.com.") == "www.example.com.");
+  CHECK(zones::ownerInZone("example.com", "example.com.") == "example.com.");
+  CHECK(zones::ownerInZone("a.b", "example.com.") == "a.b.example.com.");
+  CHECK(fieldOf([] { zones::ownerInZone("www.example.org.", "example.com."); }) == "name");
+  CHECK(fieldOf([] { zones::ownerInZone("a..b", "example.com."); }) == "name");
+  CHECK(zones::zoneNameFromText("Example.COM") == "example.com.");
+}
+
+TEST_CASE("store: steered-name documents are canonicalised with defaults") {
+  const zones::SteeredName s =
+      zones::parseSteeredName(json{{"type", "aaaa"}, {"policy", "sticky"}, {"regions", {"b", "a"}}},
+                              "example.com.", "www.example.com.");
+  CHECK(s.type == 28);
+  const json spec = zones::toSpecJson(s);
+  CHECK(spec == json{{"type", "AAAA"},
+                     {"policy", "sticky"},
+                     {"regions", {"b", "a"}},
+                     {"ttl", 30},
+                     {"max_answers", 1},
+                     {"when_all_down", "all"},
+                     {"panic_threshold", 0.5},
+                     {"slow_start_s", 30}});
+  const zones::SteeredName back =
+      zones::steeredNameFromSpec(spec.dump(), "example.com.", "www.example.com.");
+  CHECK(zones::toSpecJson(back) == spec);
+  // Subdivision and continent keys in a geo map.
+  CHECK_NOTHROW(zones::parseSteeredName(
+      json{{"type", "A"},
+           {"policy", "geo"},
+           {"regions", {"a", "b"}},
+           {"geo_map", {{"US-CA", {"a"}}, {"NA", {"a", "b"}}, {"DE", {"b"}}, {"default", {"b"}}}}},
+      "example.com.", "www.example.com."));
+  CHECK(fieldOf([] {
+          zones::parseSteeredName(json{{"type", "A"},
+                                       {"policy", "geo"},
+                                       {"regions", {"a"}},
+                                       {"geo_map", {{"UK", {"a"}}}}},
+                                  "example.com.", "www.example.com.");
+        }) == "geo_map.UK");
+}
+
+TEST_CASE("store: regions used only through a geo_map cannot be deleted") {
+  ApiFixture api;
+  api.seed();
+  zones::Database db(api.dbPath());
+  zones::SteeredName s;
+  s.zone = "example.com.";
+  s.owner = "gslb.example.com.";
+  s.policy = zones::Policy::kGeo;
+  s.regions = {"eu-west", "us-east"};
+  s.geo_map = {{"default", {"us-east"}}};
+  CHECK(zones::putSteeredName(db, s));
+  CHECK_FALSE(zones::putSteeredName(db, s));  // replace, not create
+  CHECK_THROWS_AS(zones::deleteRegion(db, "us-east"), zones::ConflictError);
+  CHECK_THROWS_AS(zones::deleteRegion(db, "eu-west"), zones::ConflictError);
+  zones::deleteSteeredName(db, "example.com.", "gslb.example.com.");
+  CHECK_NOTHROW(zones::deleteRegion(db, "eu-west"));
+  CHECK_THROWS_AS(zones::getRegion(db, "eu-west"), zones::NotFoundError);
+}
+
+TEST_CASE("store: every write bumps the configuration generation once; failures not at all") {
+  ApiFixture api;
+  zones::Database db(api.dbPath());
+  const int64_t g0 = db.configGeneration();
+  zones::Region r;
+  r.name = "eu-west";
+  r.latitude = 53;
+  r.longitude = -6;
+  zones::createRegion(db, r);
+  CHECK(db.configGeneration() == g0 + 1);
+  CHECK_THROWS_AS(zones::createRegion(db, r), zones::ConflictError);
+  CHECK(db.configGeneration() == g0 + 1);
+  zones::Endpoint e;
+  e.name = "e";
+  e.region = "eu-west";
+  e.address = "192.0.2.1";
+  zones::createEndpoint(db, e);
+  zones::patchEndpoint(db, "e", json{{"state", "drain"}});
+  CHECK(std::string(zones::toString(zones::getEndpoint(db, "e").state)) == "drain");
+  CHECK(db.configGeneration() == g0 + 3);
+  // Built in code with a bad value: the store validates too.
+  e.name = "f";
+  e.weight = 2000000;
+  CHECK(fieldOf([&] { zones::createEndpoint(db, e); }) == "weight");
+  e.weight = 1;
+  e.region = "mars";
+  CHECK(fieldOf([&] { zones::createEndpoint(db, e); }) == "region");
+  CHECK(db.configGeneration() == g0 + 3);
+}
+
+TEST_CASE("store: zone import refuses data that would collide with steering") {
+  ApiFixture api;
+  api.seed();
+  zones::Database db(api.dbPath());
+  zones::SteeredName s;
+  s.zone = "example.com.";
+  s.owner = "gslb.example.com.";
+  s.regions = {"eu-west"};
+  zones::putSteeredName(db, s);
+  const std::string before = dumpDatabase(api.dbPath());
+  const std::string with_cname = std::string(kTestZone) + "gslb IN CNAME www\n";
+  CHECK_THROWS_AS(zones::importZone(db, zones::parseZoneText(with_cname, "t"), true),
+                  zones::ConflictError);
+  const std::string with_a = std::string(kTestZone) + "gslb IN A 192.0.2.9\n";
+  CHECK_THROWS_AS(zones::importZone(db, zones::parseZoneText(with_a, "t"), true),
+                  zones::ConflictError);
+  const std::string with_cut = std::string(kTestZone) + "gslb IN NS ns.elsewhere.net.\n";
+  CHECK_THROWS_AS(zones::importZone(db, zones::parseZoneText(with_cut, "t"), true),
+                  zones::ConflictError);
+  CHECK(dumpDatabase(api.dbPath()) == before);
+  const std::string with_txt = std::string(kTestZone) + "gslb IN TXT \"ok\"\n";
+  CHECK(zones::importZone(db, zones::parseZoneText(with_txt, "t"), true) == 7);
+  CHECK_THROWS_AS(zones::importZone(db, zones::parseZoneText(with_txt, "t"), false),
+                  zones::ConflictError);
+}
+
+TEST_CASE("store: the SOA serial wraps per RFC 1982") {
+  ApiFixture api;
+  zones::Database db(api.dbPath());
+  zones::importZone(
+      db,
+      zones::parseZoneText("@ IN SOA ns1 hostmaster 4294967295 1 2 3 4\n@ IN NS ns1\n", "t",
+                           "wrap.test."),
+      false);
+  zones::RecordSet rrset{"www.wrap.test.", 1, 60, {"192.0.2.1"}};
+  zones::putRecordSet(db, "wrap.test.", rrset);
+  CHECK(zones::findZone(db, "wrap.test.")->serial == 0);
+  zones::putRecordSet(db, "wrap.test.", rrset);
+  CHECK(zones::findZone(db, "wrap.test.")->serial == 1);
+}
+
+}  // namespace meridian::test

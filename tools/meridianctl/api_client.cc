@@ -1,0 +1,115 @@
+#include "tools/meridianctl/api_client.h"
+
+#include <fstream>
+#include <memory>
+
+namespace meridian::ctl {
+
+namespace {
+
+size_t collect(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+}  // namespace
+
+nlohmann::json ApiReply::json() const {
+  nlohmann::json doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded())
+    throw CtlError("the API answered " + std::to_string(status) +
+                   " with something that is not JSON");
+  return doc;
+}
+
+ApiClient::ApiClient(std::string base, std::string token)
+    : base_(std::move(base)), token_(std::move(token)) {
+  while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  curl_ = curl_easy_init();
+  if (curl_ == nullptr) throw CtlError("cannot initialise libcurl");
+}
+
+ApiClient::~ApiClient() {
+  curl_easy_cleanup(curl_);
+}
+
+std::string ApiClient::escape(const std::string& text) const {
+  char* escaped = curl_easy_escape(curl_, text.data(), static_cast<int>(text.size()));
+  std::string out = escaped ? escaped : "";
+  curl_free(escaped);
+  return out;
+}
+
+ApiReply ApiClient::send(const std::string& method, const std::string& path,
+                         const std::optional<nlohmann::json>& body) {
+  ApiReply reply;
+  std::string payload;
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  auto add = [&](const std::string& line) {
+    headers.reset(curl_slist_append(headers.release(), line.c_str()));
+  };
+  add("Authorization: Bearer " + token_);
+  add("Accept: application/json");
+  // curl waits up to a second for "100 Continue" on large bodies; the API
+  // never needs it.
+  add("Expect:");
+  curl_easy_reset(curl_);
+  const std::string url = base_ + path;
+  curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (body) {
+    payload = body->dump();
+    add("Content-Type: application/json");
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, payload.data());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+  } else if (method == "GET") {
+    curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
+  }
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 120000L);
+  curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+  const CURLcode rc = curl_easy_perform(curl_);
+  if (rc != CURLE_OK) {
+    throw CtlError("cannot reach the API at " + base_ + ": " + curl_easy_strerror(rc));
+  }
+  curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &reply.status);
+  const char* type = nullptr;
+  curl_easy_getinfo(curl_, CURLINFO_CONTENT_TYPE, &type);
+  reply.content_type = type ? type : "";
+  return reply;
+}
+
+ApiReply ApiClient::call(const std::string& method, const std::string& path,
+                         const std::optional<nlohmann::json>& body) {
+  ApiReply reply = send(method, path, body);
+  if (reply.status >= 200 && reply.status < 300) return reply;
+  const nlohmann::json problem = nlohmann::json::parse(reply.body, nullptr, false);
+  std::string message = std::to_string(reply.status);
+  if (problem.is_object()) {
+    message += " " + problem.value("title", std::string("error"));
+    if (problem.contains("field") && problem["field"].is_string()) {
+      message += ": " + problem["field"].get<std::string>();
+    }
+    message += ": " + problem.value("detail", std::string());
+  }
+  throw CtlError(message);
+}
+
+std::string readTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CtlError("cannot read token file " + path);
+  std::string token;
+  std::getline(in, token);
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) throw CtlError("token file " + path + " is empty");
+  return token;
+}
+
+}  // namespace meridian::ctl

@@ -1,0 +1,321 @@
+// meridianctl region / endpoint / steering / health / explain: over the API.
+
+#include <iostream>
+
+#include "tools/meridianctl/ctl.h"
+#include "tools/meridianctl/table.h"
+
+namespace meridian::ctl {
+
+namespace {
+
+struct SteeringArgs {
+  std::string name;
+  // region
+  double latitude = 0;
+  double longitude = 0;
+  std::string continent;
+  std::string countries;
+  // endpoint
+  std::string region;
+  std::string address;
+  std::optional<int64_t> weight;
+  std::optional<int64_t> capacity;
+  std::string state;
+  std::string check;
+  std::string readiness;
+  // steering
+  std::string zone;
+  std::string type;
+  std::string policy;
+  std::string regions;
+  std::optional<int64_t> ttl;
+  std::optional<int64_t> max_answers;
+  std::string when_all_down;
+  std::string geo_map;
+  std::optional<double> panic_threshold;
+  std::optional<int64_t> slow_start_s;
+  // explain
+  std::string client;
+};
+
+nlohmann::json parseJsonOption(const std::string& text, const std::string& option) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded()) throw CtlError(option + " is not valid JSON: " + text);
+  return doc;
+}
+
+// "EU=eu-west,us-east;default=us-east" or a JSON object.
+nlohmann::json parseGeoMap(const std::string& text) {
+  if (!text.empty() && text.front() == '{') return parseJsonOption(text, "--geo-map");
+  nlohmann::json map = nlohmann::json::object();
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(';', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw CtlError("--geo-map item \"" + item + "\" is not KEY=region,region");
+    }
+    map[item.substr(0, eq)] = splitList(item.substr(eq + 1));
+    start = end + 1;
+  }
+  return map;
+}
+
+void printRegions(const nlohmann::json& regions) {
+  Table table({"REGION", "LATITUDE", "LONGITUDE", "CONTINENT", "COUNTRIES"});
+  for (const auto& r : regions) {
+    table.add({cell(r["name"]), cell(r["latitude"]), cell(r["longitude"]), cell(r["continent"]),
+               cell(r["countries"])});
+  }
+  table.print(std::cout);
+}
+
+std::string checkCell(const nlohmann::json& check) {
+  if (check.is_null()) return "-";
+  std::string text = cell(check["type"]);
+  if (check.contains("url")) text += " " + cell(check["url"]);
+  if (check.contains("port") && !check.contains("url")) text += " :" + cell(check["port"]);
+  return text;
+}
+
+void printEndpoints(const nlohmann::json& endpoints) {
+  Table table({"ENDPOINT", "REGION", "ADDRESS", "WEIGHT", "CAPACITY", "STATE", "CHECK"});
+  for (const auto& e : endpoints) {
+    table.add({cell(e["name"]), cell(e["region"]), cell(e["address"]), cell(e["weight"]),
+               cell(e["capacity"]), cell(e["state"]), checkCell(e["check"])});
+  }
+  table.print(std::cout);
+}
+
+void printSteering(const nlohmann::json& list) {
+  Table table({"NAME", "TYPE", "POLICY", "REGIONS", "TTL", "MAX", "ALL-DOWN"});
+  for (const auto& s : list) {
+    table.add({cell(s["name"]), cell(s["type"]), cell(s["policy"]), cell(s["regions"]),
+               cell(s["ttl"]), cell(s["max_answers"]), cell(s["when_all_down"])});
+  }
+  table.print(std::cout);
+  for (const auto& s : list) {
+    if (!s.contains("geo_map")) continue;
+    for (const auto& item : s["geo_map"].items()) {
+      std::cout << "  " << cell(s["name"]) << " geo " << item.key() << " -> " << cell(item.value())
+                << '\n';
+    }
+  }
+}
+
+void printHealth(const nlohmann::json& health) {
+  Table table({"ENDPOINT", "REGION", "ADDRESS", "STATE", "HEALTHY", "VANTAGES", "RTT-MS", "ERROR"});
+  for (const auto& e : health.value("endpoints", nlohmann::json::array())) {
+    std::string vantages;
+    std::string rtt = "-";
+    std::string error = "-";
+    for (const auto& v : e.value("vantages", nlohmann::json::array())) {
+      vantages += (vantages.empty() ? "" : ",") + cell(v["vantage"]) +
+                  (v.value("healthy", false) ? "+" : "-");
+      if (v.contains("rtt_ms") && !v["rtt_ms"].is_null()) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f", v["rtt_ms"].get<double>());
+        rtt = buf;
+      }
+      if (v.contains("last_error") && !v["last_error"].is_null()) error = cell(v["last_error"]);
+    }
+    const std::string healthy = !e.contains("healthy") || e["healthy"].is_null()
+                                    ? "unknown"
+                                    : (e["healthy"].get<bool>() ? "yes" : "no");
+    table.add({cell(e["name"]), cell(e["region"]), cell(e["address"]), cell(e["state"]), healthy,
+               vantages.empty() ? "-" : vantages, rtt, error});
+  }
+  table.print(std::cout);
+}
+
+// Prints a document as JSON with --json, else through `table`.
+template <typename Print>
+void show(Context& ctx, const nlohmann::json& doc, Print table) {
+  if (ctx.json) return ctx.printJson(doc);
+  table(doc);
+}
+
+void addRegionGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
+  CLI::App* g =
+      app.add_subcommand("region", "regions: named places with coordinates")->alias("regions");
+  g->require_subcommand(1);
+  CLI::App* add = g->add_subcommand("add", "create a region");
+  add->add_option("NAME", a.name)->required();
+  add->add_option("--lat,--latitude", a.latitude, "degrees north")->required();
+  add->add_option("--lon,--longitude", a.longitude, "degrees east")->required();
+  add->add_option("--continent", a.continent, "AF AN AS EU NA OC SA");
+  add->add_option("--countries", a.countries, "ISO codes, comma separated (IE,GB)");
+  add->callback([&] {
+    nlohmann::json body = {{"name", a.name}, {"latitude", a.latitude}, {"longitude", a.longitude}};
+    if (!a.continent.empty()) body["continent"] = a.continent;
+    if (!a.countries.empty()) body["countries"] = splitList(a.countries);
+    show(ctx, ctx.api().call("POST", "/api/v1/regions", body).json(),
+         [](const nlohmann::json& r) { printRegions(nlohmann::json::array({r})); });
+  });
+  g->add_subcommand("list", "list regions")->callback([&] {
+    show(ctx, ctx.api().call("GET", "/api/v1/regions").json(), printRegions);
+  });
+  CLI::App* get = g->add_subcommand("show", "one region");
+  get->add_option("NAME", a.name)->required();
+  get->callback([&] {
+    show(ctx, ctx.api().call("GET", "/api/v1/regions/" + ctx.api().escape(a.name)).json(),
+         [](const nlohmann::json& r) { printRegions(nlohmann::json::array({r})); });
+  });
+  CLI::App* del = g->add_subcommand("delete", "delete an unused region");
+  del->add_option("NAME", a.name)->required();
+  del->callback([&] {
+    ctx.api().call("DELETE", "/api/v1/regions/" + ctx.api().escape(a.name));
+    std::cout << "deleted region " << a.name << '\n';
+  });
+}
+
+void patchState(Context& ctx, const std::string& name, const char* state) {
+  const nlohmann::json doc = ctx.api()
+                                 .call("PATCH", "/api/v1/endpoints/" + ctx.api().escape(name),
+                                       nlohmann::json{{"state", state}})
+                                 .json();
+  if (ctx.json) return ctx.printJson(doc);
+  std::cout << "endpoint " << name << " is now " << state << '\n';
+}
+
+void addEndpointGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
+  CLI::App* g =
+      app.add_subcommand("endpoint", "endpoints: addresses in regions")->alias("endpoints");
+  g->require_subcommand(1);
+  CLI::App* add = g->add_subcommand("add", "create an endpoint");
+  add->add_option("NAME", a.name)->required();
+  add->add_option("--region", a.region)->required();
+  add->add_option("--address", a.address, "IPv4 or IPv6 address")->required();
+  add->add_option("--weight", a.weight, "0..1000000 (default 100)");
+  add->add_option("--capacity", a.capacity);
+  add->add_option("--state", a.state, "up, drain or down (default up)");
+  add->add_option("--check", a.check,
+                  "liveness check as JSON, e.g. '{\"type\":\"tcp\",\"port\":80}'");
+  add->add_option("--readiness", a.readiness, "readiness check as JSON");
+  add->callback([&] {
+    nlohmann::json body = {{"name", a.name}, {"region", a.region}, {"address", a.address}};
+    if (a.weight) body["weight"] = *a.weight;
+    if (a.capacity) body["capacity"] = *a.capacity;
+    if (!a.state.empty()) body["state"] = a.state;
+    if (!a.check.empty()) body["check"] = parseJsonOption(a.check, "--check");
+    if (!a.readiness.empty()) body["readiness"] = parseJsonOption(a.readiness, "--readiness");
+    show(ctx, ctx.api().call("POST", "/api/v1/endpoints", body).json(),
+         [](const nlohmann::json& e) { printEndpoints(nlohmann::json::array({e})); });
+  });
+  CLI::App* list = g->add_subcommand("list", "list endpoints");
+  list->add_option("--region", a.region, "only this region");
+  list->callback([&] {
+    const std::string query = a.region.empty() ? "" : "?region=" + ctx.api().escape(a.region);
+    show(ctx, ctx.api().call("GET", "/api/v1/endpoints" + query).json(), printEndpoints);
+  });
+  CLI::App* get = g->add_subcommand("show", "one endpoint");
+  get->add_option("NAME", a.name)->required();
+  get->callback([&] {
+    show(ctx, ctx.api().call("GET", "/api/v1/endpoints/" + ctx.api().escape(a.name)).json(),
+         [](const nlohmann::json& e) { printEndpoints(nlohmann::json::array({e})); });
+  });
+  CLI::App* del = g->add_subcommand("delete", "delete an endpoint");
+  del->add_option("NAME", a.name)->required();
+  del->callback([&] {
+    ctx.api().call("DELETE", "/api/v1/endpoints/" + ctx.api().escape(a.name));
+    std::cout << "deleted endpoint " << a.name << '\n';
+  });
+  for (const auto& [verb, state, help] :
+       {std::tuple{"drain", "drain", "stop handing it out (kept as a last resort)"},
+        std::tuple{"undrain", "up", "hand it out again"},
+        std::tuple{"down", "down", "take it out; counts as failed"}}) {
+    CLI::App* cmd = g->add_subcommand(verb, help);
+    cmd->add_option("NAME", a.name)->required();
+    const char* target = state;
+    cmd->callback([&ctx, &a, target] { patchState(ctx, a.name, target); });
+  }
+}
+
+std::string steeringPath(Context& ctx, const SteeringArgs& a) {
+  std::string path =
+      "/api/v1/zones/" + ctx.api().escape(a.zone) + "/steering/" + ctx.api().escape(a.name);
+  return path;
+}
+
+void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
+  CLI::App* g = app.add_subcommand("steering", "steered names: per-client answers");
+  g->require_subcommand(1);
+  CLI::App* set = g->add_subcommand("set", "create or replace a steered name");
+  set->add_option("ZONE", a.zone)->required();
+  set->add_option("NAME", a.name, "owner (@, relative or absolute)")->required();
+  set->add_option("--type", a.type, "A or AAAA")->required();
+  set->add_option("--policy", a.policy, "failover, geo, nearest, latency, weighted, sticky")
+      ->required();
+  set->add_option("--regions", a.regions, "regions, comma separated, in order")->required();
+  set->add_option("--ttl", a.ttl, "1..86400 (default 30)");
+  set->add_option("--max-answers", a.max_answers, "1..16 (default 1)");
+  set->add_option("--when-all-down", a.when_all_down, "all, nodata or servfail (default all)");
+  set->add_option("--geo-map", a.geo_map, "EU=eu-west;default=us-east, or a JSON object");
+  set->add_option("--panic-threshold", a.panic_threshold, "0..1 (default 0.5)");
+  set->add_option("--slow-start", a.slow_start_s, "seconds, 0..3600 (default 30)");
+  set->callback([&] {
+    nlohmann::json body = {
+        {"type", a.type}, {"policy", a.policy}, {"regions", splitList(a.regions)}};
+    if (a.ttl) body["ttl"] = *a.ttl;
+    if (a.max_answers) body["max_answers"] = *a.max_answers;
+    if (!a.when_all_down.empty()) body["when_all_down"] = a.when_all_down;
+    if (!a.geo_map.empty()) body["geo_map"] = parseGeoMap(a.geo_map);
+    if (a.panic_threshold) body["panic_threshold"] = *a.panic_threshold;
+    if (a.slow_start_s) body["slow_start_s"] = *a.slow_start_s;
+    show(ctx, ctx.api().call("PUT", steeringPath(ctx, a), body).json(),
+         [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
+  });
+  CLI::App* list = g->add_subcommand("list", "steered names of a zone");
+  list->add_option("ZONE", a.zone)->required();
+  list->callback([&] {
+    show(ctx,
+         ctx.api().call("GET", "/api/v1/zones/" + ctx.api().escape(a.zone) + "/steering").json(),
+         printSteering);
+  });
+  for (const char* verb : {"show", "delete"}) {
+    CLI::App* cmd = g->add_subcommand(verb, std::string(verb) + " a steered name");
+    cmd->add_option("ZONE", a.zone)->required();
+    cmd->add_option("NAME", a.name)->required();
+    cmd->add_option("--type", a.type, "A or AAAA (needed when both are steered)");
+    const bool is_show = std::string(verb) == "show";
+    cmd->callback([&ctx, &a, is_show] {
+      const std::string path =
+          steeringPath(ctx, a) + (a.type.empty() ? "" : "?type=" + ctx.api().escape(a.type));
+      if (!is_show) {
+        ctx.api().call("DELETE", path);
+        std::cout << "deleted steering for " << a.name << '\n';
+        return;
+      }
+      show(ctx, ctx.api().call("GET", path).json(),
+           [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
+    });
+  }
+}
+
+}  // namespace
+
+void addSteeringCommands(CLI::App& app, Context& ctx) {
+  static SteeringArgs args;  // CLI11 writes into it while parsing; lives for the run
+  addRegionGroup(app, ctx, args);
+  addEndpointGroup(app, ctx, args);
+  addSteeringGroup(app, ctx, args);
+  app.add_subcommand("health", "current health per endpoint and vantage")->callback([&] {
+    show(ctx, ctx.api().call("GET", "/api/v1/health").json(), printHealth);
+  });
+  CLI::App* explain = app.add_subcommand("explain", "how a client's query would be answered");
+  explain->add_option("NAME", args.name, "steered name")->required();
+  explain->add_option("CLIENT", args.client, "client IP or IP/PREFIX")->required();
+  explain->add_option("--type", args.type, "A or AAAA (default A)");
+  explain->callback([&] {
+    std::string path = "/api/v1/explain?name=" + ctx.api().escape(args.name) +
+                       "&client=" + ctx.api().escape(args.client);
+    if (!args.type.empty()) path += "&type=" + ctx.api().escape(args.type);
+    // The explanation's shape belongs to the steering code; print it whole.
+    ctx.printJson(ctx.api().call("GET", path).json());
+  });
+}
+
+}  // namespace meridian::ctl
