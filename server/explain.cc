@@ -81,12 +81,12 @@ nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName
                             {"reason", steering::reasonName(ranked.reason)}};
     switch (ranked.reason) {
       case steering::Reason::kDistance:
-        entry["distance_km"] = std::round(ranked.value * 10) / 10;
+        entry["distance_km"] = std::round(static_cast<double>(ranked.value) * 10) / 10;
         break;
       case steering::Reason::kRttPrefix:
       case steering::Reason::kRttVantage:
       case steering::Reason::kRttModel:
-        entry["rtt_ms"] = std::round(ranked.value * 10) / 10;
+        entry["rtt_ms"] = std::round(static_cast<double>(ranked.value) * 10) / 10;
         break;
       default:
         break;

@@ -34,7 +34,7 @@ void metric(std::string& out, const char* name, const char* type, const char* he
 
 void sample(std::string& out, const std::string& name_and_labels, double value) {
   char number[64];
-  std::snprintf(number, sizeof number, "%.17g", value);
+  std::snprintf(number, sizeof number, "%.15g", value);
   out += name_and_labels;
   out += ' ';
   out += number;

@@ -107,7 +107,8 @@ void printSteering(const nlohmann::json& list) {
 }
 
 void printHealth(const nlohmann::json& health) {
-  Table table({"ENDPOINT", "REGION", "ADDRESS", "STATE", "HEALTHY", "VANTAGES", "RTT-MS", "ERROR"});
+  Table table({"ENDPOINT", "REGION", "ADDRESS", "STATE", "HEALTHY", "SERVING", "VANTAGES",
+               "RTT-MS", "ERROR"});
   for (const auto& e : health.value("endpoints", nlohmann::json::array())) {
     std::string vantages;
     std::string rtt = "-";
@@ -126,9 +127,77 @@ void printHealth(const nlohmann::json& health) {
                                     ? "unknown"
                                     : (e["healthy"].get<bool>() ? "yes" : "no");
     table.add({cell(e["name"]), cell(e["region"]), cell(e["address"]), cell(e["state"]), healthy,
-               vantages.empty() ? "-" : vantages, rtt, error});
+               e.contains("serving") ? cell(e["serving"]) : "-", vantages.empty() ? "-" : vantages,
+               rtt, error});
   }
   table.print(std::cout);
+  if (health.contains("data")) {
+    std::cout << "\nhealth data: " << cell(health["data"]["state"]) << " (snapshot "
+              << cell(health["data"]["snapshot_generation"]) << ")\n";
+  }
+}
+
+std::string oneDecimal(const nlohmann::json& value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", value.get<double>());
+  return buf;
+}
+
+// explain as a person reads it: who asked, where the database puts them, the
+// ranking with each region's reason and endpoints, and the answer.
+void printExplain(const nlohmann::json& x) {
+  std::cout << cell(x["name"]) << " " << cell(x["type"]);
+  if (!x.value("steered", false)) {
+    std::cout << "  " << cell(x["rcode"]) << ", " << cell(x["note"]) << '\n';
+    return;
+  }
+  std::cout << "  policy " << cell(x["policy"]) << "  (snapshot " << cell(x["snapshot_generation"])
+            << ")\n";
+  std::cout << "client   " << cell(x["client"]["address"]) << "/" << cell(x["client"]["prefix"])
+            << " (sent as an ECS option)\n";
+  const nlohmann::json& g = x["geo"];
+  std::cout << "geo      ";
+  if (!g.value("database_loaded", false)) {
+    std::cout << "no geo database loaded";
+  } else if (!g.value("found", false)) {
+    std::cout << "not in the database (prefix /" << cell(g["prefix"]) << ")";
+  } else {
+    std::cout << cell(g["country"]) << " " << cell(g["continent"]);
+    if (g.contains("subdivision")) std::cout << " " << cell(g["subdivision"]);
+    if (g.contains("latitude")) {
+      std::cout << "  " << cell(g["latitude"]) << "," << cell(g["longitude"]) << " ("
+                << cell(g["location"]) << ")";
+    }
+    std::cout << "  prefix /" << cell(g["prefix"]);
+  }
+  std::cout << "\nhealth   " << cell(x["health_data"]);
+  if (x.value("panic", false)) std::cout << ", PANIC: too many down, health ignored";
+  if (x.value("all_down", false)) std::cout << ", ALL DOWN: when_all_down applied";
+  if (x.value("used_drained", false)) std::cout << ", only drained endpoints left";
+  std::cout << "\nranking\n";
+  for (const auto& r : x.value("ranking", nlohmann::json::array())) {
+    std::cout << "  " << cell(r["rank"]) << " " << cell(r["region"]) << "  " << cell(r["reason"]);
+    if (r.contains("distance_km")) std::cout << " " << oneDecimal(r["distance_km"]) << " km";
+    if (r.contains("rtt_ms")) std::cout << " " << oneDecimal(r["rtt_ms"]) << " ms";
+    std::cout << '\n';
+    for (const auto& e : r["endpoints"]) {
+      std::cout << "      " << cell(e["name"]) << "  " << cell(e["address"]) << "  "
+                << cell(e["admin_state"]) << ", " << cell(e["status"]) << ", weight "
+                << cell(e["weight"]);
+      if (e["effective_weight"].get<double>() < e["weight"].get<double>()) {
+        std::cout << " (slow start: " << oneDecimal(e["effective_weight"]) << ")";
+      }
+      if (e.value("chosen", false)) std::cout << "  <- answer";
+      std::cout << '\n';
+    }
+  }
+  std::cout << "answer   ";
+  if (x["action"] != "answer") std::cout << cell(x["action"]) << " ";
+  for (const auto& a : x.value("answer", nlohmann::json::array())) {
+    std::cout << cell(a["address"]) << " (" << cell(a["endpoint"]) << ", " << cell(a["region"])
+              << ") ";
+  }
+  std::cout << " ttl " << cell(x["ttl"]) << "  ecs scope /" << cell(x["ecs_scope"]) << '\n';
 }
 
 // Prints a document as JSON with --json, else through `table`.
@@ -313,8 +382,7 @@ void addSteeringCommands(CLI::App& app, Context& ctx) {
     std::string path = "/api/v1/explain?name=" + ctx.api().escape(args.name) +
                        "&client=" + ctx.api().escape(args.client);
     if (!args.type.empty()) path += "&type=" + ctx.api().escape(args.type);
-    // The explanation's shape belongs to the steering code; print it whole.
-    ctx.printJson(ctx.api().call("GET", path).json());
+    show(ctx, ctx.api().call("GET", path).json(), printExplain);
   });
 }
 
