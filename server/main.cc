@@ -183,8 +183,18 @@ int run(const Options& options) {
                              ? std::nullopt
                              : std::optional<std::string>(options.api_token_file));
     api::ApiHooks hooks;
-    hooks.metrics_text = [&dns] {
-      return server::prometheusText(dns.totals(), dns.reloadStats(), zones::nowMillis());
+    hooks.metrics_text = [&dns, db_path = options.db_path] {
+      std::string text = server::prometheusText(dns.totals(), dns.reloadStats(), zones::nowMillis());
+      // One connection per API thread, opened on its first scrape.
+      thread_local std::unique_ptr<zones::Database> db;
+      try {
+        if (!db) db = std::make_unique<zones::Database>(db_path, false);
+        text += server::healthMetricsText(*db);
+      } catch (const std::exception& e) {
+        db.reset();
+        log::warn(std::string("health metrics unavailable: ") + e.what());
+      }
+      return text;
     };
     hooks.ready = [&dns] { return dns.ready(); };
     hooks.explain = [&dns](const std::string& name, const std::string& type,

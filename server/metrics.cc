@@ -135,6 +135,57 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
   return out;
 }
 
+namespace {
+
+// Label values may not contain a raw backslash, quote or newline.
+std::string label(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string healthMetricsText(zones::Database& db) {
+  std::string healthy, transitions, rtt, age;
+  const int64_t now = zones::nowMillis();
+  zones::Statement rows = db.prepare(
+      "SELECT e.name, r.name, h.vantage, h.healthy, h.transitions, h.rtt_ms, h.updated_at "
+      "FROM health h JOIN endpoints e ON e.id = h.endpoint_id JOIN regions r ON r.id = e.region_id "
+      "ORDER BY e.name, h.vantage");
+  while (rows.step()) {
+    const std::string labels = "{endpoint=\"" + label(rows.columnText(0)) + "\",region=\"" +
+                               label(rows.columnText(1)) + "\",vantage=\"" +
+                               label(rows.columnText(2)) + "\"}";
+    sample(healthy, "meridian_endpoint_healthy" + labels, static_cast<double>(rows.columnInt(3)));
+    sample(transitions, "meridian_endpoint_transitions_total" + labels,
+           static_cast<double>(rows.columnInt(4)));
+    if (!rows.columnIsNull(5)) sample(rtt, "meridian_endpoint_rtt_ms" + labels, rows.columnDouble(5));
+    sample(age, "meridian_endpoint_health_age_seconds" + labels,
+           static_cast<double>(now - rows.columnInt(6)) / 1000.0);
+  }
+  std::string out;
+  metric(out, "meridian_endpoint_healthy", "gauge",
+         "1 when every check of the endpoint passes, as seen from the vantage.");
+  out += healthy;
+  metric(out, "meridian_endpoint_transitions_total", "counter",
+         "Changes between healthy and unhealthy (flaps), per vantage.");
+  out += transitions;
+  metric(out, "meridian_endpoint_rtt_ms", "gauge", "Probe round-trip time (EWMA), per vantage.");
+  out += rtt;
+  metric(out, "meridian_endpoint_health_age_seconds", "gauge",
+         "Seconds since the vantage last wrote the endpoint's health row.");
+  out += age;
+  return out;
+}
+
 std::string statsLine(const DnsTotals& dns, const ReloadStats& reload) {
   char line[512];
   std::snprintf(line, sizeof line,

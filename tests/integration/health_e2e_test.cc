@@ -142,6 +142,13 @@ TEST_CASE("e2e health: down within interval*fall + 1 s, back after rise, with a 
   CHECK(effective >= 10.0);
   const nlohmann::json health = w.call("GET", "/api/v1/health").json();
   CHECK(health["data"]["state"] == "fresh");
+  // /metrics carries per-endpoint state, flaps and probe latency.
+  const std::string metrics = w.call("GET", "/metrics").body;
+  CHECK(metrics.find("meridian_endpoint_healthy{endpoint=\"eu-1\",region=\"eu-west\",vantage=\"test\"} 1") !=
+        std::string::npos);
+  CHECK(metrics.find("meridian_endpoint_transitions_total{endpoint=\"eu-1\",region=\"eu-west\",vantage=\"test\"} 2") !=
+        std::string::npos);
+  CHECK(metrics.find("meridian_endpoint_rtt_ms{endpoint=\"eu-1\"") != std::string::npos);
 }
 
 TEST_CASE("e2e health: panic mode spreads across every endpoint when most are down") {
