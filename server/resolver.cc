@@ -67,15 +67,9 @@ Lookup lookup(const ZoneTable& table, uint32_t zone_index, const Name& name, siz
   return {Match::kExact, encloser};
 }
 
-// Writes one name: compressed against the message so far.
-bool writeName(wire::MessageWriter& w, const uint8_t* name, size_t length) noexcept {
-  return w.writeName(name, length);
-}
-
 // Writes the rdata of a record whose type carries compressible names (NS,
 // CNAME, PTR, MX, SOA); the layout was checked when the table was built.
-bool writeCompressedRdata(wire::MessageWriter& w, uint16_t type, const uint8_t* rdata,
-                          uint16_t rdlength) noexcept {
+bool writeCompressedRdata(wire::MessageWriter& w, uint16_t type, const uint8_t* rdata) noexcept {
   const size_t length_at = w.size();
   if (!w.writeU16(0)) return false;
   const size_t start = w.size();
@@ -84,7 +78,7 @@ bool writeCompressedRdata(wire::MessageWriter& w, uint16_t type, const uint8_t* 
     size_t n = 0;
     while (p[n] != 0) n += 1 + p[n];
     ++n;
-    const bool ok = writeName(w, p, n);
+    const bool ok = w.writeName(p, n);
     p += n;
     return ok;
   };
@@ -102,7 +96,6 @@ bool writeCompressedRdata(wire::MessageWriter& w, uint16_t type, const uint8_t* 
       ok = name();
       break;
   }
-  (void)rdlength;
   if (!ok) return false;
   wire::writeU16(w.data() + length_at, static_cast<uint16_t>(w.size() - start));
   return true;
@@ -119,9 +112,9 @@ uint16_t writeRecords(wire::MessageWriter& w, const uint8_t* owner, size_t owner
   while (p < end) {
     const uint16_t type = wire::readU16(p);
     const uint16_t rdlength = wire::readU16(p + 8);
-    bool ok = writeName(w, owner, owner_length);
+    bool ok = w.writeName(owner, owner_length);
     if (ok && wire::hasCompressibleNames(type)) {
-      ok = w.writeBytes(p, 8) && writeCompressedRdata(w, type, p + 10, rdlength);
+      ok = w.writeBytes(p, 8) && writeCompressedRdata(w, type, p + 10);
     } else {
       ok = ok && w.writeBytes(p, 10u + rdlength);
     }
