@@ -15,18 +15,6 @@ namespace meridian::server {
 
 namespace {
 
-const char* rcodeText(uint16_t rcode) {
-  switch (rcode) {
-    case 0: return "NOERROR";
-    case 1: return "FORMERR";
-    case 2: return "SERVFAIL";
-    case 3: return "NXDOMAIN";
-    case 4: return "NOTIMP";
-    case 5: return "REFUSED";
-    default: return "OTHER";
-  }
-}
-
 std::string addressText(uint8_t family, const uint8_t* bytes) {
   char text[INET6_ADDRSTRLEN] = {};
   inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes, text, sizeof text);
@@ -178,7 +166,7 @@ nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
                         {"type", zones::typeToText(qtype)},
                         {"client", {{"address", address_text}, {"prefix", prefix},
                                     {"sent_as", "ECS option"}}},
-                        {"rcode", rcodeText(rcode)},
+                        {"rcode", wire::rcode::name(rcode) ? wire::rcode::name(rcode) : "OTHER"},
                         {"answer_count", answers},
                         {"snapshot_generation", snapshot.generation}};
   if (counters->steered.get() == 0) {

@@ -6,20 +6,6 @@ namespace meridian::server {
 
 namespace {
 
-const char* rcodeName(int rcode) {
-  switch (rcode) {
-    case 0: return "NOERROR";
-    case 1: return "FORMERR";
-    case 2: return "SERVFAIL";
-    case 3: return "NXDOMAIN";
-    case 4: return "NOTIMP";
-    case 5: return "REFUSED";
-    case 9: return "NOTAUTH";
-    case 16: return "BADVERS";
-    default: return nullptr;
-  }
-}
-
 void metric(std::string& out, const char* name, const char* type, const char* help) {
   out += "# HELP ";
   out += name;
@@ -50,7 +36,7 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
   sample(out, "meridian_dns_queries_total{transport=\"tcp\"}", static_cast<double>(dns.queries_tcp));
   metric(out, "meridian_dns_responses_total", "counter", "DNS responses sent, by RCODE.");
   for (int rcode = 0; rcode < wire::rcode::kCount; ++rcode) {
-    const char* name = rcodeName(rcode);
+    const char* name = wire::rcode::name(static_cast<uint16_t>(rcode));
     if (name == nullptr) continue;
     sample(out, std::string("meridian_dns_responses_total{rcode=\"") + name + "\"}",
            static_cast<double>(dns.rcode[rcode]));

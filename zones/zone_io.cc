@@ -10,6 +10,7 @@
 
 #include "server/wire/constants.h"
 #include "server/wire/name.h"
+#include "zones/record_store.h"
 
 namespace meridian::zones {
 
@@ -230,49 +231,7 @@ ParsedZone parseZoneFile(const std::string& path, const std::optional<std::strin
   return parseZoneText(buffer.str(), path, zone_name);
 }
 
-size_t storeZone(Database& db, const ParsedZone& zone) {
-  db.transaction([&] {
-    const int64_t now = nowMillis();
-    db.prepare(
-          "INSERT INTO zones(name, created_at, updated_at) VALUES (?1, ?2, ?2) "
-          "ON CONFLICT(name) DO UPDATE SET updated_at = ?2")
-        .bind(1, zone.name)
-        .bind(2, now)
-        .run();
-    Statement id = db.prepare("SELECT id FROM zones WHERE name = ?1");
-    id.bind(1, zone.name);
-    id.step();
-    const int64_t zone_id = id.columnInt(0);
-
-    // A steered name may not sit at a CNAME's owner (the API enforces the
-    // same from the other side).
-    Statement steered = db.prepare("SELECT owner FROM steered_names WHERE zone_id = ?1");
-    steered.bind(1, zone_id);
-    while (steered.step()) {
-      const std::string owner = steered.columnText(0);
-      for (const ZoneRecord& r : zone.records) {
-        if (r.type == wire::type::CNAME && r.owner == owner) {
-          throw ZoneError(owner + " is a steered name and cannot also have a CNAME");
-        }
-      }
-    }
-
-    db.prepare("DELETE FROM records WHERE zone_id = ?1").bind(1, zone_id).run();
-    Statement insert =
-        db.prepare("INSERT INTO records(zone_id, owner, type, ttl, rdata) VALUES (?1,?2,?3,?4,?5)");
-    for (const ZoneRecord& r : zone.records) {
-      insert.reset();
-      insert.bind(1, zone_id)
-          .bind(2, r.owner)
-          .bind(3, static_cast<int64_t>(r.type))
-          .bind(4, static_cast<int64_t>(r.ttl))
-          .bindBlob(5, r.rdata.data(), r.rdata.size());
-      insert.run();
-    }
-    db.bumpConfigGeneration();
-  });
-  return zone.records.size();
-}
+size_t storeZone(Database& db, const ParsedZone& zone) { return importZone(db, zone, true); }
 
 namespace {
 

@@ -44,8 +44,9 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
 ParsedZone parseZoneFile(const std::string& path,
                          const std::optional<std::string>& zone_name = std::nullopt);
 
-/// Stores `zone` in one transaction, replacing the zone's previous records.
-/// Returns the number of records stored. Nothing changes if it throws.
+/// Stores `zone`, creating it or replacing its records: importZone(db, zone,
+/// true) from zones/record_store.h, with every check that implies (steered
+/// names, serial newer than the stored one). Nothing changes if it throws.
 size_t storeZone(Database& db, const ParsedZone& zone);
 
 struct ZoneSummary {

@@ -57,6 +57,21 @@ inline constexpr uint16_t REFUSED = 5;
 inline constexpr uint16_t NOTAUTH = 9;
 inline constexpr uint16_t BADVERS = 16;  // extended: needs an OPT record to carry the upper bits
 inline constexpr int kCount = 17;        // counters are kept for 0..16
+
+/// Mnemonic of the RCODEs Meridian sends, nullptr for the others.
+inline constexpr const char* name(uint16_t code) noexcept {
+  switch (code) {
+    case NOERROR: return "NOERROR";
+    case FORMERR: return "FORMERR";
+    case SERVFAIL: return "SERVFAIL";
+    case NXDOMAIN: return "NXDOMAIN";
+    case NOTIMP: return "NOTIMP";
+    case REFUSED: return "REFUSED";
+    case NOTAUTH: return "NOTAUTH";
+    case BADVERS: return "BADVERS";
+    default: return nullptr;
+  }
+}
 }  // namespace rcode
 
 namespace edns {
