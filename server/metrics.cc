@@ -108,6 +108,9 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
   sample(out, "meridian_snapshot_memory_bytes", static_cast<double>(reload.memory_bytes));
   metric(out, "meridian_reloads_total", "counter", "Snapshots published after the first.");
   sample(out, "meridian_reloads_total", static_cast<double>(reload.reloads));
+  metric(out, "meridian_steering_reloads_total", "counter",
+         "Snapshot rebuilds of steering and health only (the zone table kept).");
+  sample(out, "meridian_steering_reloads_total", static_cast<double>(reload.steering_reloads));
   metric(out, "meridian_health_reloads_total", "counter", "Health-only snapshot rebuilds.");
   sample(out, "meridian_health_reloads_total", static_cast<double>(reload.health_reloads));
   metric(out, "meridian_reload_failures_total", "counter",

@@ -78,7 +78,13 @@ void Reloader::rebuild(Kind kind, const char* why) {
       case Kind::kFull:
         seen_config_generation_ = db_->configGeneration();
         seen_health_generation_ = db_->healthGeneration();
+        seen_zones_generation_ = db_->zonesGeneration();
         snapshot = buildSnapshot(*db_, geo, published_.get(), settings_.health, now);
+        break;
+      case Kind::kSteering:
+        seen_config_generation_ = db_->configGeneration();
+        seen_health_generation_ = db_->healthGeneration();
+        snapshot = rebuildSteering(*db_, *published_, settings_.health, now);
         break;
       case Kind::kHealth:
         snapshot = rebuildHealth(*db_, *published_, settings_.health, now);
@@ -109,6 +115,7 @@ void Reloader::rebuild(Kind kind, const char* why) {
     snapshot->built_at_ms = zones::nowMillis();
     if (why != nullptr) ++stats_.reloads;
     if (kind == Kind::kHealth) ++stats_.health_reloads;
+    if (kind == Kind::kSteering) ++stats_.steering_reloads;
     if (kind == Kind::kGeo) ++stats_.geo_reloads;
     stats_.last_duration_s = seconds;
     stats_.total_duration_s += seconds;
@@ -125,7 +132,10 @@ void Reloader::rebuild(Kind kind, const char* why) {
     stats_.geo_summary = snapshot->geo ? snapshot->geo->info().summary() : "";
     published_ = snapshot;
   }
-  const char* what = kind == Kind::kFull ? "full" : kind == Kind::kHealth ? "health" : "geo";
+  const char* what = kind == Kind::kFull       ? "full"
+                     : kind == Kind::kSteering ? "steering"
+                     : kind == Kind::kHealth   ? "health"
+                                               : "geo";
   const auto level = kind == Kind::kHealth ? log::Level::kDebug : log::Level::kInfo;
   log::write(level, "snapshot generation " + std::to_string(snapshot->generation) + " (" + what +
                         ", " + (why ? why : "start") + "): " +
@@ -140,22 +150,28 @@ void Reloader::rebuild(Kind kind, const char* why) {
 void Reloader::tick(bool requested) {
   if (geoFileChanged()) rebuild(Kind::kGeo, "geo database file changed");
   const int64_t version = db_->dataVersion();
-  if (requested) {
+  if (version != seen_version_ || requested) {
     seen_version_ = version;
-    rebuild(Kind::kFull, "reload requested");
-    return;
-  }
-  if (version != seen_version_) {
-    seen_version_ = version;
-    // Only health rows changed when the health generation moved (triggers)
-    // and the configuration generation (bumped by the store) did not; any
-    // other commit, even one made with the sqlite3 shell, rebuilds all.
-    const int64_t health_generation = db_->healthGeneration();
-    const bool health_only = db_->configGeneration() == seen_config_generation_ &&
-                             health_generation != seen_health_generation_;
-    seen_health_generation_ = health_generation;
-    rebuild(health_only ? Kind::kHealth : Kind::kFull,
-            health_only ? "health changed" : "database changed");
+    // What changed decides how much to rebuild. The store bumps the
+    // configuration generation on every write and the zones generation on
+    // writes to zone data; triggers bump the health generation. A commit that
+    // moved none of them (the sqlite3 shell, say) rebuilds everything.
+    const int64_t config = db_->configGeneration();
+    const int64_t zones = db_->zonesGeneration();
+    const int64_t health = db_->healthGeneration();
+    Kind kind = Kind::kFull;
+    const char* why = "database changed";
+    if (config != seen_config_generation_ && zones == seen_zones_generation_) {
+      kind = Kind::kSteering;
+      why = "steering configuration changed";
+    } else if (config == seen_config_generation_ && health != seen_health_generation_) {
+      kind = Kind::kHealth;
+      why = "health changed";
+    } else if (config == seen_config_generation_ && requested) {
+      why = "reload requested";  // SIGHUP: everything, on purpose
+    }
+    seen_health_generation_ = health;
+    rebuild(kind, why);
     return;
   }
   // Staleness moves with the clock alone: republish when the mode flips.

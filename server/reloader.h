@@ -3,11 +3,13 @@
 // data_version, polled a few times a second) and the geo database file,
 // builds new Snapshots off the query loops and publishes them whole.
 //
-// Three kinds of rebuild, cheapest first:
+// Four kinds of rebuild, cheapest first:
 //  - health only: meridian-healthd wrote (config_generation unchanged), or
 //    the health data went stale / came back with the passing of time;
 //  - geo only: the --geodb file changed on disk;
-//  - full: zones, records or steering configuration changed.
+//  - steering: endpoints, regions or latency changed, but no zone data
+//    (zones_generation unchanged): the zone table is shared, however large;
+//  - full: zones, records or steered names changed, or anything else.
 // A failed build keeps the previous snapshot serving and is logged and counted.
 
 #include <sys/stat.h>
@@ -33,6 +35,7 @@ struct ReloadStats {
   uint64_t generation = 0;
   uint64_t reloads = 0;            // snapshots published after the first
   uint64_t health_reloads = 0;     // of which health-only
+  uint64_t steering_reloads = 0;   // of which steering + health (zone table kept)
   uint64_t geo_reloads = 0;        // geo database files loaded after the first
   uint64_t failures = 0;           // builds that failed (previous snapshot kept)
   uint64_t geo_failures = 0;       // geo files refused (previous database kept)
@@ -75,7 +78,7 @@ class Reloader {
   std::shared_ptr<const Snapshot> current() const;
 
  private:
-  enum class Kind { kFull, kHealth, kGeo };
+  enum class Kind { kFull, kSteering, kHealth, kGeo };
   void run();
   void tick(bool requested);
   void rebuild(Kind kind, const char* why);
@@ -92,6 +95,7 @@ class Reloader {
   int64_t seen_version_ = 0;
   int64_t seen_config_generation_ = 0;
   int64_t seen_health_generation_ = 0;
+  int64_t seen_zones_generation_ = 0;
   struct stat geo_stat_ {};
   std::shared_ptr<const Snapshot> published_;
 

@@ -21,6 +21,17 @@ std::shared_ptr<Snapshot> buildSnapshot(zones::Database& db,
   return snapshot;
 }
 
+std::shared_ptr<Snapshot> rebuildSteering(zones::Database& db, const Snapshot& current,
+                                          const steering::HealthSettings& health, int64_t now_ms) {
+  auto snapshot = std::make_shared<Snapshot>(current);
+  zones::ReadTransaction view(db);
+  steering::CompiledSteering steering = steering::compileSteering(db);
+  snapshot->health = steering::buildHealth(db, *steering.table, current.health.get(),
+                                           current.steering.get(), health, now_ms);
+  snapshot->steering = std::move(steering.table);
+  return snapshot;
+}
+
 std::shared_ptr<Snapshot> rebuildHealth(zones::Database& db, const Snapshot& current,
                                         const steering::HealthSettings& health, int64_t now_ms) {
   auto snapshot = std::make_shared<Snapshot>(current);

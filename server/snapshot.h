@@ -33,6 +33,13 @@ std::shared_ptr<Snapshot> buildSnapshot(zones::Database& db,
                                         const Snapshot* previous,
                                         const steering::HealthSettings& health, int64_t now_ms);
 
+/// A copy of `current` with steering and health rebuilt from `db`, sharing
+/// its zone table: for writes that changed endpoints, regions or latency but
+/// no zone data (the zones generation did not move, so the steered names and
+/// their indices in the zone table are the same).
+std::shared_ptr<Snapshot> rebuildSteering(zones::Database& db, const Snapshot& current,
+                                          const steering::HealthSettings& health, int64_t now_ms);
+
 /// A copy of `current` with its health rebuilt from `db` (healthd wrote, or
 /// the health data's freshness changed with time).
 std::shared_ptr<Snapshot> rebuildHealth(zones::Database& db, const Snapshot& current,

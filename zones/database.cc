@@ -161,6 +161,15 @@ int64_t Database::configGeneration() {
   return s.step() ? s.columnInt(0) : 0;
 }
 
+void Database::bumpZonesGeneration() {
+  exec("UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation')");
+}
+
+int64_t Database::zonesGeneration() {
+  Statement s(db_, "SELECT value FROM meta WHERE key = 'zones_generation'");
+  return s.step() ? s.columnInt(0) : 0;
+}
+
 int64_t Database::healthGeneration() {
   Statement s(db_, "SELECT value FROM meta WHERE key = 'health_generation'");
   return s.step() ? s.columnInt(0) : 0;

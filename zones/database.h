@@ -89,6 +89,10 @@ class Database {
   /// meridiand can tell a configuration change from a health-only change.
   void bumpConfigGeneration();
   int64_t configGeneration();
+  /// Bumps both generations: for writes that change zone data (zones,
+  /// records, steered names), which needs a zone-table rebuild.
+  void bumpZonesGeneration();
+  int64_t zonesGeneration();
   /// Bumped by triggers on every write to the health and vantages tables.
   int64_t healthGeneration();
 

@@ -247,7 +247,7 @@ bool putRecordSet(Database& db, const std::string& zone, const RecordSet& rrset)
     } else {
       bumpZoneSerial(db, id);
     }
-    db.bumpConfigGeneration();
+    db.bumpZonesGeneration();
   });
   return created;
 }
@@ -268,7 +268,7 @@ void deleteRecordSet(Database& db, const std::string& zone, const std::string& o
       throw NotFoundError("no " + typeToText(type) + " RRset at " + owner + " in " + zone);
     }
     bumpZoneSerial(db, id);
-    db.bumpConfigGeneration();
+    db.bumpZonesGeneration();
   });
 }
 
@@ -351,7 +351,7 @@ size_t importZone(Database& db, const ParsedZone& zone, bool replace) {
       }
     }
     insertRecords(db, id, records);
-    db.bumpConfigGeneration();
+    db.bumpZonesGeneration();
   });
   return zone.records.size();
 }

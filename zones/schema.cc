@@ -118,6 +118,15 @@ CREATE TRIGGER vantages_update AFTER UPDATE ON vantages BEGIN
 CREATE TRIGGER vantages_delete AFTER DELETE ON vantages BEGIN
   UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
 )sql",
+
+      // 3: a zone-data generation, bumped with the configuration generation
+      // by writes that change what the zone table holds (zones, records,
+      // steered names). Endpoint, region and latency writes bump only the
+      // configuration generation, so meridiand rebuilds just the small
+      // steering tables for them, however large the zones are.
+      R"sql(
+INSERT INTO meta(key, value) VALUES ('zones_generation', 1);
+)sql",
   };
   return kMigrations;
 }

@@ -399,7 +399,7 @@ bool putSteeredName(Database& db, const SteeredName& steered) {
         .bind(4, toSpecJson(steered).dump())
         .run();
     bumpZoneSerial(db, id);
-    db.bumpConfigGeneration();
+    db.bumpZonesGeneration();
   });
   return created;
 }
@@ -418,7 +418,7 @@ void deleteSteeredName(Database& db, const std::string& zone, const std::string&
       throw NotFoundError(owner + " " + typeName(*type) + " is not a steered name in " + zone);
     }
     bumpZoneSerial(db, id);
-    db.bumpConfigGeneration();
+    db.bumpZonesGeneration();
   });
 }
 

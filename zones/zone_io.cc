@@ -276,7 +276,7 @@ bool deleteZone(Database& db, const std::string& name) {
   db.transaction([&] {
     db.prepare("DELETE FROM zones WHERE name = ?1").bind(1, canonical).run();
     deleted = db.changes() > 0;
-    if (deleted) db.bumpConfigGeneration();
+    if (deleted) db.bumpZonesGeneration();
   });
   return deleted;
 }

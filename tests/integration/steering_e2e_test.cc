@@ -108,6 +108,8 @@ TEST_CASE("e2e: one name, three continents, three answers; drained within a seco
   const std::string metrics = d.call("GET", "/metrics").body;
   CHECK(metrics.find("meridian_steered_answers_total") != std::string::npos);
   CHECK(metrics.find("meridian_geo_database_loaded 1") != std::string::npos);
+  // The drain rebuilt steering alone, not the zone table.
+  CHECK(metrics.find("meridian_steering_reloads_total 0\n") == std::string::npos);
 }
 
 TEST_CASE("e2e: a corrupt geo database is refused at start with a clear error") {

@@ -475,3 +475,19 @@ TEST_CASE_FIXTURE(Fixture, "explain reports the client, the geo record, the rank
   CHECK_THROWS_AS(server::explainQuery(*snap, "x.gslb.example", "A", "10.0.0.0/33"), zones::ValidationError);
   CHECK_THROWS_AS(server::explainQuery(*snap, "x.gslb.example", "BOGUS", "10.0.0.1"), zones::ValidationError);
 }
+
+TEST_CASE_FIXTURE(Fixture, "an endpoint change rebuilds steering alone; the zone table is shared") {
+  CHECK(regionFor("nearest", kLondon) == "eu-west");
+  const int64_t zones_before = db.zonesGeneration();
+  zones::patchEndpoint(db, "eu-west-1", {{"state", "down"}});
+  zones::patchEndpoint(db, "eu-west-2", {{"state", "down"}});
+  CHECK(db.zonesGeneration() == zones_before);  // no zone data changed
+  const auto next = server::rebuildSteering(db, *snap, health_settings, zones::nowMillis());
+  CHECK(next->zones == snap->zones);  // the same table, not a copy
+  CHECK(next->steering != snap->steering);
+  snap = next;
+  CHECK(regionFor("nearest", kLondon) == "us-east");
+  // A steered-name write is zone data.
+  steer("another", "failover", {"us-east"});
+  CHECK(db.zonesGeneration() == zones_before + 1);
+}
