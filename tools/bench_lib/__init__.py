@@ -11,5 +11,8 @@ geo          random-ECS binary query files and the peers' geo configurations
 report       tables and JSON
 run_static   `tools/bench static`
 run_bigzone  `tools/bench bigzone`
-run_later    `tools/bench geo`, and hooks for the api and healthd runs
+run_geo      `tools/bench geo`
+run_api      `tools/bench api`
+run_healthd  `tools/bench healthd`
+api          a minimal client for meridiand's JSON API
 """

@@ -32,6 +32,7 @@ _PATTERNS = {
     "sent": r"Queries sent:\s+(\d+)",
     "completed": r"Queries completed:\s+(\d+)",
     "lost": r"Queries lost:\s+(\d+)",
+    "interrupted": r"Queries interrupted:\s+(\d+)",
     "qps": r"Queries per second:\s+([\d.]+)",
     "run_time": r"Run time \(s\):\s+([\d.]+)",
     "request_bytes": r"Average packet size:\s+request (\d+)",
@@ -84,15 +85,7 @@ def _stop_perf(proc):
     return counts
 
 
-def run(host, port, query_file, settings, server_pid, binary=False, extra=(), perf=False):
-    """One dnsperf run; returns dnsperf's statistics plus CPU figures.
-
-    Server CPU is the utime+stime delta of the server's process tree between
-    just before dnsperf starts and just after it exits; dividing by answered
-    queries gives CPU microseconds per answered query. dnsperf's own CPU
-    comes from wait4()'s rusage, to show how much of the machine the load
-    generator itself took.
-    """
+def _command(host, port, query_file, settings, binary, extra):
     cmd = [
         "dnsperf", "-s", host, "-p", str(port), "-d", query_file,
         "-c", str(settings.clients), "-q", str(settings.outstanding),
@@ -102,37 +95,77 @@ def run(host, port, query_file, settings, server_pid, binary=False, extra=(), pe
     if binary:
         cmd.append("-B")
     cmd.extend(extra)
-    perf_proc = _start_perf(server_pid) if perf else None
-    if perf_proc:
-        time.sleep(0.3)  # perf attaches before the load starts
-    user0, sys0 = procstat.cpu_seconds(server_pid)
-    udp0 = procstat.udp_counters()
-    wall0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = proc.stdout.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - wall0
-    user1, sys1 = procstat.cpu_seconds(server_pid)
-    udp1 = procstat.udp_counters()
-    counts = _stop_perf(perf_proc) if perf_proc else {}
-    if proc.returncode != 0:
-        raise RuntimeError(f"dnsperf exited {proc.returncode}:\n{output[-2000:]}")
-    stats = parse_statistics(output)
-    answered = max(stats["completed"], 1)
-    user, system = user1 - user0, sys1 - sys0
-    stats.update({
-        "server_user_s": user,
-        "server_sys_s": system,
-        "server_cpu_us_per_q": (user + system) * 1e6 / answered,
-        "server_user_us_per_q": user * 1e6 / answered,
-        "server_cores": (user + system) / wall,
-        "dnsperf_cpu_s": usage.ru_utime + usage.ru_stime,
-        "dnsperf_cores": (usage.ru_utime + usage.ru_stime) / wall,
-        "loadavg_1m": os.getloadavg()[0],
-        "udp_rcvbuf_errors": udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
-    })
-    if counts:
-        stats["syscalls_per_q"] = counts.get("raw_syscalls:sys_enter", 0) / answered
-        stats["ctx_switches_per_q"] = counts.get("context-switches", 0) / answered
-    return stats
+    return cmd
+
+
+class _Measurement:
+    """dnsperf as a child plus the server's CPU and the UDP drop counter
+    from just before it started; finish() collects everything."""
+
+    def __init__(self, cmd, server_pid, perf=False):
+        self.server_pid = server_pid
+        self.perf_proc = _start_perf(server_pid) if perf else None
+        if self.perf_proc:
+            time.sleep(0.3)  # perf attaches before the load starts
+        self.cpu0 = procstat.cpu_seconds(server_pid)
+        self.udp0 = procstat.udp_counters()
+        self.wall0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def interrupt(self):
+        """Ends the run early; dnsperf prints its statistics on SIGINT and
+        counts the queries still in flight as interrupted, not lost."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        return self.finish()
+
+    def finish(self):
+        output = self.proc.stdout.read().decode("utf-8", "replace")
+        _, status, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - self.wall0
+        user1, sys1 = procstat.cpu_seconds(self.server_pid)
+        udp1 = procstat.udp_counters()
+        counts = _stop_perf(self.perf_proc) if self.perf_proc else {}
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"dnsperf exited {self.proc.returncode}:\n{output[-2000:]}")
+        stats = parse_statistics(output)
+        answered = max(stats["completed"], 1)
+        user, system = user1 - self.cpu0[0], sys1 - self.cpu0[1]
+        stats.update({
+            "server_user_s": user,
+            "server_sys_s": system,
+            "server_cpu_us_per_q": (user + system) * 1e6 / answered,
+            "server_user_us_per_q": user * 1e6 / answered,
+            "server_cores": (user + system) / wall,
+            "dnsperf_cpu_s": usage.ru_utime + usage.ru_stime,
+            "dnsperf_cores": (usage.ru_utime + usage.ru_stime) / wall,
+            "loadavg_1m": os.getloadavg()[0],
+            "udp_rcvbuf_errors": (udp1.get("RcvbufErrors", 0) -
+                                  self.udp0.get("RcvbufErrors", 0)),
+        })
+        if counts:
+            stats["syscalls_per_q"] = counts.get("raw_syscalls:sys_enter", 0) / answered
+            stats["ctx_switches_per_q"] = counts.get("context-switches", 0) / answered
+        return stats
+
+
+def run(host, port, query_file, settings, server_pid, binary=False, extra=(), perf=False):
+    """One dnsperf run; returns dnsperf's statistics plus CPU figures.
+
+    Server CPU is the utime+stime delta of the server's process tree between
+    just before dnsperf starts and just after it exits; dividing by answered
+    queries gives CPU microseconds per answered query. dnsperf's own CPU
+    comes from wait4()'s rusage, to show how much of the machine the load
+    generator itself took.
+    """
+    cmd = _command(host, port, query_file, settings, binary, extra)
+    return _Measurement(cmd, server_pid, perf).finish()
+
+
+def start_background(host, port, query_file, settings, server_pid, binary=False, extra=()):
+    """dnsperf for settings.seconds (make it longer than the work it runs
+    beside) without waiting; .interrupt() ends it and returns what run()
+    returns. For load that must keep running while something else is timed."""
+    cmd = _command(host, port, query_file, settings, binary, extra)
+    return _Measurement(cmd, server_pid)

@@ -6,6 +6,7 @@ Every server gets the same policy: three regions and a continent map.
 
 import bisect
 import ipaddress
+import math
 import random
 import shutil
 import socket
@@ -83,15 +84,64 @@ def write_query_file(path, name, count, prefix=24, seed=1, ranges=None):
     return subnets
 
 
-def continent_of(mmdb, address):
-    """Continent code for an address via mmdblookup (mmdb-bin), or None."""
+def _mmdb_values(mmdb, address, *path):
+    """Values at `path` for an address via mmdblookup (mmdb-bin); [] when
+    the address is not in the database or mmdblookup is missing."""
     if shutil.which("mmdblookup") is None:
-        return None
-    out = subprocess.run(["mmdblookup", "--file", mmdb, "--ip", address, "continent", "code"],
+        return []
+    out = subprocess.run(["mmdblookup", "--file", mmdb, "--ip", address, *path],
                          capture_output=True, text=True)
-    if out.returncode != 0 or '"' not in out.stdout:
+    if out.returncode != 0:
+        return []
+    return out.stdout.split()
+
+
+def continent_of(mmdb, address):
+    """Continent code for an address, or None."""
+    values = _mmdb_values(mmdb, address, "continent", "code")
+    return values[0].strip('"') if values else None
+
+
+def location_of(mmdb, address):
+    """(latitude, longitude) for an address, or None."""
+    lat = _mmdb_values(mmdb, address, "location", "latitude")
+    lon = _mmdb_values(mmdb, address, "location", "longitude")
+    if not lat or not lon:
         return None
-    return out.stdout.split('"')[1]
+    return float(lat[0]), float(lon[0])
+
+
+def great_circle_km(a, b):
+    """Haversine distance on a 6371 km sphere. Worked example: Frankfurt
+    (50.1, 8.7) to Washington (38.9, -77.0) is about 6,530 km."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (math.sin((lat2 - lat1) / 2) ** 2 +
+         math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def network_of(address, prefix):
+    """The ECS subnet's address as the server sees it: host bits cleared."""
+    return str(ipaddress.IPv4Network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def expect_by_map(mmdb):
+    """expected(address) for the continent map (unknown continent: DEFAULT)."""
+    return lambda address: expected_address(continent_of(mmdb, address))
+
+
+def expect_nearest(mmdb):
+    """expected(address) for policy nearest: the region closest to the
+    database's point for the address; None (not checked) without a point, or
+    when two regions are within 1 km of a tie."""
+    def expected(address):
+        point = location_of(mmdb, address)
+        if point is None:
+            return None
+        ranked = sorted((great_circle_km(point, (lat, lon)), a)
+                        for a, lat, lon in REGIONS.values())
+        return ranked[0][1] if ranked[1][0] - ranked[0][0] > 1.0 else None
+    return expected
 
 
 def gdnsd_plugins(mmdb):
@@ -154,22 +204,31 @@ def pdns_config(mmdb, geoip_zones_file, shared=False):
     ]
 
 
-def check_answers(host, port, name, subnets, mmdb, prefix=24, samples=20):
-    """Asks the server for `samples` of the subnets and compares each answer
-    with the map applied to mmdblookup's continent. Returns (agree, asked)."""
+def check_answers(host, port, name, subnets, expected, prefix=24):
+    """Asks the server for each subnet and compares the answer with
+    expected(network address) (None: not checked). Returns (agree, asked,
+    first few disagreements as "subnet: got X, expected Y")."""
     agree = asked = 0
-    for address in subnets[:samples]:
-        continent = continent_of(mmdb, address)
-        msg_id = random.randrange(65536)
-        query = dnsmsg.build_query(name, msg_id=msg_id, ecs=(address, prefix))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(1.0)
+    wrong = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(1.0)
+        for address in subnets:
+            network = network_of(address, prefix)
+            want = expected(network)
+            if want is None:
+                continue
+            msg_id = random.randrange(65536)
+            query = dnsmsg.build_query(name, msg_id=msg_id, ecs=(address, prefix))
+            got = None
             try:
                 sock.sendto(query, (host, port))
-                got = dnsmsg.answer_addresses(sock.recv(4096), msg_id)
+                while got is None:  # skip a late answer to an earlier query
+                    got = dnsmsg.answer_addresses(sock.recv(4096), msg_id)
             except OSError:
                 got = None
-        asked += 1
-        if got and got[0] == 0 and expected_address(continent) in got[1]:
-            agree += 1
-    return agree, asked
+            asked += 1
+            if got and got[0] == 0 and got[1] == [want]:
+                agree += 1
+            elif len(wrong) < 5:
+                wrong.append(f"{network}/{prefix}: got {got}, expected {want}")
+    return agree, asked, wrong

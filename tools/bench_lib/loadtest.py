@@ -11,13 +11,16 @@ from . import common, dnsperf, procstat, report
 
 
 class Contender:
-    """A server to start: `make()` returns a configured, not started Server;
-    `setup(server)` (optional) runs after it serves (e.g. API calls)."""
+    """A server to start: `make()` returns a configured, not started Server
+    whose .name is `name`; `setup(server)` (optional) runs after it serves
+    (e.g. API calls). `peer` is the server kind when `name` is a second
+    instance with other settings ("pdns-shared" is a pdns)."""
 
-    def __init__(self, name, make, setup=None):
+    def __init__(self, name, make, setup=None, peer=None):
         self.name = name
         self.make = make
         self.setup = setup
+        self.peer = peer or name
 
 
 def compare(contenders, probe, query_file, settings, rounds, result, binary=False, extra=(),
@@ -31,7 +34,7 @@ def compare(contenders, probe, query_file, settings, rounds, result, binary=Fals
     with common.running([]) as started:
         live = []
         for c in contenders:
-            why = common.peer_missing(c.name)
+            why = common.peer_missing(c.peer)
             if why:
                 result["skipped"][c.name] = why
                 common.say(f"skipping {c.name}: {why}")
@@ -68,6 +71,7 @@ def compare(contenders, probe, query_file, settings, rounds, result, binary=Fals
                         binary=binary, extra=extra)
             result["servers"][server.name]["threads_total"] = procstat.thread_count(
                 server.proc.pid)
+        width = max(len(s.name) for s in live)
         for r in range(rounds):
             order = live[r % len(live):] + live[:r % len(live)]
             for server in order:
@@ -75,7 +79,7 @@ def compare(contenders, probe, query_file, settings, rounds, result, binary=Fals
                                     server.proc.pid, binary=binary, extra=extra, perf=perf)
                 stats["round"] = r
                 result["servers"][server.name]["rounds"].append(stats)
-                common.say(f"  round {r + 1}/{rounds} {server.name:9} "
+                common.say(f"  round {r + 1}/{rounds} {server.name:{width}} "
                            f"{stats['qps']:>9,.0f} qps  {stats['server_cpu_us_per_q']:6.2f} us/q "
                            f"(user {stats['server_user_us_per_q']:.2f})  lost {stats['lost']}  "
                            f"load {stats['loadavg_1m']:.1f}")
@@ -135,7 +139,7 @@ def render(result, title):
         rows.append(row)
     start, end = result["machine_start"], result["machine_end"]
     out = [f"\n{title}, --threads {result['threads']}, median of {result['rounds']} rounds "
-           f"(load {start['loadavg'][0]:.1f} at start, {end['loadavg'][0]:.1f} at end, "
+           f"(load {report.load_text(start)} at start, {report.load_text(end)} at end, "
            f"{start['nproc']} CPUs)",
            report.table(headers, rows)]
     for name, data in result["servers"].items():
@@ -143,8 +147,8 @@ def render(result, title):
             out.append(f"warning: {name} gave {data['non_noerror']} answers other than NOERROR")
         if "check" in data:
             c = data["check"]
-            out.append(f"{name}: {c['agree']}/{c['asked']} sampled subnets got the region the "
-                       f"map gives")
+            out.append(f"{name}: {c['agree']}/{c['asked']} sampled subnets got "
+                       f"{c.get('what', 'the region the map gives')}")
     for name, why in result["skipped"].items():
         out.append(f"skipped {name}: {why}")
     out.append("\nsummary (each > 1 means meridiand is ahead; median of per-round ratios)")
@@ -158,7 +162,7 @@ def render(result, title):
 
 
 def line(label, value):
-    return f"  {label:<36} = {'-' if value is None else f'{value:.2f}'}"
+    return f"  {label:<48} = {'-' if value is None else f'{value:.2f}'}"
 
 
 def target(result, peers, factor=1.0):

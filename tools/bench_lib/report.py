@@ -1,6 +1,7 @@
 """Readable tables, the closing summary of ratios, and raw JSON."""
 
 import json
+import math
 import os
 import statistics
 
@@ -49,7 +50,23 @@ def machine_state():
     return {"nproc": os.cpu_count(), "loadavg": list(os.getloadavg())}
 
 
+def load_text(state):
+    """Load averages (1, 5, 15 min) of a machine_state(), e.g. "4.1 / 4.8 / 4.7"."""
+    return " / ".join(f"{v:.1f}" for v in state["loadavg"])
+
+
 def write_json(path, data):
     with open(path, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (p in 0..100): the smallest value with at
+    least p% of the values at or below it. Worked example: 200 values, p99
+    -> rank ceil(0.99 * 200) = 198, the 198th smallest (3 values above it)."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(values)))
+    return values[rank - 1]

@@ -9,7 +9,9 @@ Thread mapping, so every server gets N UDP workers:
   pdns       receiver-threads N, reuseport, distributor-threads 1
 """
 
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -57,7 +59,9 @@ class Server:
     package = None  # Debian package, for the version in the report
     binary = None   # program that must be on PATH
 
-    def __init__(self, workdir, threads, host="127.0.0.1"):
+    def __init__(self, workdir, threads, host="127.0.0.1", label=None):
+        if label:  # a second instance of the same server, e.g. "pdns-shared"
+            self.name = label
         self.dir = os.path.join(workdir, self.name)
         os.makedirs(self.dir, exist_ok=True)
         self.threads = threads
@@ -144,17 +148,54 @@ class Server:
 class Meridian(Server):
     name = "meridiand"
 
-    def __init__(self, workdir, threads, meridiand, meridianctl, host="127.0.0.1"):
-        super().__init__(workdir, threads, host)
+    def __init__(self, workdir, threads, meridiand, meridianctl, host="127.0.0.1", label=None):
+        super().__init__(workdir, threads, host, label)
         self.meridiand = meridiand
         self.meridianctl = meridianctl
         self.db = os.path.join(self.dir, "meridian.db")
         self.import_seconds = {}
-        self.extra_args = []  # e.g. --geodb and the API for the geo run
+        self.extra_args = []  # e.g. --geodb for the geo run
         self.api_url = None
+        self.token_file = None
 
     def version(self):
         return "working tree"
+
+    def enable_api(self):
+        """Serves the JSON API on a free port with a fresh token in
+        DIR/api.token (meridiand reads a given --api-token-file; it creates
+        only the default DB.token). Call before start()."""
+        port = free_port()
+        self.api_url = f"http://{self.host}:{port}"
+        self.token_file = os.path.join(self.dir, "api.token")
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        self.extra_args += ["--api-listen", f"{self.host}:{port}",
+                            "--api-token-file", self.token_file]
+
+    def ctl(self, *args):
+        """Runs meridianctl against this server's API; returns its stdout."""
+        return subprocess.run([self.meridianctl, "--api", self.api_url,
+                               "--token-file", self.token_file] + [str(a) for a in args],
+                              check=True, capture_output=True, text=True).stdout
+
+    def wait_api(self, timeout=30.0):
+        """Waits for the API in the ready file ({"dns": [...], "api": ...})."""
+        ready = os.path.join(self.dir, "ready.json")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(ready) as f:
+                    if json.load(f).get("api"):
+                        return
+            except (OSError, ValueError):
+                pass
+            if not self.alive():
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name}: no API in {ready}; log {self.log_path}:\n"
+                           f"{self.log_tail()}")
 
     def configure(self, zones):
         """Imports every zone with meridianctl; records how long each took."""
@@ -282,8 +323,9 @@ class Pdns(Server):
     package = "pdns-server"
     binary = "pdns_server"
 
-    def __init__(self, workdir, threads, host="127.0.0.1", extra_config=(), launch="bind"):
-        super().__init__(workdir, threads, host)
+    def __init__(self, workdir, threads, host="127.0.0.1", extra_config=(), launch="bind",
+                 label=None):
+        super().__init__(workdir, threads, host, label)
         self.extra_config = list(extra_config)  # e.g. LUA records + geoip backend (geo run)
         self.launch = launch
 

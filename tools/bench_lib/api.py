@@ -1,0 +1,55 @@
+"""A minimal client for meridiand's JSON API (docs/api.md): one keep-alive
+HTTP/1.1 connection, bearer token, JSON in and out. Standard library only."""
+
+import http.client
+import json
+import urllib.parse
+
+
+class ApiError(RuntimeError):
+    pass
+
+
+class Client:
+    def __init__(self, url, token_file, timeout=30.0):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port or 80
+        with open(token_file) as f:
+            self.token = f.read().strip()
+        self.timeout = timeout
+        self.conn = None
+
+    def _connection(self):
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return self.conn
+
+    def call(self, method, path, body=None, ok=(200, 201, 204)):
+        """Sends one request on the kept-alive connection (reconnecting once
+        if the server closed it meanwhile); returns (status, parsed body or
+        None). A status outside `ok` raises ApiError with the problem text."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                response = conn.getresponse()
+                raw = response.read()
+                break
+            except (ConnectionError, http.client.HTTPException):
+                self.close()
+                if attempt:
+                    raise
+        parsed = json.loads(raw) if raw else None
+        if response.status not in ok:
+            raise ApiError(f"{method} {path}: {response.status} {raw[:300]!r}")
+        return response.status, parsed
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
