@@ -294,7 +294,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--ready-file", o.ready_file,
-                 "write {\"dns\":[bound addresses]} here once serving");
+                 "write {\"dns\":[bound addresses],\"api\":\"address\"} here once serving");
   app.add_option("--stats-interval", o.stats_interval_s, "log counters every N seconds (0 = off)")
       ->capture_default_str();
   app.add_option("--edns-payload", o.edns_payload, "our EDNS UDP payload size")

@@ -196,7 +196,7 @@ const steering::ClientView& Answerer::client() noexcept {
     std::memcpy(view.subnet.address, source_.bytes, source_.family == 4 ? 4 : 16);
   }
   if (view.subnet.known() && snapshot_.geo) {
-    view.located = snapshot_.geo->lookup(view.subnet, view.geo);
+    view.located = context_.geo_cache.lookup(*snapshot_.geo, view.subnet, view.geo);
   }
   return view;
 }
