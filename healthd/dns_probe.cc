@@ -3,6 +3,10 @@
 #include <memory>
 
 // After the standard headers: ldns.h defines true/false macros for C.
+// ldns's common.h defines bool/true/false as macros in C++ unless
+// <stdbool.h> came first; those macros break later standard headers.
+#include <stdbool.h>
+
 #include <ldns/ldns.h>
 
 #include "healthd/socket_address.h"
@@ -98,7 +102,7 @@ DnsProbe::~DnsProbe() {
 
 namespace {
 template <typename A>
-void closeAttempt(A* attempt) {
+void closeUdpAttempt(A* attempt) {
   auto* handle = reinterpret_cast<uv_handle_t*>(&attempt->udp);
   if (uv_is_closing(handle)) return;
   uv_udp_recv_stop(&attempt->udp);
@@ -143,7 +147,7 @@ void DnsProbe::send() {
   }
   if (rc != 0) {
     attempt->owner = nullptr;
-    closeAttempt(attempt);
+    closeUdpAttempt(attempt);
     finish({false, std::string("udp: ") + uv_strerror(rc), {}});
     return;
   }
@@ -153,7 +157,7 @@ void DnsProbe::send() {
 void DnsProbe::abort() {
   if (!attempt_) return;
   attempt_->owner = nullptr;
-  closeAttempt(attempt_);
+  closeUdpAttempt(attempt_);
   attempt_ = nullptr;
 }
 
@@ -174,7 +178,7 @@ void DnsProbe::onRecv(uv_udp_t* udp, ssize_t nread, const uv_buf_t*, const socka
   if (result->ok) result->rtt_ms = owner->elapsedMs();
   owner->attempt_ = nullptr;
   attempt->owner = nullptr;
-  closeAttempt(attempt);
+  closeUdpAttempt(attempt);
   owner->finish(std::move(*result));
 }
 

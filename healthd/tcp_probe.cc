@@ -16,7 +16,7 @@ struct TcpProbe::Attempt {
 namespace {
 
 template <typename A>
-void closeAttempt(A* attempt) {
+void closeTcpAttempt(A* attempt) {
   auto* handle = reinterpret_cast<uv_handle_t*>(&attempt->tcp);
   if (uv_is_closing(handle)) return;
   uv_close(handle, [](uv_handle_t* h) { delete static_cast<A*>(h->data); });
@@ -47,7 +47,7 @@ void TcpProbe::send() {
                                 reinterpret_cast<const sockaddr*>(&*target_), onConnect);
   if (rc != 0) {
     attempt->owner = nullptr;
-    closeAttempt(attempt);
+    closeTcpAttempt(attempt);
     finish({false, std::string("connect: ") + uv_strerror(rc), {}});
     return;
   }
@@ -57,14 +57,14 @@ void TcpProbe::send() {
 void TcpProbe::abort() {
   if (!attempt_) return;
   attempt_->owner = nullptr;
-  closeAttempt(attempt_);
+  closeTcpAttempt(attempt_);
   attempt_ = nullptr;
 }
 
 void TcpProbe::onConnect(uv_connect_t* request, int status) {
   auto* attempt = static_cast<Attempt*>(request->handle->data);
   TcpProbe* owner = attempt->owner;
-  closeAttempt(attempt);
+  closeTcpAttempt(attempt);
   if (!owner) return;  // aborted (timeout or stop); the result was already decided
   owner->attempt_ = nullptr;
   if (status != 0) {

@@ -7,13 +7,13 @@
 #include "zones/json_fields.h"
 #include "zones/steering_store.h"
 #include "zones/validation.h"
+#include "zones/zone_table.h"
 
 namespace meridian::zones {
 
 namespace {
 
 constexpr uint32_t kMaxTtl = 2147483647;  // RFC 2181 section 8
-constexpr size_t kMaxRRsetWire = 60000;   // as zone_io.cc and the compiler
 constexpr size_t kSerialFromEnd = 20;     // SOA rdata ends SERIAL REFRESH RETRY EXPIRE MINIMUM
 
 bool isMetaType(uint16_t type) {

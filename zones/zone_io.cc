@@ -1,5 +1,9 @@
 #include "zones/zone_io.h"
 
+// ldns's common.h defines bool/true/false as macros in C++ unless
+// <stdbool.h> came first; those macros break later standard headers.
+#include <stdbool.h>
+
 #include <ldns/ldns.h>
 
 #include <algorithm>
@@ -11,6 +15,7 @@
 #include "server/wire/constants.h"
 #include "server/wire/name.h"
 #include "zones/record_store.h"
+#include "zones/zone_table.h"
 
 namespace meridian::zones {
 
@@ -39,8 +44,6 @@ std::string takeString(char* text) {
   return s;
 }
 
-// Largest encoded RRset we accept; matches the snapshot compiler's limit.
-constexpr size_t kMaxRRsetWire = 60000;
 constexpr uint32_t kMaxTtl = 2147483647;  // RFC 2181 section 8
 
 std::string rdataWire(const ldns_rr* rr) {
@@ -154,6 +157,7 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
                          const std::optional<std::string>& zone_name) {
   ParsedZone zone;
   std::vector<int> lines;
+  if (text.empty()) throw ZoneError(source + ": zone file is empty");
   ldns_rdf* origin = nullptr;
   if (zone_name) {
     try {
@@ -163,13 +167,22 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
     }
     origin = ldns_dname_new_frm_str(zone.name.c_str());
   }
+  ldns_rdf* previous = nullptr;
+  // ldns replaces *origin and *previous as it reads ($ORIGIN, owners); free
+  // whatever they hold last, on every way out.
+  struct Release {
+    ldns_rdf*& origin;
+    ldns_rdf*& previous;
+    ~Release() {
+      ldns_rdf_deep_free(origin);
+      ldns_rdf_deep_free(previous);
+    }
+  } release{origin, previous};
   std::unique_ptr<FILE, FileCloser> fp(
       fmemopen(const_cast<char*>(text.data()), text.size(), "r"));
-  if (text.empty()) throw ZoneError(source + ": zone file is empty");
   if (!fp) throw ZoneError(source + ": cannot read");
 
   uint32_t default_ttl = 3600;
-  ldns_rdf* previous = nullptr;
   int line = 1;
   ldns_status status = LDNS_STATUS_OK;
   std::string error;
@@ -215,8 +228,6 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
     zone.records.push_back(std::move(record));
     lines.push_back(entry_line);
   }
-  ldns_rdf_deep_free(origin);
-  ldns_rdf_deep_free(previous);
   if (!error.empty()) throw ZoneError(error);
   if (zone.name.empty()) throw ZoneError(source + ": no zone name given and no SOA record found");
   validateZone(zone, lines, source);

@@ -11,9 +11,6 @@ namespace meridian::zones {
 
 namespace {
 
-// Every record must fit a TCP message next to a question, an OPT and some
-// headroom; refusing larger RRsets at load time lets the query path assume it.
-constexpr size_t kMaxRRsetWire = 60000;
 
 uint32_t nodeHash(uint32_t zone, const uint8_t* name, size_t length) {
   return wire::hashName(name, length, 2166136261u ^ (zone * 0x9e3779b1u));

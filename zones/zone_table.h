@@ -56,6 +56,11 @@ struct Zone {
 
 inline constexpr uint32_t kNotFound = UINT32_MAX;
 
+/// Largest encoded RRset accepted anywhere (import, API, compiler): it must
+/// fit a TCP message next to a question, an OPT record and some headroom, so
+/// the query path can assume it does.
+inline constexpr size_t kMaxRRsetWire = 60000;
+
 class ZoneTable {
  public:
   /// Index of the deepest hosted zone containing `name`, and through

@@ -13,6 +13,10 @@
 #include <stdexcept>
 
 // After the standard headers: ldns.h defines true/false macros for C.
+// ldns's common.h defines bool/true/false as macros in C++ unless
+// <stdbool.h> came first; those macros break later standard headers.
+#include <stdbool.h>
+
 #include <ldns/ldns.h>
 
 namespace meridian::test {

@@ -1,5 +1,9 @@
 #include "tests/support/dns_test_util.h"
 
+// ldns's common.h defines bool/true/false as macros in C++ unless
+// <stdbool.h> came first; those macros break later standard headers.
+#include <stdbool.h>
+
 #include <ldns/ldns.h>
 #include <stdlib.h>
 
