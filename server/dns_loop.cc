@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "server/tcp_connection.h"
-#include "server/udp_socket.h"
+#include "server/client_address.h"
 
 namespace meridian::server {
 
@@ -24,22 +24,6 @@ void setReusePort(uv_handle_t* handle, const std::string& what) {
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     throw std::runtime_error(what + ": SO_REUSEPORT: " + std::strerror(errno));
   }
-}
-
-void clientFrom(const sockaddr* from, ClientAddress& client) {
-  if (from->sa_family == AF_INET) {
-    client.family = 4;
-    std::memcpy(client.bytes, &reinterpret_cast<const sockaddr_in*>(from)->sin_addr, 4);
-    return;
-  }
-  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(from);
-  if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-    client.family = 4;
-    std::memcpy(client.bytes, in6->sin6_addr.s6_addr + 12, 4);
-    return;
-  }
-  client.family = 6;
-  std::memcpy(client.bytes, in6->sin6_addr.s6_addr, 16);
 }
 
 }  // namespace
@@ -105,9 +89,6 @@ void SnapshotGraveyard::clear() {
 
 DnsLoop::DnsLoop(const LoopSettings& settings, SnapshotGraveyard& graveyard)
     : settings_(settings), graveyard_(graveyard) {
-  if (settings_.answer.max_udp_payload > UdpSocket::kMaxResponse) {
-    settings_.answer.max_udp_payload = UdpSocket::kMaxResponse;
-  }
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;
@@ -134,10 +115,6 @@ void DnsLoop::listen(const ListenAddress& where) {
   const auto* address = reinterpret_cast<const sockaddr*>(&where.address);
   const bool ipv6 = where.address.ss_family == AF_INET6;
   const int family = ipv6 ? AF_INET6 : AF_INET;
-
-  auto udp = std::make_unique<UdpSocket>(*this, &loop_);
-  udp->open(where);
-  udp_.push_back(std::move(udp));
 
   auto tcp = std::make_unique<uv_tcp_t>();
   tcp->data = this;
@@ -196,7 +173,6 @@ void DnsLoop::takeMessages() {
 // response they are writing; the loop ends when the last handle is closed.
 void DnsLoop::closeAll() {
   stopping_ = true;
-  for (auto& udp : udp_) udp->close();
   for (auto& tcp : tcp_listeners_) uv_close(reinterpret_cast<uv_handle_t*>(tcp.get()), nullptr);
   for (auto& connection : tcp_pool_) {
     if (connection->in_use) connection->drain();
@@ -211,7 +187,7 @@ size_t DnsLoop::answer(const uint8_t* packet, size_t length, const sockaddr* fro
     return 0;
   }
   ClientAddress client;
-  clientFrom(from, client);
+  clientFromSockaddr(from, client);
   return handleQuery(*current_, context_, packet, length, client, transport, out, capacity);
 }
 

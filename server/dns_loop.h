@@ -1,7 +1,8 @@
 #pragma once
-// One query loop: a libuv loop on its own thread with its own UDP socket and
-// TCP listener per service address (SO_REUSEPORT spreads packets across the
-// loops), its own counters, scratch buffers and current Snapshot.
+// One TCP query loop: a libuv loop on its own thread with its own TCP
+// listener per service address (SO_REUSEPORT spreads connections across the
+// loops), its own counters, scratch buffers and current Snapshot. UDP is
+// served by blocking UdpWorker threads (server/udp_worker.h).
 //
 // Threads: construct, listen() and publish() from the main thread; run() on
 // the loop's thread; publish() and stop() may be called from any thread.
@@ -39,7 +40,6 @@ struct LoopSettings {
 };
 
 class TcpConnection;
-class UdpSocket;
 
 /// Hands snapshots that a loop no longer needs to another thread, so that a
 /// large table is never freed on a query loop.
@@ -61,7 +61,7 @@ class DnsLoop {
   DnsLoop(const DnsLoop&) = delete;
   DnsLoop& operator=(const DnsLoop&) = delete;
 
-  /// Binds a UDP socket and a TCP listener on `address` with SO_REUSEPORT.
+  /// Binds a TCP listener on `address` with SO_REUSEPORT.
   /// Throws std::runtime_error naming the address on failure.
   void listen(const ListenAddress& address);
 
@@ -81,7 +81,6 @@ class DnsLoop {
 
  private:
   friend class TcpConnection;
-  friend class UdpSocket;
   static void onAsync(uv_async_t* handle);
   static void onTcpConnection(uv_stream_t* server, int status);
 
@@ -107,7 +106,6 @@ class DnsLoop {
   bool stop_requested_ = false;
   bool stopping_ = false;
 
-  std::vector<std::unique_ptr<UdpSocket>> udp_;
   std::vector<std::unique_ptr<uv_tcp_t>> tcp_listeners_;
   std::vector<std::unique_ptr<TcpConnection>> tcp_pool_;   // every connection object
   std::vector<TcpConnection*> tcp_free_;                   // the idle ones

@@ -87,6 +87,7 @@ DnsService::~DnsService() { stop(); }
 
 void DnsService::publish(std::shared_ptr<const Snapshot> snapshot) {
   for (auto& loop : loops_) loop->publish(snapshot);
+  for (auto& worker : udp_workers_) worker->publish(snapshot);
 }
 
 void DnsService::start() {
@@ -101,11 +102,19 @@ void DnsService::start() {
       ensureAddressFree(address);
     }
     for (auto& loop : loops_) loop->listen(address);
+    for (unsigned i = 0; i < config_.threads; ++i) {
+      udp_workers_.push_back(std::make_unique<UdpWorker>(config_.loop.answer, graveyard_));
+      udp_workers_.back()->open(address);
+    }
     bound_.push_back(formatAddress(address.address));
   }
   reloader_->loadInitial();
   for (auto& loop : loops_) {
     DnsLoop* raw = loop.get();
+    threads_.emplace_back([raw] { raw->run(); });
+  }
+  for (auto& worker : udp_workers_) {
+    UdpWorker* raw = worker.get();
     threads_.emplace_back([raw] { raw->run(); });
   }
   reloader_->start();
@@ -117,6 +126,7 @@ void DnsService::stop() {
   running_ = false;
   reloader_->stop();
   for (auto& loop : loops_) loop->stop();
+  for (auto& worker : udp_workers_) worker->stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();  // the loops stay, so their final counters can be read
 }
@@ -124,6 +134,7 @@ void DnsService::stop() {
 DnsTotals DnsService::totals() const {
   DnsTotals totals;
   for (const auto& loop : loops_) totals.add(loop->counters());
+  for (const auto& worker : udp_workers_) totals.add(worker->counters());
   return totals;
 }
 
@@ -131,6 +142,9 @@ bool DnsService::ready() const {
   if (loops_.empty()) return false;
   for (const auto& loop : loops_) {
     if (loop->generation() == 0) return false;
+  }
+  for (const auto& worker : udp_workers_) {
+    if (worker->generation() == 0) return false;
   }
   return true;
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Everything that serves DNS: N query loops on their own threads, each bound
-// to every service address, and the reload thread that feeds them snapshots.
+// Everything that serves DNS: per service address N blocking UDP workers and
+// N libuv TCP loops, each on its own thread with its own SO_REUSEPORT
+// socket, and the reload thread that feeds them all snapshots.
 // Owned and driven by meridiand's main thread.
 
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "server/dns_loop.h"
 #include "server/reloader.h"
+#include "server/udp_worker.h"
 
 namespace meridian::server {
 
@@ -50,6 +52,7 @@ class DnsService {
   DnsServiceConfig config_;
   SnapshotGraveyard graveyard_;
   std::vector<std::unique_ptr<DnsLoop>> loops_;
+  std::vector<std::unique_ptr<UdpWorker>> udp_workers_;
   std::vector<std::thread> threads_;
   std::unique_ptr<Reloader> reloader_;
   std::vector<std::string> bound_;
