@@ -2,8 +2,6 @@
 // done at open live in mmdb_validate.cc.
 #include "geo/mmdb.h"
 
-#include <atomic>
-
 #include <errno.h>
 #include <maxminddb.h>
 #include <netinet/in.h>
@@ -50,10 +48,8 @@ void GeoDatabase::fail(const std::string& what) const {
 }
 
 std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path) {
-  static std::atomic<uint64_t> next_serial{1};
   std::unique_ptr<GeoDatabase> db(new GeoDatabase());
   db->info_.path = path;
-  db->serial_ = next_serial.fetch_add(1);
 
   // libmaxminddb reports a missing file and an unreadable one alike; say which.
   struct stat st {};

@@ -94,10 +94,6 @@ class GeoDatabase {
 
   const DatabaseInfo& info() const noexcept { return info_; }
 
-  /// Unique per opened database in this process (never 0), so caches can
-  /// tell a reloaded database from the one they were filled from.
-  uint64_t serial() const noexcept { return serial_; }
-
  private:
   struct MmdbCloser {
     void operator()(MMDB_s* mmdb) const noexcept;
@@ -116,7 +112,6 @@ class GeoDatabase {
   std::unique_ptr<MMDB_s, MmdbCloser> mmdb_;
   std::vector<Entry> entries_;  // sorted by offset
   DatabaseInfo info_;
-  uint64_t serial_ = 0;
 };
 
 /// Where the server looks for its database when no --geodb is given: the

@@ -8,7 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "geo/lookup_cache.h"
 #include "server/counters.h"
 #include "server/steering/steer.h"
 #include "server/snapshot.h"
@@ -43,9 +42,6 @@ struct QueryContext {
   steering::Random random;
   steering::SteeringResult steering;
   steering::ClientView client;
-  // Geo lookups by client prefix, in front of the geo database (4 MB; one
-  // per loop, allocated with the loop).
-  geo::LookupCache geo_cache;
 };
 
 /// Answers one query. Writes the response into `response` (at most
