@@ -271,7 +271,8 @@ int main(int argc, char** argv) {
   app.add_option("--dns-listen", o.dns_listen,
                  "ADDR:PORT to serve DNS on, UDP and TCP; repeatable; IPv6 as [::1]:53 "
                  "(default 127.0.0.1:5300)");
-  app.add_option("--threads", o.threads, "query loops (default: one per CPU)");
+  app.add_option("--threads", o.threads,
+                 "UDP threads and TCP loops per address (default: one per CPU)");
   app.add_option("--api-listen", o.api_listen, "ADDR:PORT of the JSON API and /metrics")
       ->capture_default_str();
   app.add_option("--api-token-file", o.api_token_file,
