@@ -121,9 +121,6 @@ class ZoneTableBuilder {
   /// steering entry `steered_index`, with `ttl`.
   void addSteered(uint32_t zone, std::string_view owner, uint16_t type, uint32_t ttl,
                   int32_t steered_index);
-  /// Number of records added so far.
-  size_t recordCount() const { return records_.size(); }
-
   /// Compiles everything added so far. Zones without an SOA at the apex are
   /// rejected with an exception naming the zone.
   std::shared_ptr<const ZoneTable> build();
