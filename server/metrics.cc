@@ -27,13 +27,22 @@ void sample(std::string& out, const std::string& name_and_labels, double value) 
   out += '\n';
 }
 
+// A metric with one unlabelled sample: the name is written once, so the
+// HELP/TYPE lines and the sample cannot disagree.
+void single(std::string& out, const char* name, const char* type, const char* help, double value) {
+  metric(out, name, type, help);
+  sample(out, name, value);
+}
+
 }  // namespace
 
 std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int64_t now_ms) {
   std::string out;
   metric(out, "meridian_dns_queries_total", "counter", "DNS queries received, by transport.");
-  sample(out, "meridian_dns_queries_total{transport=\"udp\"}", static_cast<double>(dns.queries_udp));
-  sample(out, "meridian_dns_queries_total{transport=\"tcp\"}", static_cast<double>(dns.queries_tcp));
+  sample(out, "meridian_dns_queries_total{transport=\"udp\"}",
+         static_cast<double>(dns.queries_udp));
+  sample(out, "meridian_dns_queries_total{transport=\"tcp\"}",
+         static_cast<double>(dns.queries_tcp));
   metric(out, "meridian_dns_responses_total", "counter", "DNS responses sent, by RCODE.");
   for (int rcode = 0; rcode < wire::rcode::kCount; ++rcode) {
     const char* name = wire::rcode::name(static_cast<uint16_t>(rcode));
@@ -41,86 +50,92 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
     sample(out, std::string("meridian_dns_responses_total{rcode=\"") + name + "\"}",
            static_cast<double>(dns.rcode[rcode]));
   }
-  metric(out, "meridian_dns_truncated_total", "counter", "UDP responses sent with TC set.");
-  sample(out, "meridian_dns_truncated_total", static_cast<double>(dns.truncated));
-  metric(out, "meridian_dns_dropped_total", "counter",
-         "Packets not answered: shorter than a header, QR set, or lost on send.");
-  sample(out, "meridian_dns_dropped_total", static_cast<double>(dns.dropped));
-  metric(out, "meridian_dns_ecs_queries_total", "counter", "Queries with a valid ECS option.");
-  sample(out, "meridian_dns_ecs_queries_total", static_cast<double>(dns.ecs_queries));
-  metric(out, "meridian_dns_referrals_total", "counter", "Referrals to delegated zones.");
-  sample(out, "meridian_dns_referrals_total", static_cast<double>(dns.referrals));
-  metric(out, "meridian_tcp_connections_total", "counter", "TCP connections accepted.");
-  sample(out, "meridian_tcp_connections_total", static_cast<double>(dns.tcp_connections));
-  metric(out, "meridian_tcp_rejected_total", "counter", "TCP connections refused at the cap.");
-  sample(out, "meridian_tcp_rejected_total", static_cast<double>(dns.tcp_rejected));
-  metric(out, "meridian_tcp_idle_closed_total", "counter", "TCP connections closed when idle.");
-  sample(out, "meridian_tcp_idle_closed_total", static_cast<double>(dns.tcp_idle_closed));
+  single(out, "meridian_dns_truncated_total", "counter", "UDP responses sent with TC set.",
+         static_cast<double>(dns.truncated));
+  single(out, "meridian_dns_dropped_total", "counter",
+         "Packets not answered: shorter than a header, QR set, or lost on send.",
+         static_cast<double>(dns.dropped));
+  single(out, "meridian_dns_ecs_queries_total", "counter", "Queries with a valid ECS option.",
+         static_cast<double>(dns.ecs_queries));
+  single(out, "meridian_dns_referrals_total", "counter", "Referrals to delegated zones.",
+         static_cast<double>(dns.referrals));
+  single(out, "meridian_tcp_connections_total", "counter", "TCP connections accepted.",
+         static_cast<double>(dns.tcp_connections));
+  single(out, "meridian_tcp_rejected_total", "counter", "TCP connections refused at the cap.",
+         static_cast<double>(dns.tcp_rejected));
+  single(out, "meridian_tcp_idle_closed_total", "counter", "TCP connections closed when idle.",
+         static_cast<double>(dns.tcp_idle_closed));
 
-  metric(out, "meridian_steered_answers_total", "counter", "Answers chosen by a steering policy.");
-  sample(out, "meridian_steered_answers_total", static_cast<double>(dns.steered));
+  single(out, "meridian_steered_answers_total", "counter", "Answers chosen by a steering policy.",
+         static_cast<double>(dns.steered));
   metric(out, "meridian_steered_all_down_total", "counter",
          "Steered answers with every candidate down, by when_all_down action.");
-  sample(out, "meridian_steered_all_down_total{action=\"all\"}", static_cast<double>(dns.steered_fail_open));
+  sample(out, "meridian_steered_all_down_total{action=\"all\"}",
+         static_cast<double>(dns.steered_fail_open));
   sample(out, "meridian_steered_all_down_total{action=\"nodata\"}",
          static_cast<double>(dns.steered_all_down_nodata));
   sample(out, "meridian_steered_all_down_total{action=\"servfail\"}",
          static_cast<double>(dns.steered_all_down_servfail));
-  metric(out, "meridian_steered_panic_total", "counter",
-         "Steered answers in panic mode (too many endpoints down: health ignored).");
-  sample(out, "meridian_steered_panic_total", static_cast<double>(dns.steered_panic));
-  metric(out, "meridian_steered_drained_only_total", "counter",
-         "Steered answers that fell back to drained endpoints.");
-  sample(out, "meridian_steered_drained_only_total", static_cast<double>(dns.steered_drained));
+  single(out, "meridian_steered_panic_total", "counter",
+         "Steered answers in panic mode (too many endpoints down: health ignored).",
+         static_cast<double>(dns.steered_panic));
+  single(out, "meridian_steered_drained_only_total", "counter",
+         "Steered answers that fell back to drained endpoints.",
+         static_cast<double>(dns.steered_drained));
 
   metric(out, "meridian_health_data_state", "gauge",
          "1 for the current state of the health data: fresh, stale (kept), fail-open, no-data.");
   for (auto mode : {steering::HealthMode::kFresh, steering::HealthMode::kStale,
                     steering::HealthMode::kFailOpen, steering::HealthMode::kNoData}) {
-    sample(out, std::string("meridian_health_data_state{state=\"") + steering::healthModeName(mode) + "\"}",
-           reload.health_mode == mode ? 1.0 : 0.0);
+    sample(
+        out,
+        std::string("meridian_health_data_state{state=\"") + steering::healthModeName(mode) + "\"}",
+        reload.health_mode == mode ? 1.0 : 0.0);
   }
   metric(out, "meridian_health_data_age_seconds", "gauge",
          "Seconds since any meridian-healthd last wrote (0 if none ever did).");
   sample(out, "meridian_health_data_age_seconds",
-         reload.health_newest_write_ms ? static_cast<double>(now_ms - reload.health_newest_write_ms) / 1000.0
-                                       : 0.0);
+         reload.health_newest_write_ms
+             ? static_cast<double>(now_ms - reload.health_newest_write_ms) / 1000.0
+             : 0.0);
   metric(out, "meridian_steering_objects", "gauge", "Regions, endpoints and steered names served.");
   sample(out, "meridian_steering_objects{kind=\"region\"}", static_cast<double>(reload.regions));
-  sample(out, "meridian_steering_objects{kind=\"endpoint\"}", static_cast<double>(reload.endpoints));
-  sample(out, "meridian_steering_objects{kind=\"steered_name\"}", static_cast<double>(reload.steered_names));
-  metric(out, "meridian_geo_database_loaded", "gauge", "1 when a geo database locates clients.");
-  sample(out, "meridian_geo_database_loaded", reload.geo_summary.empty() ? 0.0 : 1.0);
-  metric(out, "meridian_geo_reload_failures_total", "counter",
-         "Geo database files refused at reload (the previous one kept serving).");
-  sample(out, "meridian_geo_reload_failures_total", static_cast<double>(reload.geo_failures));
+  sample(out, "meridian_steering_objects{kind=\"endpoint\"}",
+         static_cast<double>(reload.endpoints));
+  sample(out, "meridian_steering_objects{kind=\"steered_name\"}",
+         static_cast<double>(reload.steered_names));
+  single(out, "meridian_geo_database_loaded", "gauge", "1 when a geo database locates clients.",
+         reload.geo_summary.empty() ? 0.0 : 1.0);
+  single(out, "meridian_geo_reload_failures_total", "counter",
+         "Geo database files refused at reload (the previous one kept serving).",
+         static_cast<double>(reload.geo_failures));
 
-  metric(out, "meridian_snapshot_generation", "gauge", "Generation of the snapshot being served.");
-  sample(out, "meridian_snapshot_generation", static_cast<double>(reload.generation));
-  metric(out, "meridian_snapshot_age_seconds", "gauge", "Seconds since the snapshot was published.");
+  single(out, "meridian_snapshot_generation", "gauge", "Generation of the snapshot being served.",
+         static_cast<double>(reload.generation));
+  metric(out, "meridian_snapshot_age_seconds", "gauge",
+         "Seconds since the snapshot was published.");
   sample(out, "meridian_snapshot_age_seconds",
          reload.built_at_ms ? static_cast<double>(now_ms - reload.built_at_ms) / 1000.0 : 0.0);
-  metric(out, "meridian_snapshot_zones", "gauge", "Zones in the served snapshot.");
-  sample(out, "meridian_snapshot_zones", static_cast<double>(reload.zones));
-  metric(out, "meridian_snapshot_names", "gauge", "Owner names (nodes) in the served snapshot.");
-  sample(out, "meridian_snapshot_names", static_cast<double>(reload.nodes));
-  metric(out, "meridian_snapshot_memory_bytes", "gauge", "Heap bytes held by the zone table.");
-  sample(out, "meridian_snapshot_memory_bytes", static_cast<double>(reload.memory_bytes));
-  metric(out, "meridian_reloads_total", "counter", "Snapshots published after the first.");
-  sample(out, "meridian_reloads_total", static_cast<double>(reload.reloads));
-  metric(out, "meridian_steering_reloads_total", "counter",
-         "Snapshot rebuilds of steering and health only (the zone table kept).");
-  sample(out, "meridian_steering_reloads_total", static_cast<double>(reload.steering_reloads));
-  metric(out, "meridian_health_reloads_total", "counter", "Health-only snapshot rebuilds.");
-  sample(out, "meridian_health_reloads_total", static_cast<double>(reload.health_reloads));
-  metric(out, "meridian_reload_failures_total", "counter",
-         "Snapshot builds that failed (the previous snapshot kept serving).");
-  sample(out, "meridian_reload_failures_total", static_cast<double>(reload.failures));
-  metric(out, "meridian_reload_duration_seconds", "gauge", "Wall time of the last snapshot build.");
-  sample(out, "meridian_reload_duration_seconds", reload.last_duration_s);
-  metric(out, "meridian_reload_duration_seconds_total", "counter",
-         "Wall time spent building snapshots.");
-  sample(out, "meridian_reload_duration_seconds_total", reload.total_duration_s);
+  single(out, "meridian_snapshot_zones", "gauge", "Zones in the served snapshot.",
+         static_cast<double>(reload.zones));
+  single(out, "meridian_snapshot_names", "gauge", "Owner names (nodes) in the served snapshot.",
+         static_cast<double>(reload.nodes));
+  single(out, "meridian_snapshot_memory_bytes", "gauge", "Heap bytes held by the zone table.",
+         static_cast<double>(reload.memory_bytes));
+  single(out, "meridian_reloads_total", "counter", "Snapshots published after the first.",
+         static_cast<double>(reload.reloads));
+  single(out, "meridian_steering_reloads_total", "counter",
+         "Snapshot rebuilds of steering and health only (the zone table kept).",
+         static_cast<double>(reload.steering_reloads));
+  single(out, "meridian_health_reloads_total", "counter", "Health-only snapshot rebuilds.",
+         static_cast<double>(reload.health_reloads));
+  single(out, "meridian_reload_failures_total", "counter",
+         "Snapshot builds that failed (the previous snapshot kept serving).",
+         static_cast<double>(reload.failures));
+  single(out, "meridian_reload_duration_seconds", "gauge", "Wall time of the last snapshot build.",
+         reload.last_duration_s);
+  single(out, "meridian_reload_duration_seconds_total", "counter",
+         "Wall time spent building snapshots.", reload.total_duration_s);
   return out;
 }
 
@@ -156,7 +171,8 @@ std::string healthMetricsText(zones::Database& db) {
     sample(healthy, "meridian_endpoint_healthy" + labels, static_cast<double>(rows.columnInt(3)));
     sample(transitions, "meridian_endpoint_transitions_total" + labels,
            static_cast<double>(rows.columnInt(4)));
-    if (!rows.columnIsNull(5)) sample(rtt, "meridian_endpoint_rtt_ms" + labels, rows.columnDouble(5));
+    if (!rows.columnIsNull(5))
+      sample(rtt, "meridian_endpoint_rtt_ms" + labels, rows.columnDouble(5));
     sample(age, "meridian_endpoint_health_age_seconds" + labels,
            static_cast<double>(now - rows.columnInt(6)) / 1000.0);
   }
@@ -177,23 +193,20 @@ std::string healthMetricsText(zones::Database& db) {
 
 std::string statsLine(const DnsTotals& dns, const ReloadStats& reload) {
   char line[512];
-  std::snprintf(line, sizeof line,
-                "queries udp=%llu tcp=%llu | noerror=%llu nxdomain=%llu refused=%llu "
-                "formerr=%llu servfail=%llu notimp=%llu | tc=%llu dropped=%llu | "
-                "generation=%llu reloads=%llu failures=%llu",
-                static_cast<unsigned long long>(dns.queries_udp),
-                static_cast<unsigned long long>(dns.queries_tcp),
-                static_cast<unsigned long long>(dns.rcode[0]),
-                static_cast<unsigned long long>(dns.rcode[3]),
-                static_cast<unsigned long long>(dns.rcode[5]),
-                static_cast<unsigned long long>(dns.rcode[1]),
-                static_cast<unsigned long long>(dns.rcode[2]),
-                static_cast<unsigned long long>(dns.rcode[4]),
-                static_cast<unsigned long long>(dns.truncated),
-                static_cast<unsigned long long>(dns.dropped),
-                static_cast<unsigned long long>(reload.generation),
-                static_cast<unsigned long long>(reload.reloads),
-                static_cast<unsigned long long>(reload.failures));
+  std::snprintf(
+      line, sizeof line,
+      "queries udp=%llu tcp=%llu | noerror=%llu nxdomain=%llu refused=%llu "
+      "formerr=%llu servfail=%llu notimp=%llu | tc=%llu dropped=%llu | "
+      "generation=%llu reloads=%llu failures=%llu",
+      static_cast<unsigned long long>(dns.queries_udp),
+      static_cast<unsigned long long>(dns.queries_tcp),
+      static_cast<unsigned long long>(dns.rcode[0]), static_cast<unsigned long long>(dns.rcode[3]),
+      static_cast<unsigned long long>(dns.rcode[5]), static_cast<unsigned long long>(dns.rcode[1]),
+      static_cast<unsigned long long>(dns.rcode[2]), static_cast<unsigned long long>(dns.rcode[4]),
+      static_cast<unsigned long long>(dns.truncated), static_cast<unsigned long long>(dns.dropped),
+      static_cast<unsigned long long>(reload.generation),
+      static_cast<unsigned long long>(reload.reloads),
+      static_cast<unsigned long long>(reload.failures));
   return line;
 }
 
