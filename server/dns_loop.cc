@@ -11,7 +11,6 @@
 #include <utility>
 
 #include "server/tcp_connection.h"
-#include "server/client_address.h"
 
 namespace meridian::server {
 
@@ -88,16 +87,10 @@ void SnapshotGraveyard::clear() {
 }
 
 DnsLoop::DnsLoop(const LoopSettings& settings, SnapshotGraveyard& graveyard)
-    : settings_(settings), graveyard_(graveyard) {
+    : settings_(settings), state_(settings.answer, graveyard) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;
-  context_.settings = settings_.answer;
-  context_.counters = &counters_;
-  // Each loop draws its own weighted picks; seed from the clock and the
-  // loop's address so loops (and restarts) do not move in step.
-  context_.random.state = static_cast<uint64_t>(uv_hrtime()) ^ reinterpret_cast<uintptr_t>(this) ^
-                          0x9e3779b97f4a7c15ull;
   tcp_response_.resize(2 + 65535);
   for (unsigned i = 0; i < settings_.tcp_max_connections; ++i) {
     tcp_pool_.push_back(std::make_unique<TcpConnection>(*this));
@@ -161,11 +154,7 @@ void DnsLoop::takeMessages() {
     incoming.swap(incoming_);
     stop = stop_requested_;
   }
-  if (incoming) {
-    generation_.store(incoming->generation, std::memory_order_relaxed);
-    std::shared_ptr<const Snapshot> old = std::exchange(current_, std::move(incoming));
-    if (old) graveyard_.bury(std::move(old));
-  }
+  if (incoming) state_.adopt(std::move(incoming));
   if (stop && !stopping_) closeAll();
 }
 
@@ -180,17 +169,6 @@ void DnsLoop::closeAll() {
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
 
-size_t DnsLoop::answer(const uint8_t* packet, size_t length, const sockaddr* from,
-                       Transport transport, uint8_t* out, size_t capacity) {
-  if (!current_) {  // not serving before the first snapshot
-    counters_.dropped.add();
-    return 0;
-  }
-  ClientAddress client;
-  clientFromSockaddr(from, client);
-  return handleQuery(*current_, context_, packet, length, client, transport, out, capacity);
-}
-
 void DnsLoop::onTcpConnection(uv_stream_t* server, int status) {
   auto* self = static_cast<DnsLoop*>(server->data);
   if (status < 0) return;
@@ -202,13 +180,13 @@ void DnsLoop::onTcpConnection(uv_stream_t* server, int status) {
       const int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (client >= 0) ::close(client);
     }
-    self->counters_.tcp_rejected.add();
+    self->state_.counters().tcp_rejected.add();
     return;
   }
   TcpConnection* connection = self->tcp_free_.back();
   self->tcp_free_.pop_back();
   connection->in_use = true;
-  if (connection->open(server)) self->counters_.tcp_connections.add();
+  if (connection->open(server)) self->state_.counters().tcp_connections.add();
 }
 
 void DnsLoop::release(TcpConnection* connection) {

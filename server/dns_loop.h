@@ -18,6 +18,7 @@
 
 #include "server/counters.h"
 #include "server/query_handler.h"
+#include "server/query_thread.h"
 #include "server/snapshot.h"
 
 namespace meridian::server {
@@ -75,9 +76,9 @@ class DnsLoop {
   /// then returns.
   void stop();
 
-  const DnsCounters& counters() const { return counters_; }
+  const DnsCounters& counters() const { return state_.counters(); }
   /// Generation of the snapshot this loop answers from (0 = none yet).
-  uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  uint64_t generation() const { return state_.generation(); }
 
  private:
   friend class TcpConnection;
@@ -86,18 +87,12 @@ class DnsLoop {
 
   void takeMessages();
   void closeAll();
-  size_t answer(const uint8_t* packet, size_t length, const sockaddr* from, Transport transport,
-                uint8_t* out, size_t capacity);
   void release(TcpConnection* connection);
 
   LoopSettings settings_;
-  SnapshotGraveyard& graveyard_;
   uv_loop_t loop_;
   uv_async_t async_;
-  DnsCounters counters_;
-  QueryContext context_;
-  std::shared_ptr<const Snapshot> current_;
-  std::atomic<uint64_t> generation_{0};
+  QueryThreadState state_;
 
   // Hand-off from other threads, guarded by mutex_ (taken once per message,
   // never per query).
@@ -107,9 +102,9 @@ class DnsLoop {
   bool stopping_ = false;
 
   std::vector<std::unique_ptr<uv_tcp_t>> tcp_listeners_;
-  std::vector<std::unique_ptr<TcpConnection>> tcp_pool_;   // every connection object
-  std::vector<TcpConnection*> tcp_free_;                   // the idle ones
-  std::vector<uint8_t> tcp_response_;                      // 2-octet length + message
+  std::vector<std::unique_ptr<TcpConnection>> tcp_pool_;  // every connection object
+  std::vector<TcpConnection*> tcp_free_;                  // the idle ones
+  std::vector<uint8_t> tcp_response_;                     // 2-octet length + message
 };
 
 }  // namespace meridian::server

@@ -69,8 +69,9 @@ void TcpConnection::processMessages() {
     }
     if (in_used_ - pos - 2 < length) break;
     uint8_t* out = loop_.tcp_response_.data();
-    const size_t answer = loop_.answer(in_ + pos + 2, length, reinterpret_cast<sockaddr*>(&peer_),
-                                       Transport::kTcp, out + 2, loop_.tcp_response_.size() - 2);
+    const size_t answer =
+        loop_.state_.answer(in_ + pos + 2, length, reinterpret_cast<sockaddr*>(&peer_),
+                            Transport::kTcp, out + 2, loop_.tcp_response_.size() - 2);
     pos += 2 + length;
     if (answer == 0) continue;  // not answerable (e.g. a response): skip it
     out[0] = static_cast<uint8_t>(answer >> 8);
@@ -104,7 +105,8 @@ void TcpConnection::send(const uint8_t* data, size_t length) {
   }
   if (static_cast<size_t>(written) == length) return;
   pending_.assign(data + written, data + length);
-  buf = uv_buf_init(reinterpret_cast<char*>(pending_.data()), static_cast<unsigned>(pending_.size()));
+  buf =
+      uv_buf_init(reinterpret_cast<char*>(pending_.data()), static_cast<unsigned>(pending_.size()));
   write_request_.data = this;
   if (uv_write(&write_request_, reinterpret_cast<uv_stream_t*>(&handle_), &buf, 1, onWrite) != 0) {
     close();
@@ -126,7 +128,7 @@ void TcpConnection::onWrite(uv_write_t* request, int status) {
 
 void TcpConnection::onIdle(uv_timer_t* timer) {
   auto* self = static_cast<TcpConnection*>(timer->data);
-  self->loop_.counters_.tcp_idle_closed.add();
+  self->loop_.state_.counters().tcp_idle_closed.add();
   self->close();
 }
 

@@ -7,8 +7,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "server/client_address.h"
-
 namespace meridian::server {
 
 namespace {
@@ -22,17 +20,20 @@ constexpr long kIdleWakeupMs = 200;
 
 }  // namespace
 
-UdpWorker::UdpWorker(const AnswerSettings& settings, SnapshotGraveyard& graveyard)
-    : graveyard_(graveyard) {
-  context_.settings = settings;
-  if (context_.settings.max_udp_payload > kMaxResponse) {
-    context_.settings.max_udp_payload = kMaxResponse;
+namespace {
+
+// Our EDNS payload size can never exceed the response buffers.
+AnswerSettings capped(AnswerSettings settings) {
+  if (settings.max_udp_payload > UdpWorker::kMaxResponse) {
+    settings.max_udp_payload = UdpWorker::kMaxResponse;
   }
-  context_.counters = &counters_;
-  // Each worker draws its own weighted picks; seed from the clock and the
-  // worker's address so workers (and restarts) do not move in step.
-  context_.random.state = static_cast<uint64_t>(zones::nowMillis()) ^
-                          reinterpret_cast<uintptr_t>(this) ^ 0x9e3779b97f4a7c15ull;
+  return settings;
+}
+
+}  // namespace
+
+UdpWorker::UdpWorker(const AnswerSettings& settings, SnapshotGraveyard& graveyard)
+    : state_(capped(settings), graveyard) {
   for (size_t i = 0; i < kBatch; ++i) {
     in_vectors_[i] = {in_[i], kSlot};
     std::memset(&in_messages_[i], 0, sizeof in_messages_[i]);
@@ -87,10 +88,7 @@ void UdpWorker::takeSnapshot() {
     incoming.swap(incoming_);
     has_incoming_.store(false, std::memory_order_relaxed);
   }
-  if (!incoming) return;
-  generation_.store(incoming->generation, std::memory_order_relaxed);
-  std::shared_ptr<const Snapshot> old = std::exchange(current_, std::move(incoming));
-  if (old) graveyard_.bury(std::move(old));  // freed on the reload thread
+  if (incoming) state_.adopt(std::move(incoming));
 }
 
 void UdpWorker::run() {
@@ -111,14 +109,10 @@ void UdpWorker::answerBatch(int received) {
     msghdr& in = in_messages_[i].msg_hdr;
     const sockaddr* from = reinterpret_cast<const sockaddr*>(&from_[i]);
     if ((in.msg_flags & MSG_TRUNC) != 0) {
-      counters_.dropped.add();  // longer than any query we accept
-    } else if (!current_) {
-      counters_.dropped.add();  // not serving before the first snapshot
+      state_.counters().dropped.add();  // longer than any query we accept
     } else {
-      ClientAddress client;
-      clientFromSockaddr(from, client);
-      const size_t n = handleQuery(*current_, context_, in_[i], in_messages_[i].msg_len, client,
-                                   Transport::kUdp, out_[replies], kMaxResponse);
+      const size_t n = state_.answer(in_[i], in_messages_[i].msg_len, from, Transport::kUdp,
+                                     out_[replies], kMaxResponse);
       if (n > 0) {
         out_vectors_[replies].iov_len = n;
         out_messages_[replies].msg_hdr.msg_name = &from_[i];
@@ -135,7 +129,7 @@ void UdpWorker::answerBatch(int received) {
       if (errno == EINTR) continue;
       // The peer is unreachable or the send buffer full: these replies are
       // lost, as they could be on the wire; count them.
-      counters_.dropped.add(replies - sent);
+      state_.counters().dropped.add(replies - sent);
       break;
     }
     sent += static_cast<unsigned>(n);

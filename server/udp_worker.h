@@ -21,9 +21,8 @@
 #include <memory>
 #include <mutex>
 
-#include "server/counters.h"
 #include "server/dns_loop.h"
-#include "server/query_handler.h"
+#include "server/query_thread.h"
 #include "server/snapshot.h"
 
 namespace meridian::server {
@@ -55,19 +54,15 @@ class UdpWorker {
   /// timeout when idle).
   void stop() { stop_.store(true, std::memory_order_relaxed); }
 
-  const DnsCounters& counters() const { return counters_; }
-  uint64_t generation() const { return generation_.load(std::memory_order_relaxed); }
+  const DnsCounters& counters() const { return state_.counters(); }
+  uint64_t generation() const { return state_.generation(); }
 
  private:
   void takeSnapshot();
   void answerBatch(int received);
 
-  SnapshotGraveyard& graveyard_;
   int fd_ = -1;
-  DnsCounters counters_;
-  QueryContext context_;
-  std::shared_ptr<const Snapshot> current_;
-  std::atomic<uint64_t> generation_{0};
+  QueryThreadState state_;
   std::atomic<bool> stop_{false};
 
   // Hand-off from the reload thread: the flag is read once per batch; the
