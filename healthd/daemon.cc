@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "healthd/uv_util.h"
-#include "server/log.h"
+#include "common/log.h"
 
 namespace meridian::healthd {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "healthd/daemon.h"
-#include "server/log.h"
+#include "common/log.h"
 
 int main(int argc, char** argv) {
   using namespace meridian;

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "server/log.h"
+#include "common/log.h"
 
 namespace meridian::healthd {
 

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "server/wire/constants.h"
+#include "wire/constants.h"
 
 namespace meridian::server {
 

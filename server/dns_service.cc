@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <stdexcept>
 
-#include "server/log.h"
+#include "common/log.h"
 
 namespace meridian::server {
 

@@ -7,7 +7,7 @@
 
 #include "server/query_handler.h"
 #include "server/steering/steer.h"
-#include "server/wire/name.h"
+#include "wire/name.h"
 #include "zones/validation.h"
 #include "zones/zone_io.h"
 

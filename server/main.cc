@@ -20,7 +20,7 @@
 #include "server/explain.h"
 #include "zones/validation.h"
 #include "server/dns_service.h"
-#include "server/log.h"
+#include "common/log.h"
 #include "server/metrics.h"
 #include "zones/database.h"
 

@@ -11,8 +11,8 @@
 #include "server/counters.h"
 #include "server/steering/steer.h"
 #include "server/snapshot.h"
-#include "server/wire/query.h"
-#include "server/wire/writer.h"
+#include "wire/query.h"
+#include "wire/writer.h"
 
 namespace meridian::server {
 

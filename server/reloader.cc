@@ -1,6 +1,6 @@
 #include "server/reloader.h"
 
-#include "server/log.h"
+#include "common/log.h"
 #include "zones/compiler.h"
 
 namespace meridian::server {

@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "geo/client_subnet.h"
-#include "server/wire/name.h"
+#include "wire/name.h"
 
 namespace meridian::server {
 

@@ -9,7 +9,7 @@
 #include <set>
 #include <string_view>
 
-#include "server/wire/name.h"
+#include "wire/name.h"
 #include "zones/validation.h"
 #include "zones/zone_io.h"
 

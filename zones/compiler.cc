@@ -2,7 +2,7 @@
 
 #include <unordered_map>
 
-#include "server/wire/name.h"
+#include "wire/name.h"
 
 namespace meridian::zones {
 

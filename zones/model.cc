@@ -8,7 +8,7 @@
 #include <set>
 
 #include "geo/countries.h"
-#include "server/wire/name.h"
+#include "wire/name.h"
 #include "zones/json_fields.h"
 
 namespace meridian::zones {

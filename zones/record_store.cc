@@ -2,8 +2,8 @@
 
 #include <set>
 
-#include "server/wire/constants.h"
-#include "server/wire/name.h"
+#include "wire/constants.h"
+#include "wire/name.h"
 #include "zones/json_fields.h"
 #include "zones/steering_store.h"
 #include "zones/validation.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "server/wire/name.h"
+#include "wire/name.h"
 #include "zones/json_fields.h"
 #include "zones/record_store.h"
 

@@ -12,8 +12,8 @@
 #include <memory>
 #include <sstream>
 
-#include "server/wire/constants.h"
-#include "server/wire/name.h"
+#include "wire/constants.h"
+#include "wire/name.h"
 #include "zones/record_store.h"
 #include "zones/zone_table.h"
 

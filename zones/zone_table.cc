@@ -4,8 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "server/wire/constants.h"
-#include "server/wire/name.h"
+#include "wire/constants.h"
+#include "wire/name.h"
 
 namespace meridian::zones {
 

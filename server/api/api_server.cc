@@ -18,7 +18,7 @@
 #include "server/api/api_metrics.h"
 #include "server/api/db_pool.h"
 #include "server/api/router.h"
-#include "server/log.h"
+#include "common/log.h"
 #include "zones/validation.h"
 
 namespace meridian::api {

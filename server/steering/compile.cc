@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "geo/countries.h"
-#include "server/wire/name.h"
+#include "wire/name.h"
 #include "zones/model.h"
 
 namespace meridian::steering {

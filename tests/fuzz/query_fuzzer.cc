@@ -10,7 +10,7 @@
 #include "server/query_handler.h"
 #include "zones/zone_table.h"
 #include "zones/zone_io.h"
-#include "server/wire/name.h"
+#include "wire/name.h"
 
 using namespace meridian;
 

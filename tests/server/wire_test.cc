@@ -2,8 +2,8 @@
 
 #include <doctest/doctest.h>
 
-#include "server/wire/name.h"
-#include "server/wire/query.h"
+#include "wire/name.h"
+#include "wire/query.h"
 #include "tests/server/test_zone.h"
 
 using namespace meridian;

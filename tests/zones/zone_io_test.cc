@@ -3,7 +3,7 @@
 
 #include <doctest/doctest.h>
 
-#include "server/wire/name.h"
+#include "wire/name.h"
 #include "tests/support/dns_test_util.h"
 #include "zones/compiler.h"
 #include "zones/zone_io.h"

@@ -1,8 +1,8 @@
-#include "server/wire/query.h"
+#include "wire/query.h"
 
 #include <cstring>
 
-#include "server/wire/name.h"
+#include "wire/name.h"
 
 namespace meridian::wire {
 

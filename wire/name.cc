@@ -1,8 +1,8 @@
-#include "server/wire/name.h"
+#include "wire/name.h"
 
 #include <cstdio>
 
-#include "server/wire/constants.h"
+#include "wire/constants.h"
 
 namespace meridian::wire {
 

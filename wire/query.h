@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "server/wire/constants.h"
+#include "wire/constants.h"
 
 namespace meridian::wire {
 

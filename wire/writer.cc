@@ -1,4 +1,4 @@
-#include "server/wire/writer.h"
+#include "wire/writer.h"
 
 namespace meridian::wire {
 

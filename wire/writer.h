@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "server/wire/constants.h"
+#include "wire/constants.h"
 
 namespace meridian::wire {
 
