@@ -27,7 +27,9 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int index, int64_t value) {
   if (sqlite3_bind_int64(stmt_, index, value) != SQLITE_OK) fail(db_, "binding");
@@ -99,8 +101,7 @@ std::optional<int64_t> Statement::columnOptionalInt(int i) const {
 }
 
 Database::Database(const std::string& path, bool create) : path_(path) {
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     const std::string reason = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -124,7 +125,9 @@ Database::Database(const std::string& path, bool create) : path_(path) {
   }
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  sqlite3_close(db_);
+}
 
 void Database::exec(const std::string& sql) {
   char* message = nullptr;
@@ -138,7 +141,14 @@ void Database::exec(const std::string& sql) {
 void Database::transaction(const std::function<void()>& body) {
   exec("BEGIN IMMEDIATE");
   try {
+    // The marker tells the schema's triggers that this writer bumps the
+    // generations itself (schema migration 4); it never reaches a commit.
+    // Before migration 4 there is no meta table yet: then there are no
+    // triggers either, and the marker is not needed.
+    const bool marked = hasMetaTable();
+    if (marked) exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_transaction', 1)");
     body();
+    if (marked || hasMetaTable()) exec("DELETE FROM meta WHERE key = 'store_transaction'");
     exec("COMMIT");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -175,7 +185,32 @@ int64_t Database::healthGeneration() {
   return s.step() ? s.columnInt(0) : 0;
 }
 
-int Database::latestSchemaVersion() { return static_cast<int>(migrations().size()); }
+Generations Database::generations() {
+  Generations g;
+  Statement s(db_,
+              "SELECT key, value FROM meta WHERE key IN ('config_generation', 'zones_generation', "
+              "'health_generation', 'liveness_generation')");
+  while (s.step()) {
+    const std::string key = s.columnText(0);
+    const int64_t value = s.columnInt(1);
+    if (key == "config_generation") g.config = value;
+    if (key == "zones_generation") g.zones = value;
+    if (key == "health_generation") g.health = value;
+    if (key == "liveness_generation") g.liveness = value;
+  }
+  return g;
+}
+
+bool Database::hasMetaTable() {
+  if (has_meta_table_) return true;
+  Statement s(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  has_meta_table_ = s.step();
+  return has_meta_table_;
+}
+
+int Database::latestSchemaVersion() {
+  return static_cast<int>(migrations().size());
+}
 
 void Database::migrate() {
   transaction([&] {
@@ -192,8 +227,8 @@ void Database::migrate() {
     const auto& steps = migrations();
     if (version > static_cast<int>(steps.size())) {
       throw DatabaseError("schema version " + std::to_string(version) +
-                          " is newer than this build understands (" +
-                          std::to_string(steps.size()) + "); upgrade Meridian");
+                          " is newer than this build understands (" + std::to_string(steps.size()) +
+                          "); upgrade Meridian");
     }
     for (size_t v = static_cast<size_t>(version); v < steps.size(); ++v) {
       exec(std::string(steps[v]));

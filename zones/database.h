@@ -37,7 +37,9 @@ class Statement {
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
-  Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  Statement& bind(int index, const std::string& text) {
+    return bind(index, std::string_view(text));
+  }
   Statement& bindBlob(int index, const void* data, size_t length);
   Statement& bindNull(int index);
   Statement& bind(int index, const std::optional<std::string>& text);
@@ -63,6 +65,16 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// What moved since a snapshot was built. Every commit moves at least one
+/// (schema migration 4): zones (zone data: zones, records, steered names;
+/// config moves with it), config (regions, endpoints, latency), health (what
+/// healthd reports that a snapshot holds), liveness (heartbeats and probe
+/// timestamps, which no snapshot holds).
+struct Generations {
+  int64_t config = 0, zones = 0, health = 0, liveness = 0;
+  bool operator==(const Generations&) const = default;
 };
 
 class Database {
@@ -93,8 +105,12 @@ class Database {
   /// records, steered names), which needs a zone-table rebuild.
   void bumpZonesGeneration();
   int64_t zonesGeneration();
-  /// Bumped by triggers on every write to the health and vantages tables.
+  /// Bumped by triggers when healthd changes what a snapshot holds (a
+  /// state, an RTT, a vantage's location).
   int64_t healthGeneration();
+  /// All four generations, read in one statement (inside the caller's
+  /// transaction when there is one, so they match what it reads next).
+  Generations generations();
 
   int64_t lastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
@@ -107,8 +123,11 @@ class Database {
  private:
   void migrate();
 
+  bool hasMetaTable();
+
   sqlite3* db_ = nullptr;
   std::string path_;
+  bool has_meta_table_ = false;
 };
 
 /// A read transaction for a consistent view across several queries (BEGIN
@@ -117,7 +136,8 @@ class Database {
 /// that holds one view for all of them.
 class ReadTransaction {
  public:
-  explicit ReadTransaction(Database& db) : db_(db), owner_(sqlite3_get_autocommit(db.handle()) != 0) {
+  explicit ReadTransaction(Database& db)
+      : db_(db), owner_(sqlite3_get_autocommit(db.handle()) != 0) {
     if (owner_) db_.exec("BEGIN");
   }
   ~ReadTransaction() {

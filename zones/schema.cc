@@ -127,6 +127,98 @@ CREATE TRIGGER vantages_delete AFTER DELETE ON vantages BEGIN
       R"sql(
 INSERT INTO meta(key, value) VALUES ('zones_generation', 1);
 )sql",
+
+      // 4: every commit moves at least one generation, so meridiand never has
+      // to guess what a commit changed (a guess lost edits made with the
+      // sqlite3 shell while healthd wrote).
+      //  - Edits made outside Meridian's store (the sqlite3 shell, a script)
+      //    bump the zones or configuration generation through triggers.
+      //    Meridian's own writers bump them once per transaction themselves
+      //    and mark the transaction (meta key 'store_transaction', inserted
+      //    and deleted inside it, so never visible to a reader); the triggers
+      //    skip marked transactions, which keeps a 1,000,000-record import
+      //    from paying one meta update per row.
+      //  - healthd's writes bump the health generation only when something a
+      //    snapshot holds changed (state, since, RTT, transitions, a vantage's
+      //    location); heartbeats and per-probe timestamps bump the liveness
+      //    generation, which meridiand reads without rebuilding anything.
+      R"sql(
+INSERT INTO meta(key, value) VALUES ('liveness_generation', 1);
+CREATE TRIGGER zones_insert_outside AFTER INSERT ON zones
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER zones_update_outside AFTER UPDATE ON zones
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER zones_delete_outside AFTER DELETE ON zones
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER records_insert_outside AFTER INSERT ON records
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER records_update_outside AFTER UPDATE ON records
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER records_delete_outside AFTER DELETE ON records
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER steered_names_insert_outside AFTER INSERT ON steered_names
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER steered_names_update_outside AFTER UPDATE ON steered_names
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER steered_names_delete_outside AFTER DELETE ON steered_names
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key IN ('config_generation', 'zones_generation'); END;
+CREATE TRIGGER regions_insert_outside AFTER INSERT ON regions
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER regions_update_outside AFTER UPDATE ON regions
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER regions_delete_outside AFTER DELETE ON regions
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER endpoints_insert_outside AFTER INSERT ON endpoints
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER endpoints_update_outside AFTER UPDATE ON endpoints
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER endpoints_delete_outside AFTER DELETE ON endpoints
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER latency_prefixes_insert_outside AFTER INSERT ON latency_prefixes
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER latency_prefixes_update_outside AFTER UPDATE ON latency_prefixes
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+CREATE TRIGGER latency_prefixes_delete_outside AFTER DELETE ON latency_prefixes
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'store_transaction') BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'config_generation'; END;
+DROP TRIGGER health_update;
+CREATE TRIGGER health_update AFTER UPDATE ON health
+  WHEN old.endpoint_id IS NOT new.endpoint_id OR old.vantage IS NOT new.vantage
+    OR old.healthy IS NOT new.healthy OR old.since IS NOT new.since
+    OR old.rtt_ms IS NOT new.rtt_ms OR old.transitions IS NOT new.transitions BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER health_update_liveness AFTER UPDATE ON health
+  WHEN NOT (old.endpoint_id IS NOT new.endpoint_id OR old.vantage IS NOT new.vantage
+    OR old.healthy IS NOT new.healthy OR old.since IS NOT new.since
+    OR old.rtt_ms IS NOT new.rtt_ms OR old.transitions IS NOT new.transitions) BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'liveness_generation'; END;
+DROP TRIGGER vantages_update;
+CREATE TRIGGER vantages_update AFTER UPDATE ON vantages
+  WHEN old.name IS NOT new.name OR old.latitude IS NOT new.latitude
+    OR old.longitude IS NOT new.longitude BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER vantages_update_liveness AFTER UPDATE ON vantages
+  WHEN NOT (old.name IS NOT new.name OR old.latitude IS NOT new.latitude
+    OR old.longitude IS NOT new.longitude) BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'liveness_generation'; END;
+)sql",
   };
   return kMigrations;
 }
