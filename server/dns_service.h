@@ -40,7 +40,10 @@ class DnsService {
   const std::vector<std::string>& boundAddresses() const { return bound_; }
   DnsTotals totals() const;
   ReloadStats reloadStats() const { return reloader_->stats(); }
+  /// SIGHUP: rebuild everything now.
   void requestReload() { reloader_->requestReload(); }
+  /// After an API write: look at what it moved now, not at the next poll.
+  void pollNow() { reloader_->pollNow(); }
   /// The snapshot published last, for explain (any thread).
   std::shared_ptr<const Snapshot> currentSnapshot() const { return reloader_->current(); }
   /// True once every loop answers from a snapshot.

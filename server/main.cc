@@ -205,7 +205,7 @@ int run(const Options& options) {
     };
     hooks.health = [&dns](nlohmann::json view) { return healthView(dns, std::move(view)); };
     // A write is served at once rather than at the next poll.
-    hooks.changed = [&dns] { dns.requestReload(); };
+    hooks.changed = [&dns] { dns.pollNow(); };
     api_server = std::make_unique<api::ApiServer>(api_config, hooks);
     api_server->start();
     api_bound = apiAddress(options.api_listen, api_server->port());

@@ -1,5 +1,7 @@
 #include "server/reloader.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "zones/compiler.h"
 
@@ -8,17 +10,24 @@ namespace meridian::server {
 Reloader::Reloader(ReloadSettings settings, Publish publish, SnapshotGraveyard& graveyard)
     : settings_(std::move(settings)), publish_(std::move(publish)), graveyard_(graveyard) {}
 
-Reloader::~Reloader() { stop(); }
+Reloader::~Reloader() {
+  stop();
+}
 
 void Reloader::loadInitial() {
   // Note the data version before building: anything committed after this
   // point changes it and triggers another build.
   db_ = std::make_unique<zones::Database>(settings_.db_path);
+  zones::ReadTransaction view(*db_);
+  seen_ = db_->generations();  // starts the read: data_version below is this view's
   seen_version_ = db_->dataVersion();
+  trackHeartbeats();
   rebuild(Kind::kFull, nullptr);
 }
 
-void Reloader::start() { thread_ = std::thread([this] { run(); }); }
+void Reloader::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void Reloader::stop() {
   {
@@ -33,6 +42,14 @@ void Reloader::requestReload() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     reload_requested_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Reloader::pollNow() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    poll_requested_ = true;
   }
   wake_.notify_all();
 }
@@ -75,19 +92,25 @@ void Reloader::rebuild(Kind kind, const char* why) {
       log::info("geo database " + geo->info().summary());
     }
     switch (kind) {
-      case Kind::kFull:
-        seen_config_generation_ = db_->configGeneration();
-        seen_health_generation_ = db_->healthGeneration();
-        seen_zones_generation_ = db_->zonesGeneration();
-        snapshot = buildSnapshot(*db_, geo, published_.get(), settings_.health, now);
-        break;
+      case Kind::kNone:
+        return;
       case Kind::kSteering:
-        seen_config_generation_ = db_->configGeneration();
-        seen_health_generation_ = db_->healthGeneration();
         snapshot = rebuildSteering(*db_, *published_, settings_.health, now);
+        if (snapshot) break;
+        // The zone table is from another zones generation (decide() rules
+        // this out; this is the belt to its braces): build in full.
+        kind = Kind::kFull;
+        [[fallthrough]];
+      case Kind::kFull:
+        snapshot = buildSnapshot(*db_, geo, published_.get(), settings_.health, now);
         break;
       case Kind::kHealth:
         snapshot = rebuildHealth(*db_, *published_, settings_.health, now);
+        if (snapshot->health->answersLike(*published_->health)) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          ++stats_.health_unchanged;  // an RTT moved within the hysteresis margin
+          return;
+        }
         break;
       case Kind::kGeo:
         snapshot = std::make_shared<Snapshot>(*published_);  // shares every other part
@@ -128,7 +151,6 @@ void Reloader::rebuild(Kind kind, const char* why) {
     stats_.endpoints = snapshot->steering->endpoints.size();
     stats_.steered_names = snapshot->steering->names.size();
     stats_.health_mode = snapshot->health->mode;
-    stats_.health_newest_write_ms = snapshot->health->newest_write_ms;
     stats_.geo_summary = snapshot->geo ? snapshot->geo->info().summary() : "";
     published_ = snapshot;
   }
@@ -138,8 +160,8 @@ void Reloader::rebuild(Kind kind, const char* why) {
                                                : "geo";
   const auto level = kind == Kind::kHealth ? log::Level::kDebug : log::Level::kInfo;
   log::write(level, "snapshot generation " + std::to_string(snapshot->generation) + " (" + what +
-                        ", " + (why ? why : "start") + "): " +
-                        std::to_string(snapshot->zones->zoneCount()) + " zones, " +
+                        ", " + (why ? why : "start") +
+                        "): " + std::to_string(snapshot->zones->zoneCount()) + " zones, " +
                         std::to_string(snapshot->zones->nodeCount()) + " names, " +
                         std::to_string(snapshot->steering->names.size()) + " steered, health " +
                         steering::healthModeName(snapshot->health->mode) + ", built in " +
@@ -147,37 +169,66 @@ void Reloader::rebuild(Kind kind, const char* why) {
   publish_(std::move(snapshot));
 }
 
-void Reloader::tick(bool requested) {
-  if (geoFileChanged()) rebuild(Kind::kGeo, "geo database file changed");
-  const int64_t version = db_->dataVersion();
-  if (version != seen_version_ || requested) {
-    seen_version_ = version;
-    // What changed decides how much to rebuild. The store bumps the
-    // configuration generation on every write and the zones generation on
-    // writes to zone data; triggers bump the health generation. A commit that
-    // moved none of them (the sqlite3 shell, say) rebuilds everything.
-    const int64_t config = db_->configGeneration();
-    const int64_t zones = db_->zonesGeneration();
-    const int64_t health = db_->healthGeneration();
-    Kind kind = Kind::kFull;
-    const char* why = "database changed";
-    if (config != seen_config_generation_ && zones == seen_zones_generation_) {
-      kind = Kind::kSteering;
-      why = "steering configuration changed";
-    } else if (config == seen_config_generation_ && health != seen_health_generation_) {
-      kind = Kind::kHealth;
-      why = "health changed";
-    } else if (config == seen_config_generation_ && requested) {
-      why = "reload requested";  // SIGHUP: everything, on purpose
-    }
-    seen_health_generation_ = health;
-    rebuild(kind, why);
-    return;
+Reloader::Kind Reloader::decide(bool reload_requested, const zones::Generations& seen,
+                                const zones::Generations& now, int64_t published_zones_generation) {
+  if (reload_requested || now.zones != seen.zones) return Kind::kFull;
+  if (now.config != seen.config) {
+    // A steering rebuild keeps the published zone table, whose indices point
+    // into the steering table: only sound when that table is current (a
+    // failed full build leaves an older one published).
+    return now.zones == published_zones_generation ? Kind::kSteering : Kind::kFull;
   }
-  // Staleness moves with the clock alone: republish when the mode flips.
+  if (now.health != seen.health) return Kind::kHealth;
+  if (now.liveness != seen.liveness) return Kind::kNone;
+  return Kind::kFull;  // a commit that moved nothing we know of: assume anything changed
+}
+
+void Reloader::poll(bool reload_requested) {
+  if (geoFileChanged()) rebuild(Kind::kGeo, "geo database file changed");
+  // One read transaction for the decision and the build: the first read
+  // fixes the view, so the generations and data_version describe exactly
+  // the commit the snapshot is built from. A commit landing meanwhile is
+  // not in this view and moves data_version for the next poll.
+  zones::ReadTransaction view(*db_);
+  const zones::Generations now = db_->generations();
+  const int64_t version = db_->dataVersion();
+  if (after_generations_read_for_test) after_generations_read_for_test();
+  if (version != seen_version_ || reload_requested) {
+    const Kind kind = decide(reload_requested, seen_, now, published_->zones_generation);
+    const char* why = reload_requested                 ? "reload requested"
+                      : now.zones != seen_.zones       ? "zone data changed"
+                      : now.config != seen_.config     ? "steering configuration changed"
+                      : now.health != seen_.health     ? "health changed"
+                      : now.liveness != seen_.liveness ? "heartbeat"
+                                                       : "database changed";
+    trackHeartbeats();  // a handful of rows: cheaper than deciding whether to
+    seen_version_ = version;
+    seen_ = now;
+    if (kind != Kind::kNone) {
+      rebuild(kind, why);
+      return;
+    }
+  }
+  // Freshness moves with the clock and the heartbeats alone: rebuild health
+  // when a vantage went stale or came back, or the data's mode flipped.
+  if (vantageFreshnessMoved()) rebuild(Kind::kHealth, "health data freshness changed");
+}
+
+void Reloader::trackHeartbeats() {
+  heartbeats_ = zones::readVantageHeartbeats(*db_);
+  int64_t newest = 0;
+  for (const auto& h : heartbeats_) newest = std::max(newest, h.last_write_ms);
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.health_newest_write_ms = newest;
+}
+
+bool Reloader::vantageFreshnessMoved() const {
   const steering::HealthTable& health = *published_->health;
-  const steering::HealthMode mode = steering::healthModeAt(
-      health.newest_write_ms, !health.vantages.empty(), settings_.health, zones::nowMillis());
+  const int64_t now = zones::nowMillis();
+  int64_t newest = 0;
+  for (const auto& h : heartbeats_) newest = std::max(newest, h.last_write_ms);
+  const steering::HealthMode mode =
+      steering::healthModeAt(newest, !heartbeats_.empty(), settings_.health, now);
   if (mode != health.mode) {
     log::warn(std::string("health data is now ") + steering::healthModeName(mode) +
               (mode == steering::HealthMode::kStale ? ": no healthd has written recently, keeping "
@@ -185,8 +236,20 @@ void Reloader::tick(bool requested) {
                : mode == steering::HealthMode::kFailOpen ? ": no healthd for too long, every "
                                                            "endpoint counts as healthy"
                                                          : ""));
-    rebuild(Kind::kHealth, "health data freshness changed");
+    return true;
   }
+  if (heartbeats_.size() != health.vantages.size()) return true;
+  for (size_t i = 0; i < heartbeats_.size(); ++i) {
+    if (heartbeats_[i].name != health.vantages[i].name) return true;
+    if (steering::vantageFresh(heartbeats_[i].last_write_ms, settings_.health, now) !=
+        health.vantages[i].fresh) {
+      log::info("vantage " + heartbeats_[i].name +
+                (health.vantages[i].fresh ? " stopped writing: its votes no longer count"
+                                          : " writes again: its votes count"));
+      return true;
+    }
+  }
+  return false;
 }
 
 void Reloader::run() {
@@ -194,15 +257,17 @@ void Reloader::run() {
     bool requested;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait_for(lock, settings_.poll_interval, [&] { return stopping_ || reload_requested_; });
+      wake_.wait_for(lock, settings_.poll_interval,
+                     [&] { return stopping_ || reload_requested_ || poll_requested_; });
       if (stopping_) return;
       requested = reload_requested_;
       reload_requested_ = false;
+      poll_requested_ = false;
     }
     graveyard_.clear();  // free snapshots the loops have let go of
     try {
       if (!db_) db_ = std::make_unique<zones::Database>(settings_.db_path);
-      tick(requested);
+      poll(requested);
     } catch (const std::exception& e) {
       log::error(std::string("cannot watch the database: ") + e.what());
       db_.reset();  // reopen on the next turn

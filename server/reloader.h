@@ -3,13 +3,21 @@
 // data_version, polled a few times a second) and the geo database file,
 // builds new Snapshots off the query loops and publishes them whole.
 //
-// Four kinds of rebuild, cheapest first:
-//  - health only: meridian-healthd wrote (config_generation unchanged), or
-//    the health data went stale / came back with the passing of time;
-//  - geo only: the --geodb file changed on disk;
-//  - steering: endpoints, regions or latency changed, but no zone data
-//    (zones_generation unchanged): the zone table is shared, however large;
-//  - full: zones, records or steered names changed, or anything else.
+// What moved decides what is rebuilt, cheapest first. Every commit moves at
+// least one of the store's generations (zones/database.h, Generations):
+//  - only liveness moved (heartbeats): nothing is rebuilt; the vantages'
+//    last writes are read, and health is rebuilt only if one of them went
+//    stale or came back, or the health data's mode changed with time;
+//  - health moved (healthd changed a state or an RTT): health only, and
+//    published only when it answers differently (RTT hysteresis);
+//  - config moved (endpoints, regions, latency): steering + health, sharing
+//    the zone table, provided that table was compiled from the current zones
+//    generation;
+//  - zones moved, nothing known moved, or a reload was requested (SIGHUP,
+//    API write): full;
+//  - the --geodb file changed on disk: geo only.
+// The generations are read in the same read transaction that the snapshot is
+// built from, so the decision always describes the data it builds.
 // A failed build keeps the previous snapshot serving and is logged and counted.
 
 #include <sys/stat.h>
@@ -23,30 +31,33 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server/dns_loop.h"
 #include "server/snapshot.h"
 #include "server/steering/compile.h"
 #include "zones/database.h"
+#include "zones/vantage_store.h"
 
 namespace meridian::server {
 
 struct ReloadStats {
   uint64_t generation = 0;
-  uint64_t reloads = 0;            // snapshots published after the first
-  uint64_t health_reloads = 0;     // of which health-only
-  uint64_t steering_reloads = 0;   // of which steering + health (zone table kept)
-  uint64_t geo_reloads = 0;        // geo database files loaded after the first
-  uint64_t failures = 0;           // builds that failed (previous snapshot kept)
-  uint64_t geo_failures = 0;       // geo files refused (previous database kept)
-  double last_duration_s = 0;      // wall time of the last successful build
+  uint64_t reloads = 0;           // snapshots published after the first
+  uint64_t health_reloads = 0;    // of which health-only
+  uint64_t steering_reloads = 0;  // of which steering + health (zone table kept)
+  uint64_t health_unchanged = 0;  // health rebuilds not published: no answer changed
+  uint64_t geo_reloads = 0;       // geo database files loaded after the first
+  uint64_t failures = 0;          // builds that failed (previous snapshot kept)
+  uint64_t geo_failures = 0;      // geo files refused (previous database kept)
+  double last_duration_s = 0;     // wall time of the last successful build
   double total_duration_s = 0;
-  int64_t built_at_ms = 0;         // when the current snapshot was published
+  int64_t built_at_ms = 0;  // when the current snapshot was published
   size_t zones = 0, nodes = 0, rrsets = 0, memory_bytes = 0;
   size_t regions = 0, endpoints = 0, steered_names = 0;
   steering::HealthMode health_mode = steering::HealthMode::kNoData;
-  int64_t health_newest_write_ms = 0;
-  std::string geo_summary;         // "" when no geo database is loaded
+  int64_t health_newest_write_ms = 0;  // newest healthd heartbeat, tracked without rebuilds
+  std::string geo_summary;             // "" when no geo database is loaded
 };
 
 struct ReloadSettings {
@@ -70,18 +81,39 @@ class Reloader {
   void start();
   void stop();
   /// Rebuilds everything at once instead of waiting for the next poll
-  /// (SIGHUP, API write).
+  /// (SIGHUP). Any thread.
   void requestReload();
+  /// Polls at once instead of waiting for the next poll, rebuilding what the
+  /// commit moved (an API write, which has just committed). Any thread.
+  void pollNow();
 
   ReloadStats stats() const;
   /// The snapshot published last (for explain); null before loadInitial().
   std::shared_ptr<const Snapshot> current() const;
 
+  /// One poll: looks at what changed and rebuilds what it must. The reload
+  /// thread calls this after each wait; tests call it directly, without
+  /// start(), to interleave commits with polls deterministically.
+  /// `reload_requested` forces a full rebuild.
+  void poll(bool reload_requested);
+
+  /// Tests only: runs on the reload thread inside poll(), after the
+  /// generations have been read and before anything is built, so a test can
+  /// commit in exactly that window.
+  std::function<void()> after_generations_read_for_test;
+
+  enum class Kind { kNone, kFull, kSteering, kHealth, kGeo };
+  /// The decision, pure: what to rebuild given the generations seen at the
+  /// last poll, those read now, and the zones generation the published zone
+  /// table was compiled from.
+  static Kind decide(bool reload_requested, const zones::Generations& seen,
+                     const zones::Generations& now, int64_t published_zones_generation);
+
  private:
-  enum class Kind { kFull, kSteering, kHealth, kGeo };
   void run();
-  void tick(bool requested);
   void rebuild(Kind kind, const char* why);
+  void trackHeartbeats();
+  bool vantageFreshnessMoved() const;
   std::shared_ptr<const geo::GeoDatabase> openGeo();
   bool geoFileChanged();
 
@@ -93,9 +125,8 @@ class Reloader {
   // Used by the reload thread only (and by loadInitial() before it starts).
   std::unique_ptr<zones::Database> db_;
   int64_t seen_version_ = 0;
-  int64_t seen_config_generation_ = 0;
-  int64_t seen_health_generation_ = 0;
-  int64_t seen_zones_generation_ = 0;
+  zones::Generations seen_;
+  std::vector<zones::VantageHeartbeat> heartbeats_;  // read when liveness moves
   struct stat geo_stat_ {};
   std::shared_ptr<const Snapshot> published_;
 
@@ -103,6 +134,7 @@ class Reloader {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool reload_requested_ = false;
+  bool poll_requested_ = false;
   ReloadStats stats_;
 };
 

@@ -10,12 +10,12 @@ std::shared_ptr<Snapshot> buildSnapshot(zones::Database& db,
                                         const steering::HealthSettings& health, int64_t now_ms) {
   auto snapshot = std::make_shared<Snapshot>();
   zones::ReadTransaction view(db);  // zones, steering and health from one commit
+  snapshot->zones_generation = db.zonesGeneration();
   steering::CompiledSteering steering = steering::compileSteering(db);
   snapshot->zones = zones::compileZones(db, steering.placements);
-  snapshot->health = steering::buildHealth(db, *steering.table,
-                                           previous ? previous->health.get() : nullptr,
-                                           previous ? previous->steering.get() : nullptr, health,
-                                           now_ms);
+  snapshot->health =
+      steering::buildHealth(db, *steering.table, previous ? previous->health.get() : nullptr,
+                            previous ? previous->steering.get() : nullptr, health, now_ms);
   snapshot->steering = std::move(steering.table);
   snapshot->geo = std::move(geo);
   return snapshot;
@@ -23,8 +23,9 @@ std::shared_ptr<Snapshot> buildSnapshot(zones::Database& db,
 
 std::shared_ptr<Snapshot> rebuildSteering(zones::Database& db, const Snapshot& current,
                                           const steering::HealthSettings& health, int64_t now_ms) {
-  auto snapshot = std::make_shared<Snapshot>(current);
   zones::ReadTransaction view(db);
+  if (db.zonesGeneration() != current.zones_generation) return nullptr;
+  auto snapshot = std::make_shared<Snapshot>(current);
   steering::CompiledSteering steering = steering::compileSteering(db);
   snapshot->health = steering::buildHealth(db, *steering.table, current.health.get(),
                                            current.steering.get(), health, now_ms);

@@ -21,8 +21,9 @@ struct Snapshot {
   std::shared_ptr<const steering::SteeringTable> steering;
   std::shared_ptr<const steering::HealthTable> health;
   std::shared_ptr<const geo::GeoDatabase> geo;
-  uint64_t generation = 0;     // increases with every published snapshot
-  int64_t built_at_ms = 0;     // wall clock when it was published
+  int64_t zones_generation = 0;  // the store's zones generation `zones` was compiled from
+  uint64_t generation = 0;       // increases with every published snapshot
+  int64_t built_at_ms = 0;       // wall clock when it was published
 };
 
 /// Compiles zones, steering and health from `db` in one read transaction
@@ -35,8 +36,10 @@ std::shared_ptr<Snapshot> buildSnapshot(zones::Database& db,
 
 /// A copy of `current` with steering and health rebuilt from `db`, sharing
 /// its zone table: for writes that changed endpoints, regions or latency but
-/// no zone data (the zones generation did not move, so the steered names and
-/// their indices in the zone table are the same).
+/// no zone data. The zone table holds indices into the steering table, so
+/// this is only sound while the zones generation in `db` is the one
+/// `current`'s zone table was compiled from; otherwise it returns null and
+/// the caller must build in full.
 std::shared_ptr<Snapshot> rebuildSteering(zones::Database& db, const Snapshot& current,
                                           const steering::HealthSettings& health, int64_t now_ms);
 

@@ -39,12 +39,18 @@ bool parseAddress(const std::string& text, uint8_t* out, uint8_t* family) {
 
 Policy policyOf(zones::Policy p) {
   switch (p) {
-    case zones::Policy::kGeo: return Policy::kGeo;
-    case zones::Policy::kNearest: return Policy::kNearest;
-    case zones::Policy::kLatency: return Policy::kLatency;
-    case zones::Policy::kWeighted: return Policy::kWeighted;
-    case zones::Policy::kSticky: return Policy::kSticky;
-    case zones::Policy::kFailover: break;
+    case zones::Policy::kGeo:
+      return Policy::kGeo;
+    case zones::Policy::kNearest:
+      return Policy::kNearest;
+    case zones::Policy::kLatency:
+      return Policy::kLatency;
+    case zones::Policy::kWeighted:
+      return Policy::kWeighted;
+    case zones::Policy::kSticky:
+      return Policy::kSticky;
+    case zones::Policy::kFailover:
+      break;
   }
   return Policy::kFailover;
 }
@@ -53,10 +59,14 @@ Policy policyOf(zones::Policy p) {
 
 const char* healthModeName(HealthMode mode) {
   switch (mode) {
-    case HealthMode::kFresh: return "fresh";
-    case HealthMode::kStale: return "stale";
-    case HealthMode::kFailOpen: return "fail-open";
-    case HealthMode::kNoData: return "no-data";
+    case HealthMode::kFresh:
+      return "fresh";
+    case HealthMode::kStale:
+      return "stale";
+    case HealthMode::kFailOpen:
+      return "fail-open";
+    case HealthMode::kNoData:
+      return "no-data";
   }
   return "?";
 }
@@ -69,7 +79,8 @@ CompiledSteering compileSteering(zones::Database& db) {
   std::unordered_map<int64_t, uint16_t> region_by_id;
   std::unordered_map<std::string, uint16_t> region_by_name;
   {
-    zones::Statement rows = db.prepare("SELECT id, name, latitude, longitude FROM regions ORDER BY name");
+    zones::Statement rows =
+        db.prepare("SELECT id, name, latitude, longitude FROM regions ORDER BY name");
     while (rows.step()) {
       Region r;
       r.name = rows.columnText(1);
@@ -97,7 +108,9 @@ CompiledSteering compileSteering(zones::Database& db) {
       }
       e.weight = static_cast<uint32_t>(std::max<int64_t>(0, rows.columnInt(4)));
       const std::string state = rows.columnText(5);
-      e.state = state == "drain" ? AdminState::kDrain : state == "down" ? AdminState::kDown : AdminState::kUp;
+      e.state = state == "drain"  ? AdminState::kDrain
+                : state == "down" ? AdminState::kDown
+                                  : AdminState::kUp;
       e.has_checks = rows.columnInt(6) != 0;
       table->endpoints.push_back(std::move(e));
     }
@@ -131,10 +144,12 @@ CompiledSteering compileSteering(zones::Database& db) {
       n.type = spec.type;
       n.policy = policyOf(spec.policy);
       n.ttl = spec.ttl;
-      n.max_answers = static_cast<uint8_t>(std::clamp(spec.max_answers, 1, static_cast<int>(kMaxAnswers)));
-      n.when_all_down = spec.when_all_down == zones::WhenAllDown::kNodata     ? WhenAllDown::kNodata
-                        : spec.when_all_down == zones::WhenAllDown::kServfail ? WhenAllDown::kServfail
-                                                                              : WhenAllDown::kAll;
+      n.max_answers =
+          static_cast<uint8_t>(std::clamp(spec.max_answers, 1, static_cast<int>(kMaxAnswers)));
+      n.when_all_down = spec.when_all_down == zones::WhenAllDown::kNodata ? WhenAllDown::kNodata
+                        : spec.when_all_down == zones::WhenAllDown::kServfail
+                            ? WhenAllDown::kServfail
+                            : WhenAllDown::kAll;
       n.panic_threshold = static_cast<float>(spec.panic_threshold);
       n.slow_start_ms = static_cast<uint32_t>(spec.slow_start_s) * 1000;
       if (spec.regions.size() > kMaxRegionsPerName) {
@@ -147,7 +162,8 @@ CompiledSteering compileSteering(zones::Database& db) {
         }
         return it->second;
       };
-      for (const std::string& region : spec.regions) n.regions[n.region_count++] = regionIndex(region);
+      for (const std::string& region : spec.regions)
+        n.regions[n.region_count++] = regionIndex(region);
       for (const auto& [key, regions] : spec.geo_map) {
         const uint32_t first = static_cast<uint32_t>(table->geo_regions.size());
         for (const std::string& region : regions) table->geo_regions.push_back(regionIndex(region));
@@ -158,10 +174,11 @@ CompiledSteering compileSteering(zones::Database& db) {
         } else {
           // Same reading as the API: continent codes first, "CC-SUB" for a
           // subdivision, anything else a country.
-          const GeoMap::Kind kind = geo::isValidContinentCode(key)        ? GeoMap::kContinent
+          const GeoMap::Kind kind = geo::isValidContinentCode(key)       ? GeoMap::kContinent
                                     : key.find('-') != std::string::npos ? GeoMap::kSubdivision
                                                                          : GeoMap::kCountry;
-          n.geo_map.entries.push_back({GeoMap::packKey(kind, key.data(), key.size()), first, count});
+          n.geo_map.entries.push_back(
+              {GeoMap::packKey(kind, key.data(), key.size()), first, count});
         }
       }
       std::sort(n.geo_map.entries.begin(), n.geo_map.entries.end(),
@@ -179,7 +196,8 @@ CompiledSteering compileSteering(zones::Database& db) {
       const size_t slash = prefix.find('/');
       LatencyPrefixes::Entry entry{};
       uint8_t family = 0;
-      if (slash == std::string::npos || !parseAddress(prefix.substr(0, slash), entry.network, &family)) {
+      if (slash == std::string::npos ||
+          !parseAddress(prefix.substr(0, slash), entry.network, &family)) {
         throw std::invalid_argument("latency prefix " + prefix + " is not ADDR/LEN");
       }
       const auto region = region_by_id.find(rows.columnInt(1));
@@ -204,6 +222,34 @@ CompiledSteering compileSteering(zones::Database& db) {
   return result;
 }
 
+bool HealthTable::answersLike(const HealthTable& other) const {
+  if (mode != other.mode || region_count != other.region_count || region_rtt != other.region_rtt ||
+      endpoints.size() != other.endpoints.size() || vantages.size() != other.vantages.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const EndpointHealth& a = endpoints[i];
+    const EndpointHealth& b = other.endpoints[i];
+    if (a.healthy != b.healthy || a.reported != b.reported ||
+        a.recovered_at_ms != b.recovered_at_ms || a.rtt_ms != b.rtt_ms) {
+      return false;
+    }
+  }
+  for (size_t i = 0; i < vantages.size(); ++i) {
+    const Vantage& a = vantages[i];
+    const Vantage& b = other.vantages[i];
+    if (a.name != b.name || a.has_location != b.has_location || a.latitude != b.latitude ||
+        a.longitude != b.longitude || a.fresh != b.fresh) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool vantageFresh(int64_t last_write_ms, const HealthSettings& settings, int64_t now_ms) {
+  return now_ms - last_write_ms <= settings.stale_after_ms;
+}
+
 HealthMode healthModeAt(int64_t newest_write_ms, bool any_vantage, const HealthSettings& settings,
                         int64_t now_ms) {
   if (!any_vantage) return HealthMode::kNoData;
@@ -224,8 +270,8 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
 
   std::unordered_map<std::string, size_t> vantage_index;
   {
-    zones::Statement rows = db.prepare(
-        "SELECT name, latitude, longitude, last_write FROM vantages ORDER BY name");
+    zones::Statement rows =
+        db.prepare("SELECT name, latitude, longitude, last_write FROM vantages ORDER BY name");
     while (rows.step()) {
       Vantage v;
       v.name = rows.columnText(0);
@@ -239,6 +285,7 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
     }
   }
   health->mode = healthModeAt(health->newest_write_ms, !health->vantages.empty(), settings, now_ms);
+  for (Vantage& v : health->vantages) v.fresh = vantageFresh(v.last_write_ms, settings, now_ms);
 
   std::unordered_map<int64_t, uint32_t> endpoint_by_id;
   for (uint32_t i = 0; i < table.endpoints.size(); ++i) endpoint_by_id[table.endpoints[i].id] = i;
@@ -253,20 +300,20 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
   // RTT samples per (vantage, region), for the medians.
   std::vector<std::vector<float>> samples(health->vantages.size() * health->region_count);
   {
-    zones::Statement rows = db.prepare(
-        "SELECT endpoint_id, vantage, healthy, since, rtt_ms, transitions FROM health");
+    zones::Statement rows =
+        db.prepare("SELECT endpoint_id, vantage, healthy, since, rtt_ms, transitions FROM health");
     while (rows.step()) {
       const auto endpoint = endpoint_by_id.find(rows.columnInt(0));
       const auto vantage = vantage_index.find(rows.columnText(1));
       if (endpoint == endpoint_by_id.end() || vantage == vantage_index.end()) continue;
       const Vantage& v = health->vantages[vantage->second];
-      const bool fresh = now_ms - v.last_write_ms <= settings.stale_after_ms;
-      if (!fresh && health->mode == HealthMode::kFresh) continue;  // ignore a dead vantage
+      if (!v.fresh && health->mode == HealthMode::kFresh) continue;  // ignore a dead vantage
       Votes& vote = votes[endpoint->second];
       const bool up = rows.columnInt(2) != 0;
       (up ? vote.up : vote.down)++;
       health->endpoints[endpoint->second].reported = true;
-      if (up && rows.columnInt(5) > 0) vote.recovered_at = std::max(vote.recovered_at, rows.columnInt(3));
+      if (up && rows.columnInt(5) > 0)
+        vote.recovered_at = std::max(vote.recovered_at, rows.columnInt(3));
       if (up && !rows.columnIsNull(4)) {
         const uint16_t region = table.endpoints[endpoint->second].region;
         samples[vantage->second * health->region_count + region].push_back(

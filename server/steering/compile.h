@@ -37,6 +37,9 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
                                                const SteeringTable* previous_table,
                                                const HealthSettings& settings, int64_t now_ms);
 
+/// Whether a vantage that last wrote at `last_write_ms` still counts in the
+/// vote at `now_ms`.
+bool vantageFresh(int64_t last_write_ms, const HealthSettings& settings, int64_t now_ms);
 /// The mode a health table built from data whose newest write was at
 /// `newest_write_ms` has at `now_ms` (staleness moves with the clock alone).
 HealthMode healthModeAt(int64_t newest_write_ms, bool any_vantage, const HealthSettings& settings,

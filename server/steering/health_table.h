@@ -21,16 +21,17 @@ const char* healthModeName(HealthMode mode);
 
 struct EndpointHealth {
   bool healthy = true;
-  bool reported = false;          // some vantage has a row for it
-  int64_t recovered_at_ms = 0;    // when it last became healthy after being down (slow start)
-  float rtt_ms = -1;              // EWMA from the nearest... the median over vantages; -1 unknown
+  bool reported = false;        // some vantage has a row for it
+  int64_t recovered_at_ms = 0;  // when it last became healthy after being down (slow start)
+  float rtt_ms = -1;            // EWMA from the nearest... the median over vantages; -1 unknown
 };
 
 struct Vantage {
   std::string name;
   bool has_location = false;
   double latitude = 0, longitude = 0;
-  int64_t last_write_ms = 0;
+  int64_t last_write_ms = 0;  // as of the build; the reloader tracks newer heartbeats
+  bool fresh = false;         // counted in the vote when the table was built
 };
 
 struct HealthTable {
@@ -42,6 +43,12 @@ struct HealthTable {
   // -1 when that vantage measured nothing in that region.
   std::vector<float> region_rtt;
   size_t region_count = 0;
+
+  /// True when `other` answers every query exactly as this table does: the
+  /// same mode, votes, slow-start times, RTTs and vantages. Timestamps of
+  /// writes are left out: a heartbeat alone changes no answer, so the
+  /// reloader does not republish for it.
+  bool answersLike(const HealthTable& other) const;
 };
 
 }  // namespace meridian::steering
