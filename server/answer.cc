@@ -1,4 +1,4 @@
-#include "server/resolver.h"
+#include "server/answer.h"
 
 #include <time.h>
 
