@@ -288,8 +288,8 @@ void bumpZoneSerial(Database& db, int64_t zone_id) {
       .run();
 }
 
-void createZone(Database& db, const std::string& zone,
-                const std::vector<std::string>& nameservers) {
+std::vector<std::string> createZone(Database& db, const std::string& zone,
+                                    const std::vector<std::string>& nameservers) {
   if (nameservers.empty()) {
     throw ValidationError("nameservers", "must list at least one nameserver");
   }
@@ -318,6 +318,7 @@ void createZone(Database& db, const std::string& zone,
   parsed.records.insert(parsed.records.begin(),
                         {zone, wire::type::SOA, 3600, rdataFromText(wire::type::SOA, soa, zone)});
   importZone(db, parsed, false);
+  return missingGlue(parsed, [](size_t) { return std::string(); });
 }
 
 size_t importZone(Database& db, const ParsedZone& zone, bool replace) {
