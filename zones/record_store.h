@@ -38,7 +38,8 @@ nlohmann::json toJson(const RecordSet& rrset);
 RecordSet parseRecordSet(const nlohmann::json& body, const std::string& zone,
                          const std::string& owner, uint16_t type);
 
-/// Every RRset of the zone, SOA first, then by owner and type.
+/// Every RRset of the zone in zoneRecords() order: canonical name order
+/// (RFC 4034 6.1), the apex and its SOA first, then by type.
 std::vector<RecordSet> listRecordSets(Database& db, const std::string& zone);
 
 /// Creates or replaces the RRset; returns true when created. A new SOA keeps

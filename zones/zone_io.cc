@@ -429,6 +429,66 @@ std::string rdataFromText(uint16_t type, const std::string& text, const std::str
   return rdataWire(rr.get());
 }
 
+int canonicalCompare(std::string_view a, std::string_view b) noexcept {
+  // Where each label starts; a wire name has at most 127 labels.
+  uint8_t a_at[wire::kMaxLabels];
+  uint8_t b_at[wire::kMaxLabels];
+  auto labels = [](std::string_view name, uint8_t* at) {
+    size_t count = 0;
+    for (size_t pos = 0; pos < name.size() && name[pos] != 0 && count < wire::kMaxLabels;
+         pos += 1 + static_cast<uint8_t>(name[pos])) {
+      at[count++] = static_cast<uint8_t>(pos);
+    }
+    return count;
+  };
+  size_t i = labels(a, a_at);
+  size_t j = labels(b, b_at);
+  // Example: "z.example." vs "\001.z.example.": "example" = "example",
+  // "z" = "z", then a has no label left and sorts first.
+  while (i > 0 && j > 0) {
+    --i;
+    --j;
+    const auto* x = reinterpret_cast<const uint8_t*>(a.data() + a_at[i]);
+    const auto* y = reinterpret_cast<const uint8_t*>(b.data() + b_at[j]);
+    const size_t common = std::min(x[0], y[0]);
+    for (size_t k = 1; k <= common; ++k) {
+      const uint8_t cx = wire::asciiLower(x[k]);
+      const uint8_t cy = wire::asciiLower(y[k]);
+      if (cx != cy) return cx < cy ? -1 : 1;
+    }
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  }
+  if (i != j) return i < j ? -1 : 1;
+  return 0;
+}
+
+std::vector<ZoneRecord> zoneRecords(Database& db, int64_t zone_id) {
+  std::vector<ZoneRecord> records;
+  Statement rows =
+      db.prepare("SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 ORDER BY id");
+  rows.bind(1, zone_id);
+  while (rows.step()) {
+    records.push_back({rows.columnText(0), static_cast<uint16_t>(rows.columnInt(1)),
+                       static_cast<uint32_t>(rows.columnInt(2)), std::string(rows.columnBlob(3))});
+  }
+  // Sort keys once, not per comparison.
+  std::vector<std::string> keys(records.size());
+  for (size_t i = 0; i < records.size(); ++i) keys[i] = wire::nameToWire(records[i].owner);
+  std::vector<size_t> order(records.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    if (const int c = canonicalCompare(keys[x], keys[y]); c != 0) return c < 0;
+    const uint16_t tx = records[x].type, ty = records[y].type;
+    // The SOA leads (RFC 1035 5.2 expects it first in a zone file).
+    if ((tx == wire::type::SOA) != (ty == wire::type::SOA)) return tx == wire::type::SOA;
+    return tx < ty;
+  });
+  std::vector<ZoneRecord> sorted;
+  sorted.reserve(records.size());
+  for (size_t i : order) sorted.push_back(std::move(records[i]));
+  return sorted;
+}
+
 std::string exportZone(Database& db, const std::string& name) {
   const std::string canonical = wire::canonicalName(name);
   Statement zone = db.prepare("SELECT id FROM zones WHERE name = ?1");
@@ -436,15 +496,8 @@ std::string exportZone(Database& db, const std::string& name) {
   if (!zone.step()) throw ZoneError("zone " + canonical + " does not exist");
   const int64_t zone_id = zone.columnInt(0);
   std::string out = "; zone " + canonical + " exported by meridianctl\n$ORIGIN " + canonical + "\n";
-  // SOA first (RFC 1035 5.2 expects it to lead), then every other record.
-  Statement rows = db.prepare(
-      "SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 "
-      "ORDER BY type != 6, owner, type, id");
-  rows.bind(1, zone_id);
-  while (rows.step()) {
-    const std::string_view rdata = rows.columnBlob(3);
-    out += recordToText(rows.columnText(0), static_cast<uint16_t>(rows.columnInt(1)),
-                        static_cast<uint32_t>(rows.columnInt(2)), std::string(rdata));
+  for (const ZoneRecord& r : zoneRecords(db, zone_id)) {
+    out += recordToText(r.owner, r.type, r.ttl, r.rdata);
     out += '\n';
   }
   return out;

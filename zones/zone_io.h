@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "zones/database.h"
@@ -83,9 +84,21 @@ std::optional<ZoneSummary> findZone(Database& db, const std::string& name);
 /// Deletes a zone and everything in it; false when it did not exist.
 bool deleteZone(Database& db, const std::string& name);
 
-/// The zone as RFC 1035 text (SOA first, then by owner and type), re-parseable
-/// by parseZoneText. Throws ZoneError if the zone does not exist.
+/// The zone as RFC 1035 text in zoneRecords() order, re-parseable by
+/// parseZoneText. Throws ZoneError if the zone does not exist.
 std::string exportZone(Database& db, const std::string& name);
+
+/// DNSSEC canonical order of names (RFC 4034 6.1): labels compared from the
+/// rightmost, each as an octet string with ASCII letters lowercased, a label
+/// that is a prefix of the other first; with all labels equal, fewer labels
+/// first (so a zone's apex precedes every name in it). Takes uncompressed
+/// wire names; returns <0, 0 or >0 as `a` sorts before, with or after `b`.
+int canonicalCompare(std::string_view a, std::string_view b) noexcept;
+
+/// Every record of zone `zone_id` in zone order, the one order `zone show`,
+/// `zone export` and the API list records in: names in canonical order (the
+/// apex first, its SOA leading), types ascending, records as stored.
+std::vector<ZoneRecord> zoneRecords(Database& db, int64_t zone_id);
 
 /// One record as presentation text ("www.example.com. 300 IN A 192.0.2.1").
 std::string recordToText(const std::string& owner, uint16_t type, uint32_t ttl,
