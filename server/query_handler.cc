@@ -1,6 +1,6 @@
 #include "server/query_handler.h"
 
-#include "server/resolver.h"
+#include "server/answer.h"
 
 namespace meridian::server {
 
@@ -81,7 +81,7 @@ size_t handleQuery(const Snapshot& snapshot, QueryContext& context, const uint8_
   const size_t opt_size = q.has_edns ? optSize(q) : 0;
   w.reserve(opt_size);
 
-  // 3. Answer: zone -> client/geo -> steer -> encode (server/resolver.cc).
+  // 3. Answer: zone -> client/geo -> steer -> encode (server/answer.cc).
   AnswerOutcome outcome;
   switch (status) {
     case wire::ParseStatus::kOk:

@@ -170,20 +170,13 @@ RecordSet parseRecordSet(const nlohmann::json& body, const std::string& zone,
 }
 
 std::vector<RecordSet> listRecordSets(Database& db, const std::string& zone) {
-  const int64_t id = zoneId(db, zone);
   std::vector<RecordSet> out;
-  Statement s = db.prepare(
-      "SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 "
-      "ORDER BY type != 6, owner, type, id");
-  s.bind(1, id);
-  while (s.step()) {
-    const std::string owner = s.columnText(0);
-    const auto type = static_cast<uint16_t>(s.columnInt(1));
-    if (out.empty() || out.back().name != owner || out.back().type != type) {
+  for (const ZoneRecord& r : zoneRecords(db, zoneId(db, zone))) {
+    if (out.empty() || out.back().name != r.owner || out.back().type != r.type) {
       // An RRset's TTL is its first record's (RFC 2181 5.2 says they agree).
-      out.push_back({owner, type, static_cast<uint32_t>(s.columnInt(2)), {}});
+      out.push_back({r.owner, r.type, r.ttl, {}});
     }
-    out.back().records.push_back(rdataToText(type, std::string(s.columnBlob(3))));
+    out.back().records.push_back(rdataToText(r.type, r.rdata));
   }
   return out;
 }
@@ -288,8 +281,8 @@ void bumpZoneSerial(Database& db, int64_t zone_id) {
       .run();
 }
 
-void createZone(Database& db, const std::string& zone,
-                const std::vector<std::string>& nameservers) {
+std::vector<std::string> createZone(Database& db, const std::string& zone,
+                                    const std::vector<std::string>& nameservers) {
   if (nameservers.empty()) {
     throw ValidationError("nameservers", "must list at least one nameserver");
   }
@@ -318,6 +311,7 @@ void createZone(Database& db, const std::string& zone,
   parsed.records.insert(parsed.records.begin(),
                         {zone, wire::type::SOA, 3600, rdataFromText(wire::type::SOA, soa, zone)});
   importZone(db, parsed, false);
+  return missingGlue(parsed, [](size_t) { return std::string(); });
 }
 
 size_t importZone(Database& db, const ParsedZone& zone, bool replace) {

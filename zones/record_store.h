@@ -38,7 +38,8 @@ nlohmann::json toJson(const RecordSet& rrset);
 RecordSet parseRecordSet(const nlohmann::json& body, const std::string& zone,
                          const std::string& owner, uint16_t type);
 
-/// Every RRset of the zone, SOA first, then by owner and type.
+/// Every RRset of the zone in zoneRecords() order: canonical name order
+/// (RFC 4034 6.1), the apex and its SOA first, then by type.
 std::vector<RecordSet> listRecordSets(Database& db, const std::string& zone);
 
 /// Creates or replaces the RRset; returns true when created. A new SOA keeps
@@ -51,7 +52,10 @@ void deleteRecordSet(Database& db, const std::string& zone, const std::string& o
 /// New zone with a generated SOA (MNAME = first nameserver, RNAME =
 /// hostmaster.<zone>, serial 1) and the NS RRset. ConflictError when it exists.
 /// Nameserver names are absolute (a trailing dot is added when missing).
-void createZone(Database& db, const std::string& zone, const std::vector<std::string>& nameservers);
+/// Returns warnings: nameservers inside the zone, which have no address yet
+/// (missing glue; add their A/AAAA records next).
+std::vector<std::string> createZone(Database& db, const std::string& zone,
+                                    const std::vector<std::string>& nameservers);
 
 /// Stores a parsed zone file. An existing zone is a ConflictError unless
 /// `replace`; a replaced zone keeps a serial newer than before. Returns the

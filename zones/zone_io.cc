@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "wire/constants.h"
@@ -46,6 +48,28 @@ std::string takeString(char* text) {
 
 constexpr uint32_t kMaxTtl = 2147483647;  // RFC 2181 section 8
 
+// The origin while a file has given none; see parseZoneText.
+constexpr const char* kUnknownOrigin = "origin-not-given.meridian.invalid.";
+
+// A name of `rr` (owner or a name in its rdata) that was completed with
+// `unknown`, as the file wrote it ("www", "@"), or "" when there is none.
+std::string relativeName(const ldns_rr* rr, const ldns_rdf* unknown) {
+  auto written = [&](const ldns_rdf* name) -> std::string {
+    if (ldns_dname_compare(name, unknown) == 0) return "@";
+    if (!ldns_dname_is_subdomain(name, unknown)) return {};
+    std::string text = takeString(ldns_rdf2str(name));
+    const std::string suffix = std::string(".") + kUnknownOrigin;
+    if (text.size() > suffix.size()) text.resize(text.size() - suffix.size());
+    return text;
+  };
+  std::string found = written(ldns_rr_owner(rr));
+  for (size_t i = 0; found.empty() && i < ldns_rr_rd_count(rr); ++i) {
+    const ldns_rdf* field = ldns_rr_rdf(rr, i);
+    if (ldns_rdf_get_type(field) == LDNS_RDF_TYPE_DNAME) found = written(field);
+  }
+  return found;
+}
+
 std::string rdataWire(const ldns_rr* rr) {
   BufferPtr buffer(ldns_buffer_new(512));
   if (ldns_rr_rdata2buffer_wire(buffer.get(), rr) != LDNS_STATUS_OK) {
@@ -74,10 +98,19 @@ std::string lineOf(const std::string& text, int number) {
   return line.size() > 120 ? line.substr(0, 120) + "..." : line;
 }
 
+// `wire` with its letters lowercased (labels' length octets left alone).
+std::string lowercaseWire(std::string wire) {
+  for (size_t at = 0; at < wire.size() && wire[at] != 0; at += 1 + static_cast<uint8_t>(wire[at])) {
+    for (size_t k = at + 1; k <= at + static_cast<uint8_t>(wire[at]) && k < wire.size(); ++k) {
+      wire[k] = static_cast<char>(wire::asciiLower(static_cast<uint8_t>(wire[k])));
+    }
+  }
+  return wire;
+}
+
 // Checks that need the whole zone: the SOA, owners inside the zone, CNAME
-// exclusivity (RFC 1034 3.6.2, RFC 2181 10.1) and RRset sizes.
-void validateZone(const ParsedZone& zone, const std::vector<int>& lines,
-                  const std::string& source) {
+// exclusivity (RFC 1034 3.6.2, RFC 2181 10.1), RRset sizes, and nameservers.
+void validateZone(ParsedZone& zone, const std::vector<int>& lines, const std::string& source) {
   auto where = [&](size_t i) { return source + ":" + std::to_string(lines[i]) + ": "; };
   const std::string apex = wire::nameToWire(zone.name);
   size_t soa_count = 0;
@@ -139,9 +172,45 @@ void validateZone(const ParsedZone& zone, const std::vector<int>& lines,
     }
     i = end;
   }
+  // The apex must have NS records (RFC 1034 4.2.1): without them the zone
+  // cannot be delegated to, and resolvers that ask for them get nothing.
+  const bool apex_ns =
+      std::any_of(zone.records.begin(), zone.records.end(), [&](const ZoneRecord& r) {
+        return r.type == wire::type::NS && wire::nameToWire(r.owner) == apex;
+      });
+  if (!apex_ns) throw ZoneError(source + ": zone " + zone.name + " has no NS records at its apex");
+  zone.warnings = missingGlue(zone, where);
 }
 
 }  // namespace
+
+// An NS target inside the zone needs an address in it: at a delegation it
+// is the glue a resolver cannot get elsewhere, at the apex the parent's glue
+// should match it. A warning, not an error, as kzonecheck and nsd-checkzone
+// report it: the address may be added next.
+std::vector<std::string> missingGlue(const ParsedZone& zone,
+                                     const std::function<std::string(size_t)>& where) {
+  const std::string apex = wire::nameToWire(zone.name);
+  std::set<std::string> with_address;
+  for (const ZoneRecord& r : zone.records) {
+    if (r.type == wire::type::A || r.type == wire::type::AAAA) {
+      with_address.insert(wire::nameToWire(r.owner));
+    }
+  }
+  std::vector<std::string> warnings;
+  std::set<std::pair<std::string, std::string>> reported;
+  for (size_t i = 0; i < zone.records.size(); ++i) {
+    const ZoneRecord& r = zone.records[i];
+    if (r.type != wire::type::NS) continue;
+    const std::string target = lowercaseWire(r.rdata);
+    if (!wire::isSubdomain(target, apex) || with_address.count(target)) continue;
+    const std::string text = wire::wireToText(target);
+    if (!reported.insert({r.owner, text}).second) continue;
+    warnings.push_back(where(i) + "nameserver " + text + " of " + r.owner +
+                       " is inside the zone but has no A or AAAA record (missing glue)");
+  }
+  return warnings;
+}
 
 uint16_t typeFromText(const std::string& text) {
   const ldns_rr_type type = ldns_get_rr_type_by_name(text.c_str());
@@ -166,7 +235,14 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
       throw ZoneError(std::string("zone name: ") + e.what());
     }
     origin = ldns_dname_new_frm_str(zone.name.c_str());
+  } else {
+    // Without an origin ldns completes relative names with the root, and a
+    // file written for NSD or Knot (origin in their configuration, not in the
+    // file) would become the root zone. Complete them with a name that cannot
+    // be real (RFC 6761 .invalid) and refuse any name that ends up below it.
+    origin = ldns_dname_new_frm_str(kUnknownOrigin);
   }
+  const RdfPtr unknown_origin(ldns_dname_new_frm_str(kUnknownOrigin));
   ldns_rdf* previous = nullptr;
   // ldns replaces *origin and *previous as it reads ($ORIGIN, owners); free
   // whatever they hold last, on every way out.
@@ -206,6 +282,12 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
       break;
     }
     RrPtr rr(raw);
+    if (const std::string relative = zone_name ? "" : relativeName(rr.get(), unknown_origin.get());
+        !relative.empty()) {
+      throw UnknownOriginError(where + "relative name \"" + relative +
+                               "\" but no origin to complete it: no $ORIGIN before it and no "
+                               "zone name given");
+    }
     if (ldns_rr_get_class(rr.get()) != LDNS_RR_CLASS_IN) {
       error = where + "only class IN is served";
       break;
@@ -347,6 +429,66 @@ std::string rdataFromText(uint16_t type, const std::string& text, const std::str
   return rdataWire(rr.get());
 }
 
+int canonicalCompare(std::string_view a, std::string_view b) noexcept {
+  // Where each label starts; a wire name has at most 127 labels.
+  uint8_t a_at[wire::kMaxLabels];
+  uint8_t b_at[wire::kMaxLabels];
+  auto labels = [](std::string_view name, uint8_t* at) {
+    size_t count = 0;
+    for (size_t pos = 0; pos < name.size() && name[pos] != 0 && count < wire::kMaxLabels;
+         pos += 1 + static_cast<uint8_t>(name[pos])) {
+      at[count++] = static_cast<uint8_t>(pos);
+    }
+    return count;
+  };
+  size_t i = labels(a, a_at);
+  size_t j = labels(b, b_at);
+  // Example: "z.example." vs "\001.z.example.": "example" = "example",
+  // "z" = "z", then a has no label left and sorts first.
+  while (i > 0 && j > 0) {
+    --i;
+    --j;
+    const auto* x = reinterpret_cast<const uint8_t*>(a.data() + a_at[i]);
+    const auto* y = reinterpret_cast<const uint8_t*>(b.data() + b_at[j]);
+    const size_t common = std::min(x[0], y[0]);
+    for (size_t k = 1; k <= common; ++k) {
+      const uint8_t cx = wire::asciiLower(x[k]);
+      const uint8_t cy = wire::asciiLower(y[k]);
+      if (cx != cy) return cx < cy ? -1 : 1;
+    }
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+  }
+  if (i != j) return i < j ? -1 : 1;
+  return 0;
+}
+
+std::vector<ZoneRecord> zoneRecords(Database& db, int64_t zone_id) {
+  std::vector<ZoneRecord> records;
+  Statement rows =
+      db.prepare("SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 ORDER BY id");
+  rows.bind(1, zone_id);
+  while (rows.step()) {
+    records.push_back({rows.columnText(0), static_cast<uint16_t>(rows.columnInt(1)),
+                       static_cast<uint32_t>(rows.columnInt(2)), std::string(rows.columnBlob(3))});
+  }
+  // Sort keys once, not per comparison.
+  std::vector<std::string> keys(records.size());
+  for (size_t i = 0; i < records.size(); ++i) keys[i] = wire::nameToWire(records[i].owner);
+  std::vector<size_t> order(records.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    if (const int c = canonicalCompare(keys[x], keys[y]); c != 0) return c < 0;
+    const uint16_t tx = records[x].type, ty = records[y].type;
+    // The SOA leads (RFC 1035 5.2 expects it first in a zone file).
+    if ((tx == wire::type::SOA) != (ty == wire::type::SOA)) return tx == wire::type::SOA;
+    return tx < ty;
+  });
+  std::vector<ZoneRecord> sorted;
+  sorted.reserve(records.size());
+  for (size_t i : order) sorted.push_back(std::move(records[i]));
+  return sorted;
+}
+
 std::string exportZone(Database& db, const std::string& name) {
   const std::string canonical = wire::canonicalName(name);
   Statement zone = db.prepare("SELECT id FROM zones WHERE name = ?1");
@@ -354,15 +496,8 @@ std::string exportZone(Database& db, const std::string& name) {
   if (!zone.step()) throw ZoneError("zone " + canonical + " does not exist");
   const int64_t zone_id = zone.columnInt(0);
   std::string out = "; zone " + canonical + " exported by meridianctl\n$ORIGIN " + canonical + "\n";
-  // SOA first (RFC 1035 5.2 expects it to lead), then every other record.
-  Statement rows = db.prepare(
-      "SELECT owner, type, ttl, rdata FROM records WHERE zone_id = ?1 "
-      "ORDER BY type != 6, owner, type, id");
-  rows.bind(1, zone_id);
-  while (rows.step()) {
-    const std::string_view rdata = rows.columnBlob(3);
-    out += recordToText(rows.columnText(0), static_cast<uint16_t>(rows.columnInt(1)),
-                        static_cast<uint32_t>(rows.columnInt(2)), std::string(rdata));
+  for (const ZoneRecord& r : zoneRecords(db, zone_id)) {
+    out += recordToText(r.owner, r.type, r.ttl, r.rdata);
     out += '\n';
   }
   return out;

@@ -175,6 +175,55 @@ class SlotTable {
   std::vector<uint32_t>& slots_;
 };
 
+// Types whose answers carry the addresses of the names in their rdata.
+bool hasAdditionalTargets(uint16_t type) {
+  return type == wire::type::NS || type == wire::type::MX || type == wire::type::SRV;
+}
+
+// The lowercase target name in one record's rdata (NS: the whole rdata; MX:
+// after the preference; SRV: after priority, weight and port), or "" when
+// there is none: SRV's "." means "no service here" (RFC 2782).
+std::string additionalTarget(uint16_t type, const uint8_t* rdata, uint16_t length) {
+  const size_t skip = type == wire::type::MX ? 2 : type == wire::type::SRV ? 6 : 0;
+  if (length <= skip) return {};
+  // NS and MX targets were lowercased and checked by canonicalRdata; an SRV
+  // target keeps its case on the wire (it is not compressed or downcased,
+  // RFC 2782, RFC 6840 5.1), so lowercase a copy for the lookup.
+  std::string target(reinterpret_cast<const char*>(rdata + skip), length - skip);
+  try {
+    if (lowercaseName(target, 0) != target.size()) return {};
+  } catch (const std::invalid_argument&) {
+    return {};  // malformed SRV rdata: it is served as stored, with no additional data
+  }
+  if (type == wire::type::SRV && target.size() == 1) return {};
+  return target;
+}
+
+// Appends to `links` (once each) the A and AAAA RRsets at `target` when it
+// is a name of `zone`. Left out: names outside the zone (another zone's data
+// may change without this one being rebuilt), steered addresses (chosen per
+// client; the client asks for them and gets its own answer) and, except for
+// NS glue, names at or below a zone cut (not authoritative data here).
+void addressRRsetsOf(const ZoneTable& t, uint32_t zone, std::string_view apex,
+                     std::string_view target, bool glue, std::vector<uint32_t>& links) {
+  if (target.empty() || !wire::isSubdomain(target, apex)) return;
+  const auto* name = reinterpret_cast<const uint8_t*>(target.data());
+  const uint32_t n = t.findNode(zone, name, target.size());
+  if (n == kNotFound) return;
+  if (!glue) {
+    for (size_t at = 0; target.size() - at > apex.size(); at += 1 + name[at]) {
+      const uint32_t above = t.findNode(zone, name + at, target.size() - at);
+      if (above != kNotFound && (t.node(above).flags & Node::kDelegation)) return;
+    }
+  }
+  for (uint16_t type : {wire::type::A, wire::type::AAAA}) {
+    const RRset* set = t.findRRset(t.node(n), type);
+    if (set == nullptr || set->count == 0) continue;
+    const auto index = static_cast<uint32_t>(set - &t.rrset(0));
+    if (std::find(links.begin(), links.end(), index) == links.end()) links.push_back(index);
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<const ZoneTable> ZoneTableBuilder::build() {
@@ -336,31 +385,25 @@ std::shared_ptr<const ZoneTable> ZoneTableBuilder::build() {
     if (n.flags & Node::kWildcard) t.zones_[n.zone].has_wildcards = true;
   }
 
-  // Pass 4: additional data for NS RRsets: the A/AAAA of targets inside the
-  // same zone (glue at delegations, addresses of in-zone servers at the apex).
+  // Pass 4: additional data, so the query path only copies: for NS, MX and
+  // SRV RRsets, the A/AAAA RRsets of targets inside the same zone (glue at
+  // delegations, server addresses at the apex; RFC 1035 3.3.9, RFC 2782).
+  std::vector<uint32_t> links;
   for (const Node& node : t.nodes_) {
-    const std::string& apex = zone_names_[node.zone];
     for (uint32_t r = node.first_rrset; r < node.first_rrset + node.rrset_count; ++r) {
       RRset& set = t.rrsets_[r];
-      if (set.type != wire::type::NS || set.count == 0) continue;
-      set.additional = static_cast<uint32_t>(t.additional_.size());
+      if (set.count == 0 || !hasAdditionalTargets(set.type)) continue;
+      links.clear();
       const uint8_t* p = t.rdata_.data() + set.data;
       const uint8_t* end = p + set.data_length;
       for (; p < end; p += 10 + wire::readU16(p + 8)) {
-        const uint8_t* target = p + 10;
-        const uint16_t length = wire::readU16(p + 8);
-        const std::string_view target_view(reinterpret_cast<const char*>(target), length);
-        if (!wire::isSubdomain(target_view, apex)) continue;
-        const uint32_t n = t.findNode(node.zone, target, length);
-        if (n == kNotFound) continue;
-        for (uint16_t type : {wire::type::A, wire::type::AAAA}) {
-          const RRset* glue = t.findRRset(t.nodes_[n], type);
-          if (glue != nullptr && glue->count > 0) {
-            t.additional_.push_back(static_cast<uint32_t>(glue - t.rrsets_.data()));
-            ++set.additional_count;
-          }
-        }
+        const std::string target = additionalTarget(set.type, p + 10, wire::readU16(p + 8));
+        addressRRsetsOf(t, node.zone, zone_names_[node.zone], target, set.type == wire::type::NS,
+                        links);
       }
+      set.additional = static_cast<uint32_t>(t.additional_.size());
+      set.additional_count = static_cast<uint16_t>(links.size());
+      t.additional_.insert(t.additional_.end(), links.begin(), links.end());
     }
   }
   return table;

@@ -22,7 +22,10 @@ struct RRset {
   uint16_t count = 0;        // records (0 for a steered RRset: answers are chosen per client)
   uint32_t data = 0;         // offset into ZoneTable::rdata(): `count` encoded records
   uint32_t data_length = 0;
-  uint32_t additional = 0;   // offset into ZoneTable::additional(): A/AAAA RRsets for targets
+  // Offset into ZoneTable::additional(): for NS, MX and SRV, the indices of
+  // the A/AAAA RRsets of in-zone targets (static data; below a zone cut only
+  // for NS, where it is glue).
+  uint32_t additional = 0;
   uint16_t additional_count = 0;
   int32_t steered = -1;      // index of the steered name, or -1 for static data
   uint32_t ttl = 0;          // the first record's TTL (a steered name's TTL)

@@ -59,16 +59,20 @@ Response createZone(HandlerContext& ctx, const Request& req) {
       throw ValidationError("name", e.detail());
     }
   }
+  std::vector<std::string> warnings;  // e.g. missing glue: stored anyway, but say so
   if (has_file) {
     const std::string text = zones::stringValue(*in.raw("zonefile"), "zonefile");
     const zones::ParsedZone parsed = parseZoneFileField(text, name);
     zones::importZone(ctx.db(), parsed, false);
     name = parsed.name;
+    warnings = parsed.warnings;
   } else {
     if (!name) throw ValidationError("name", "is required");
-    zones::createZone(ctx.db(), *name, in.strings("nameservers"));
+    warnings = zones::createZone(ctx.db(), *name, in.strings("nameservers"));
   }
-  return created(zoneJson(ctx.db(), *name), "/api/v1/zones/" + *name);
+  nlohmann::json doc = zoneJson(ctx.db(), *name);
+  doc["warnings"] = warnings;
+  return created(doc, "/api/v1/zones/" + *name);
 }
 
 // PUT /api/v1/zones/{zone}: {"zonefile":"..."} replaces every record.
@@ -84,8 +88,9 @@ Response replaceZone(HandlerContext& ctx, const Request& req) {
   const zones::ParsedZone parsed = parseZoneFileField(in.string("zonefile"), zone);
   const bool existed = zones::findZone(ctx.db(), zone).has_value();
   zones::importZone(ctx.db(), parsed, true);
-  Response r = Response::json(existed ? 200 : 201, zoneJson(ctx.db(), zone));
-  return r;
+  nlohmann::json doc = zoneJson(ctx.db(), zone);
+  doc["warnings"] = parsed.warnings;
+  return Response::json(existed ? 200 : 201, doc);
 }
 
 Response listRRsets(HandlerContext& ctx, const Request& req) {

@@ -22,6 +22,8 @@ $TTL 300
 @ SOA ns1 host 1 2 3 4 5
 @ NS ns1
 @ MX 10 mail
+mail A 192.0.2.5
+_sip._udp SRV 0 0 5060 www
 ns1 A 192.0.2.1
 www A 192.0.2.2
 www AAAA 2001:db8::2

@@ -57,6 +57,23 @@ TEST_CASE("handleQuery allocates nothing, whatever the query") {
       queries.push_back(makeQuery(name, ecs));
     }
   }
+  // Additional-section processing: MX, SRV and NS answers with in-zone
+  // targets, one of them larger than 512 octets.
+  const server::Snapshot targets = snapshotFor(dir, targetsZone(), "targets.test.");
+  std::vector<std::vector<uint8_t>> target_queries;
+  for (const auto& [name, type] :
+       std::vector<std::pair<const char*, uint16_t>>{{"targets.test", 15},
+                                                     {"many.targets.test", 15},
+                                                     {"below.targets.test", 15},
+                                                     {"_imap._tcp.targets.test", 33},
+                                                     {"targets.test", 2},
+                                                     {"x.cut.targets.test", 1}}) {
+    QueryOptions o;
+    o.qtype = type;
+    target_queries.push_back(makeQuery(name, o));
+    edns.qtype = type;
+    target_queries.push_back(makeQuery(name, edns));
+  }
   auto malformed = makeQuery("www.example.com");
   malformed.push_back(0);
   queries.push_back(malformed);
@@ -74,8 +91,23 @@ TEST_CASE("handleQuery allocates nothing, whatever the query") {
       }
     }
   }
+  size_t with_additional = 0;
+  for (int round = 0; round < 10; ++round) {
+    for (const auto& q : target_queries) {
+      for (auto transport : {server::Transport::kUdp, server::Transport::kTcp}) {
+        const size_t length =
+            server::handleQuery(targets, runner.context, q.data(), q.size(), client, transport,
+                                runner.buffer.data(), runner.buffer.size());
+        // ARCOUNT (low octet) beyond the OPT record that every second query has.
+        const size_t opt = (&q - target_queries.data()) % 2;
+        with_additional += length > 0 && runner.buffer[11] > opt;
+      }
+    }
+  }
   g_counting = false;
   CHECK(answered == 10 * 2 * (queries.size() - 1));
+  // Every target query but below.targets.test (its MX target is glue) adds data.
+  CHECK(with_additional == 10 * 2 * (target_queries.size() - 2));
   CHECK(g_allocations.load() == 0);
 }
 

@@ -13,6 +13,39 @@
 
 namespace meridian::test {
 
+/// A zone for additional-section processing: MX, SRV and NS targets inside
+/// the zone (with A, AAAA, both or neither), outside it, below a zone cut,
+/// repeated, in upper case, and an MX RRset with more targets than 512
+/// octets hold.
+inline std::string targetsZone() {
+  std::string zone = R"(
+$ORIGIN targets.test.
+$TTL 300
+@          SOA  ns1 hostmaster 1 3600 600 604800 60
+@          NS   ns1
+@          NS   ns.elsewhere.example.
+@          MX   10 mx1
+@          MX   20 mx2
+@          MX   30 mx1
+@          MX   40 mx.elsewhere.example.
+ns1        A    192.0.2.53
+mx1        A    192.0.2.25
+mx1        AAAA 2001:db8::25
+mx2        AAAA 2001:db8::26
+_imap._tcp SRV  0 1 993 IMAP
+_imap._tcp SRV  1 1 993 nohost
+_none._tcp SRV  0 0 0 .
+imap       A    192.0.2.143
+cut        NS   ns.cut
+ns.cut     A    192.0.2.77
+below      MX   10 ns.cut
+)";
+  for (int i = 0; i < 20; ++i) {
+    const std::string host = "h" + std::to_string(i);
+    zone += "many MX 10 " + host + "\n" + host + " A 192.0.2." + std::to_string(100 + i) + "\n";
+  }
+  return zone;
+}
 
 /// Imports `zone_text` into a fresh database in `dir` and compiles it.
 inline server::Snapshot snapshotFor(const TempDir& dir, const std::string& zone_text,

@@ -1,7 +1,7 @@
 #pragma once
-// The zone most DNS tests answer from: every kind of node the resolver
-// distinguishes (apex, CNAME chains, wildcards, empty non-terminals, a zone
-// cut with glue, an RRset too large for 512 octets).
+// The zone most DNS tests answer from: every kind of node the answerer
+// (server/answer.cc) distinguishes (apex, CNAME chains, wildcards, empty
+// non-terminals, a zone cut with glue, an RRset too large for 512 octets).
 
 namespace meridian::test {
 

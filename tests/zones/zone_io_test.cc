@@ -118,7 +118,8 @@ TEST_CASE("zones are listed, found case-insensitively and deleted") {
   TempDir dir;
   zones::Database db(dir.file("z.db"));
   zones::storeZone(db, zones::parseZoneText(kAllTypes, "all.zone"));
-  zones::storeZone(db, zones::parseZoneText("$TTL 60\n@ SOA a b 7 1 1 1 1\n", "b", "b.example."));
+  zones::storeZone(
+      db, zones::parseZoneText("$TTL 60\n@ SOA a b 7 1 1 1 1\n@ NS a\n", "b", "b.example."));
   const auto zones_now = zones::listZones(db);
   REQUIRE(zones_now.size() == 2);
   CHECK(zones_now[0].name == "b.example.");

@@ -83,17 +83,33 @@ std::optional<std::string> optionalZone(const std::string& zone) {
   return zone;
 }
 
+// The zone file named on the command line, parsed and checked.
+zones::ParsedZone parseFile(const ZoneArgs& a) {
+  try {
+    return zones::parseZoneFile(a.file, optionalZone(a.zone));
+  } catch (const zones::UnknownOriginError& e) {
+    throw CtlError(std::string(e.what()) + "; give the zone with --zone NAME");
+  }
+}
+
+// Warnings go to stderr, so that stdout stays the result (or the JSON).
+void printWarnings(const nlohmann::json& warnings) {
+  for (const auto& w : warnings) std::cerr << "meridianctl: warning: " << cell(w) << '\n';
+}
+
 void zoneImport(Context& ctx, const ZoneArgs& a) {
   if (ctx.offline()) {
     zones::Database db(ctx.db);
-    const zones::ParsedZone parsed = zones::parseZoneFile(a.file, optionalZone(a.zone));
+    const zones::ParsedZone parsed = parseFile(a);
     const size_t count = zones::importZone(db, parsed, a.replace);
+    printWarnings(parsed.warnings);
     std::cout << "imported " << count << " records into " << parsed.name << '\n';
     return;
   }
   // Parse locally first: errors then name the file and line, and the upload
-  // names the zone even when the file's SOA had to supply it.
-  const zones::ParsedZone parsed = zones::parseZoneFile(a.file, optionalZone(a.zone));
+  // names the zone even when the file's SOA had to supply it. The warnings
+  // printed are the server's, from its answer.
+  const zones::ParsedZone parsed = parseFile(a);
   std::ifstream in(a.file, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const nlohmann::json body = {{"name", parsed.name}, {"zonefile", text}};
@@ -101,6 +117,7 @@ void zoneImport(Context& ctx, const ZoneArgs& a) {
       a.replace ? ctx.api().call("PUT", "/api/v1/zones/" + ctx.api().escape(parsed.name), body)
                 : ctx.api().call("POST", "/api/v1/zones", body);
   const nlohmann::json doc = reply.json();
+  if (doc.contains("warnings")) printWarnings(doc["warnings"]);
   if (ctx.json) return ctx.printJson(doc);
   std::cout << "imported " << cell(doc["record_count"]) << " records into " << cell(doc["name"])
             << " (serial " << cell(doc["serial"]) << ")\n";
@@ -112,7 +129,9 @@ void addZoneGroup(CLI::App& app, Context& ctx, ZoneArgs& a) {
 
   CLI::App* import = zone->add_subcommand("import", "import an RFC 1035 zone file");
   import->add_option("FILE", a.file, "zone file")->required();
-  import->add_option("--zone", a.zone, "zone name (default: the SOA's owner)");
+  import->add_option("--zone", a.zone,
+                     "zone name (default: the SOA's owner; required when the file uses relative "
+                     "names without $ORIGIN)");
   import->add_flag("--replace", a.replace, "replace the zone's records if it exists");
   import->callback([&] { zoneImport(ctx, a);
 });
@@ -164,11 +183,15 @@ exp->callback([&] {
 
 CLI::App* check = zone->add_subcommand("check", "parse and validate a zone file; store nothing");
 check->add_option("FILE", a.file, "zone file")->required();
-check->add_option("--zone", a.zone, "zone name (default: the SOA's owner)");
+check->add_option("--zone", a.zone,
+                  "zone name (default: the SOA's owner; required when the file uses relative "
+                  "names without $ORIGIN)");
 check->callback([&] {
-  const zones::ParsedZone parsed = zones::parseZoneFile(a.file, optionalZone(a.zone));
-  std::cout << a.file << ": zone " << parsed.name << " OK, " << parsed.records.size()
-            << " records\n";
+  const zones::ParsedZone parsed = parseFile(a);
+  printWarnings(parsed.warnings);
+  std::cout << a.file << ": zone " << parsed.name << " OK, " << parsed.records.size() << " records";
+  if (!parsed.warnings.empty()) std::cout << ", " << parsed.warnings.size() << " warnings";
+  std::cout << '\n';
 });
 }  // namespace
 

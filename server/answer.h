@@ -1,5 +1,6 @@
 #pragma once
-// Authoritative answering from the compiled zones: the "zone" and "encode"
+// The authoritative answerer (not a resolver: it never asks anyone else):
+// answers the question from the compiled zones, the "zone" and "encode"
 // stages of the data path. Loop threads only; noexcept throughout.
 
 #include <cstdint>

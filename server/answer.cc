@@ -1,4 +1,4 @@
-#include "server/resolver.h"
+#include "server/answer.h"
 
 #include <time.h>
 
@@ -264,6 +264,8 @@ void Answerer::writeNegative(uint32_t zone_index) noexcept {
   out_.authority_count += written;
 }
 
+// The A/AAAA RRsets of in-zone targets of an NS, MX or SRV RRset, linked
+// when the table was built (zones/zone_table.cc, pass 4), so this only copies.
 void Answerer::writeAdditional(const RRset& set, bool required) noexcept {
   for (uint16_t i = 0; i < set.additional_count; ++i) {
     const RRset& glue = table_.rrset(table_.additional()[set.additional + i]);
@@ -273,8 +275,11 @@ void Answerer::writeAdditional(const RRset& set, bool required) noexcept {
                                           glue.count);
     if (written == 0) {
       // Glue for a referral is required (RFC 9471): without it the client
-      // must retry over TCP. Other additional data is optional.
-      if (required) out_.truncated = true;
+      // must retry over TCP. Other additional data is optional: what does
+      // not fit is left out without TC (RFC 2181 9), and a smaller RRset
+      // after it may still fit.
+      if (!required) continue;
+      out_.truncated = true;
       return;
     }
     out_.additional_count += written;
