@@ -258,6 +258,12 @@ struct Usage {
   std::set<std::string> positionals;  // "ZONE"
 };
 
+std::string joined(const std::set<std::string>& words) {
+  std::string out;
+  for (const std::string& word : words) out += (out.empty() ? "" : " ") + word;
+  return out;
+}
+
 bool isPlaceholder(const std::string& word) {
   return !word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string::npos;
 }
@@ -394,8 +400,9 @@ TEST_CASE("meridianctl: docs/api.md's synopsis lists every command and option --
     const auto found = documented.find(command);
     REQUIRE(found != documented.end());
     const Usage help = helpUsage(command);
-    CHECK(found->second.options == help.options);
-    CHECK(found->second.positionals == help.positionals);
+    // As text, so that a failure shows what differs.
+    CHECK(joined(found->second.options) == joined(help.options));
+    CHECK(joined(found->second.positionals) == joined(help.positionals));
   }
   // The global options too.
   CHECK(top.options == std::set<std::string>{"--api", "--token-file", "--db", "--json"});
