@@ -170,9 +170,20 @@ nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
                         {"answer_count", answers},
                         {"snapshot_generation", snapshot.generation}};
   if (counters->steered.get() == 0) {
+    // Still an explanation, not an error: the answer is the same for every
+    // client, and the note says why.
     out["steered"] = false;
+    std::string steered_as;  // the name may be steered for the other type
+    for (const auto& n : snapshot.steering->names) {
+      if (n.owner == out["name"].get<std::string>() && n.type != qtype) {
+        steered_as = zones::typeToText(n.type);
+      }
+    }
     out["note"] = rcode == 5 ? "the name is outside every hosted zone"
-                             : "not a steered name: static data, the same for every client";
+                  : !steered_as.empty()
+                      ? "steered for " + steered_as + " only; " + zones::typeToText(qtype) +
+                            " answers are static data, the same for every client"
+                      : "not a steered name: static data, the same for every client";
     return out;
   }
   const steering::SteeringResult& result = context->steering;

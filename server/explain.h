@@ -11,8 +11,12 @@
 
 namespace meridian::server {
 
-/// `client` is "IP" or "IP/PREFIX" (IPv4 or IPv6). Throws
-/// zones::ValidationError (field "name", "type" or "client") for bad input.
+/// `client` is "IP" or "IP/PREFIX" (IPv4 or IPv6). Every well-formed question
+/// gets a document: for a name that is not steered (static data, a name
+/// steered only for the other type, a name outside every zone) it has
+/// "steered": false, the rcode, the answer count and a "note" saying why the
+/// answer is the same for every client. Throws zones::ValidationError (field
+/// "name", "type" or "client") for bad input.
 nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
                             const std::string& type, const std::string& client);
 

@@ -7,11 +7,17 @@
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "geo/mmdb.h"
@@ -73,8 +79,93 @@ void writeReadyFile(const std::string& path, const std::vector<std::string>& dns
     out << "]";
     if (!api.empty()) out << ",\"api\":\"" << api << '"';
     out << "}\n";
+    if (!out.flush()) throw std::runtime_error("--ready-file: cannot write " + temporary);
   }
-  std::rename(temporary.c_str(), path.c_str());
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    throw std::runtime_error("--ready-file: cannot rename " + temporary + " to " + path + ": " +
+                             std::strerror(errno));
+  }
+}
+
+// "--option VALUE: problem", the form of every option error.
+std::runtime_error optionError(const std::string& option, const std::string& value,
+                               const std::string& problem) {
+  return std::runtime_error(option + " " + value + ": " + problem);
+}
+
+// An existing regular file we may read (--geodb), or an error naming it.
+void checkReadableFile(const std::string& option, const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || access(path.c_str(), R_OK) != 0) {
+    throw optionError(option, path, std::string("cannot read: ") + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) throw optionError(option, path, "is not a regular file");
+}
+
+// --api-listen: resolved as the API server will resolve it and, unless we
+// only --check, bound once and released, so that a bad address or a busy
+// port is an error before DNS is served, not after.
+void checkApiListen(const std::string& listen, bool try_bind) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == listen.size()) {
+    throw optionError("--api-listen", listen, "is not ADDR:PORT");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(),
+                             listen.substr(colon + 1).c_str(), &hints, &found);
+  if (rc != 0) throw optionError("--api-listen", listen, gai_strerror(rc));
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> holder(found, freeaddrinfo);
+  if (!try_bind) return;
+  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw optionError("--api-listen", listen, std::strerror(errno));
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const bool bound = bind(fd, found->ai_addr, found->ai_addrlen) == 0;
+  const int bind_errno = errno;
+  close(fd);
+  if (!bound) throw optionError("--api-listen", listen, std::strerror(bind_errno));
+}
+
+// Every option is checked before the database is opened, a socket bound or a
+// query answered: a mistake is one error line naming the option and the
+// file, and exit status 1 (a missing --api-token-file used to be found only
+// after DNS was already being served). Returns the token read from
+// --api-token-file, if one was given and the API is on.
+std::optional<std::string> validateOptions(const Options& options) {
+  for (const std::string& address : options.dns_listen) {
+    try {
+      server::parseListenAddress(address);
+    } catch (const std::exception& e) {
+      throw optionError("--dns-listen", address, e.what());
+    }
+  }
+  if (!options.geodb.empty()) checkReadableFile("--geodb", options.geodb);
+  if (!options.ready_file.empty()) {
+    const auto slash = options.ready_file.rfind('/');
+    const std::string directory = slash == std::string::npos ? "."
+                                  : slash == 0               ? "/"
+                                                             : options.ready_file.substr(0, slash);
+    if (access(directory.c_str(), W_OK) != 0) {
+      throw optionError("--ready-file", options.ready_file,
+                        "cannot write in " + directory + ": " + std::strerror(errno));
+    }
+  }
+  if (options.no_api) return std::nullopt;
+  checkApiListen(options.api_listen, !options.check);
+  if (options.api_token_file.empty()) return std::nullopt;
+  try {
+    return api::loadOrCreateToken(options.db_path, options.api_token_file);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("--api-token-file: ") + e.what());
+  }
 }
 
 // The API's view of health, plus how meridiand serves each endpoint now
@@ -109,7 +200,14 @@ std::string apiAddress(const std::string& listen, uint16_t port) {
 }
 
 int run(const Options& options) {
-  log::setup("meridiand", log::parseLevel(options.log_level));
+  log::Level level;
+  try {
+    level = log::parseLevel(options.log_level);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("--log-level: ") + e.what());
+  }
+  log::setup("meridiand", level);
+  const std::optional<std::string> given_token = validateOptions(options);
   {
     // Opening creates the file if needed and runs the schema migrations.
     zones::Database db(options.db_path);
@@ -165,6 +263,13 @@ int run(const Options& options) {
     return 0;
   }
 
+  // The default token (<db>.token, created on first start) is the last thing
+  // that can fail before anything is served.
+  std::string api_token;
+  if (!options.no_api) {
+    api_token = given_token ? *given_token : api::loadOrCreateToken(options.db_path, std::nullopt);
+  }
+
   dns.start();
   for (const std::string& address : dns.boundAddresses()) {
     log::info("serving DNS on " + address + " (udp+tcp, " + std::to_string(config.threads) +
@@ -178,10 +283,7 @@ int run(const Options& options) {
     api::ApiConfig api_config;
     api_config.listen = options.api_listen;
     api_config.db_path = options.db_path;
-    api_config.token = api::loadOrCreateToken(
-        options.db_path, options.api_token_file.empty()
-                             ? std::nullopt
-                             : std::optional<std::string>(options.api_token_file));
+    api_config.token = api_token;
     api::ApiHooks hooks;
     hooks.metrics_text = [&dns, db_path = options.db_path] {
       std::string text = server::prometheusText(dns.totals(), dns.reloadStats(), zones::nowMillis());
@@ -272,16 +374,18 @@ int main(int argc, char** argv) {
                  "ADDR:PORT to serve DNS on, UDP and TCP; repeatable; IPv6 as [::1]:53 "
                  "(default 127.0.0.1:5300)");
   app.add_option("--threads", o.threads,
-                 "UDP threads and TCP loops per address (default: one per CPU)");
+                 "UDP threads and TCP loops per address (default: one per CPU)")
+      ->check(CLI::Range(0, 1024));
   app.add_option("--api-listen", o.api_listen, "ADDR:PORT of the JSON API and /metrics")
       ->capture_default_str();
   app.add_option("--api-token-file", o.api_token_file,
                  "file holding the API bearer token (default: DB.token, created 0600 if missing)");
   app.add_flag("--no-api", o.no_api, "do not serve the API (nor /metrics)");
-  app.add_option("--geodb", o.geodb,
-                 "MaxMind-format database (.mmdb) locating clients; reloaded when the file "
-                 "changes (default: the built-in country database when it was built)");
-  app.add_flag("--no-geodb", o.no_geodb, "do not locate clients at all");
+  CLI::Option* geodb =
+      app.add_option("--geodb", o.geodb,
+                     "MaxMind-format database (.mmdb) locating clients; reloaded when the file "
+                     "changes (default: the built-in country database when it was built)");
+  app.add_flag("--no-geodb", o.no_geodb, "do not locate clients at all")->excludes(geodb);
   app.add_option("--health-stale-after", o.health_stale_after_s,
                  "seconds without a healthd write before health data counts as stale")
       ->check(CLI::Range(1, 86400))

@@ -65,10 +65,12 @@ class ApiServer {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The API token: the contents of `token_file` when given (trailing
-/// whitespace trimmed; must not be empty). Otherwise `<db_path>.token`: read
-/// when it exists, else created atomically with 32 random bytes as 64 hex
-/// digits, mode 0600 (never readable by others). Throws std::runtime_error.
+/// The API token: `token_file` when given, read by the rule of
+/// common::readTokenFile (one token, surrounding whitespace dropped, not
+/// writable by others; readable by others is logged as a warning).
+/// Otherwise `<db_path>.token`: read the same way when it exists, else
+/// created atomically with 32 random bytes as 64 hex digits, mode 0600.
+/// Throws std::runtime_error naming the file.
 std::string loadOrCreateToken(const std::string& db_path,
                               const std::optional<std::string>& token_file);
 

@@ -6,30 +6,13 @@
 #include "zones/record_store.h"
 #include "zones/steering_store.h"
 #include "zones/zone_io.h"
+#include "zones/zone_json.h"
 
 namespace meridian::api {
 
 namespace {
 
 using zones::ValidationError;
-
-nlohmann::json summaryJson(const zones::ZoneSummary& z) {
-  return {{"name", z.name},
-          {"serial", z.serial},
-          {"record_count", z.records},
-          {"updated_at", z.updated_at}};
-}
-
-nlohmann::json zoneJson(zones::Database& db, const std::string& zone) {
-  const auto summary = zones::findZone(db, zone);
-  if (!summary) throw zones::NotFoundError("zone " + zone + " does not exist");
-  nlohmann::json doc = summaryJson(*summary);
-  doc["rrsets"] = nlohmann::json::array();
-  for (const auto& rrset : zones::listRecordSets(db, zone)) doc["rrsets"].push_back(toJson(rrset));
-  doc["steering"] = nlohmann::json::array();
-  for (const auto& s : zones::listSteeredNames(db, zone)) doc["steering"].push_back(toJson(s));
-  return doc;
-}
 
 zones::ParsedZone parseZoneFileField(const std::string& text,
                                      const std::optional<std::string>& zone) {
@@ -70,7 +53,7 @@ Response createZone(HandlerContext& ctx, const Request& req) {
     if (!name) throw ValidationError("name", "is required");
     warnings = zones::createZone(ctx.db(), *name, in.strings("nameservers"));
   }
-  nlohmann::json doc = zoneJson(ctx.db(), *name);
+  nlohmann::json doc = zones::zoneJson(ctx.db(), *name);
   doc["warnings"] = warnings;
   return created(doc, "/api/v1/zones/" + *name);
 }
@@ -88,7 +71,7 @@ Response replaceZone(HandlerContext& ctx, const Request& req) {
   const zones::ParsedZone parsed = parseZoneFileField(in.string("zonefile"), zone);
   const bool existed = zones::findZone(ctx.db(), zone).has_value();
   zones::importZone(ctx.db(), parsed, true);
-  nlohmann::json doc = zoneJson(ctx.db(), zone);
+  nlohmann::json doc = zones::zoneJson(ctx.db(), zone);
   doc["warnings"] = parsed.warnings;
   return Response::json(existed ? 200 : 201, doc);
 }
@@ -165,13 +148,11 @@ Response deleteSteering(HandlerContext& ctx, const Request& req) {
 
 void addZoneRoutes(Router& r) {
   r.add("GET", "/api/v1/zones", [](HandlerContext& ctx, const Request&) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& z : zones::listZones(ctx.db())) out.push_back(summaryJson(z));
-    return Response::json(200, out);
+    return Response::json(200, zones::zoneListJson(ctx.db()));
   });
   r.add("POST", "/api/v1/zones", createZone, kZoneFileBodyLimit);
   r.add("GET", "/api/v1/zones/{}", [](HandlerContext& ctx, const Request& req) {
-    return Response::json(200, zoneJson(ctx.db(), zoneParam(req.params[0])));
+    return Response::json(200, zones::zoneJson(ctx.db(), zoneParam(req.params[0])));
   });
   r.add("PUT", "/api/v1/zones/{}", replaceZone, kZoneFileBodyLimit);
   r.add("DELETE", "/api/v1/zones/{}", [](HandlerContext& ctx, const Request& req) {

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/log.h"
+#include "common/token_file.h"
 #include "server/api/api_server.h"
 
 namespace meridian::api {
@@ -21,23 +23,12 @@ std::string errnoText() {
   return std::strerror(errno);
 }
 
+// The one rule for token files (common/token_file.h); a warning (readable by
+// others) is logged, not fatal.
 std::string readToken(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("cannot read token file " + path + ": " + errnoText());
-  std::string text;
-  char buffer[512];
-  ssize_t n = 0;
-  while ((n = read(fd, buffer, sizeof buffer)) > 0) {
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > 4096) break;
-  }
-  close(fd);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  if (text.empty()) throw std::runtime_error("token file " + path + " is empty");
-  if (text.size() > 4096 || text.find_first_of(" \t\r\n") != std::string::npos) {
-    throw std::runtime_error("token file " + path + " must hold one token on one line");
-  }
-  return text;
+  common::TokenFile file = common::readTokenFile(path);
+  if (!file.warning.empty()) log::warn(file.warning);
+  return std::move(file.token);
 }
 
 std::string randomHex(size_t bytes) {

@@ -2,9 +2,16 @@
 // against an in-process API server.
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include "tests/api/api_test_util.h"
 #include "tests/support/process.h"
+#include "tools/meridianctl/api_client.h"
 
 namespace meridian::test {
 
@@ -165,6 +172,243 @@ TEST_CASE("meridianctl online: auth and connection failures are one clear line")
   r = ctl("--api " + api.url("") + " region list");
   CHECK(r.status != 0);
   CHECK(contains(r.out, "no API token"));
+}
+
+}  // namespace meridian::test
+
+namespace meridian::test {
+
+TEST_CASE("meridianctl: API errors name CLI options, not URL query parameters") {
+  ApiFixture api;
+  api.seed();
+  const std::string base = "--api " + api.url("") + " --token-file " + api.dbPath() + ".token ";
+  for (const char* type : {"A", "AAAA"}) {
+    REQUIRE(ctl(base + "steering set example.com. gslb --type " + type +
+                " --policy failover --regions eu-west")
+                .status == 0);
+  }
+  for (const char* verb : {"show", "delete"}) {
+    CAPTURE(verb);
+    const Run r = ctl(base + "steering " + verb + " example.com. gslb");
+    CHECK(r.status == 1);
+    CHECK(contains(r.out, "is steered for both A and AAAA; add --type A or --type AAAA"));
+    CHECK_FALSE(contains(r.out, "?type="));
+  }
+  // The API itself still speaks in URL terms.
+  CHECK(contains(api.call("GET", "/api/v1/zones/example.com./steering/gslb").body,
+                 "add ?type=A or ?type=AAAA"));
+  CHECK(ctl(base + "steering show example.com. gslb --type AAAA").status == 0);
+  CHECK(ctl(base + "steering delete example.com. gslb --type A").status == 0);
+  CHECK(ctl(base + "steering show example.com. gslb").status == 0);  // only AAAA is left
+}
+
+TEST_CASE("meridianctl: cliTerms rewrites only query parameters it has options for") {
+  CHECK(ctl::cliTerms("add ?type=A or ?type=AAAA") == "add --type A or --type AAAA");
+  CHECK(ctl::cliTerms("?region=eu-west is empty") == "--region eu-west is empty");
+  // A URL in a message keeps its query string; unknown parameters stay.
+  CHECK(ctl::cliTerms("url http://h/p?type=A is bad") == "url http://h/p?type=A is bad");
+  CHECK(ctl::cliTerms("add ?limit=5") == "add ?limit=5");
+}
+
+TEST_CASE("meridianctl: token files follow the same rule as meridiand's") {
+  ApiFixture api;
+  const std::string two = api.dir().file("two.token");
+  writeFile(two, api.token() + "\nsecond line\n");
+  Run r = ctl("--api " + api.url("") + " --token-file " + two + " region list");
+  CHECK(r.status == 1);
+  CHECK(contains(r.out, "meridianctl: token file " + two + ": must hold one token on one line"));
+  const std::string open = api.dir().file("open.token");
+  writeFile(open, api.token() + "\n");
+  REQUIRE(chmod(open.c_str(), 0666) == 0);
+  r = ctl("--api " + api.url("") + " --token-file " + open + " region list");
+  CHECK(r.status == 1);
+  CHECK(contains(r.out, "is writable by others (mode 0666)"));
+  REQUIRE(chmod(open.c_str(), 0644) == 0);
+  r = ctl("--api " + api.url("") + " --token-file " + open + " region list");
+  CHECK(r.status == 0);
+  CHECK(contains(r.out, "meridianctl: warning: token file " + open + " is readable by others"));
+}
+
+TEST_CASE("meridianctl: offline zone documents are the API's (zones/zone_json.h)") {
+  ApiFixture api;
+  api.seed();
+  REQUIRE(api.call("PUT", "/api/v1/zones/example.com./steering/gslb",
+                   nlohmann::json{{"type", "A"}, {"policy", "failover"}, {"regions", {"eu-west"}}})
+              .status == 201);
+  const std::string offline = "--db " + api.dbPath() + " --json ";
+  Run r = ctl(offline + "zone show example.com.");
+  REQUIRE(r.status == 0);
+  const nlohmann::json from_api = api.call("GET", "/api/v1/zones/example.com.").json();
+  CHECK(nlohmann::json::parse(r.out, nullptr, false) == from_api);
+  CHECK(from_api["steering"].size() == 1);
+  CHECK(from_api["rrsets"].size() > 0);
+  r = ctl(offline + "zone list");
+  REQUIRE(r.status == 0);
+  CHECK(nlohmann::json::parse(r.out, nullptr, false) == api.call("GET", "/api/v1/zones").json());
+}
+
+}  // namespace meridian::test
+
+namespace meridian::test {
+
+namespace {
+
+struct Usage {
+  std::set<std::string> options;      // "--type"; the first spelling of each
+  std::set<std::string> positionals;  // "ZONE"
+};
+
+std::string joined(const std::set<std::string>& words) {
+  std::string out;
+  for (const std::string& word : words) out += (out.empty() ? "" : " ") + word;
+  return out;
+}
+
+bool isPlaceholder(const std::string& word) {
+  return !word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") == std::string::npos;
+}
+
+// What `meridianctl COMMAND --help` says COMMAND takes.
+Usage helpUsage(const std::string& command) {
+  const std::string text = ctl(command + " --help").out;
+  Usage usage;
+  std::istringstream lines(text);
+  std::string line;
+  std::string section;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == ':') {
+      section = line;
+      continue;
+    }
+    std::istringstream words(line);
+    std::string first;
+    if (!(words >> first)) continue;
+    if (section == "Positionals:") {
+      usage.positionals.insert(first);
+    } else if (section == "Options:" && first.rfind("--", 0) == 0 && first != "-h,--help") {
+      usage.options.insert(first.substr(0, first.find(',')));
+    }
+  }
+  return usage;
+}
+
+// Every "GROUP VERB ..." and "COMMAND ..." of docs/api.md's synopsis block.
+std::map<std::string, Usage> synopsis() {
+  const std::string doc =
+      readFile(std::string(std::getenv("MERIDIAN_SOURCE_DIR")) + "/docs/api.md");
+  const size_t section = doc.find("## meridianctl");
+  const size_t begin = doc.find("```\n", section) + 4;
+  const std::string block = doc.substr(begin, doc.find("```", begin) - begin);
+  // Continuation lines (indented) belong to the line above.
+  std::vector<std::string> entries;
+  std::istringstream lines(block);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line[0] == ' ' && !entries.empty()) {
+      entries.back() += line;
+    } else if (!line.empty()) {
+      entries.push_back(line);
+    }
+  }
+  std::map<std::string, Usage> out;
+  for (const std::string& entry : entries) {
+    std::istringstream words(entry);
+    std::string group;
+    words >> group;
+    std::string verb;
+    std::string previous;
+    Usage* usage = nullptr;
+    std::string word;
+    while (words >> word) {
+      if (word == "|") {
+        usage = nullptr;
+        verb.clear();
+        continue;
+      }
+      if (usage == nullptr) {
+        // The first word after the group is the verb, unless the command has
+        // none (health, explain).
+        const bool has_verbs = group != "health" && group != "explain";
+        if (has_verbs) {
+          verb = word;
+          usage = &out[group + " " + verb];
+          previous.clear();
+          continue;
+        }
+        usage = &out[group];
+      }
+      std::string bare = word;
+      bare.erase(
+          std::remove_if(bare.begin(), bare.end(), [](char c) { return c == '[' || c == ']'; }),
+          bare.end());
+      if (bare.rfind("--", 0) == 0) {
+        usage->options.insert(bare);
+      } else if (bare.size() > 3 && bare.compare(bare.size() - 3, 3, "...") == 0) {
+        usage->positionals.insert(bare.substr(0, bare.size() - 3));
+      } else if (isPlaceholder(bare) && previous.rfind("--", 0) != 0) {
+        usage->positionals.insert(bare);
+      }
+      previous = bare;
+    }
+    if (group == "health" || group == "explain") out[group];
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("meridianctl: docs/api.md's synopsis lists every command and option --help has") {
+  const std::map<std::string, Usage> documented = synopsis();
+  // Every command meridianctl has, from its own --help.
+  std::vector<std::string> commands;
+  const Usage top = helpUsage("");
+  std::istringstream lines(ctl("--help").out);
+  std::string line;
+  bool in_subcommands = false;
+  std::vector<std::string> groups;
+  while (std::getline(lines, line)) {
+    if (line == "Subcommands:") {
+      in_subcommands = true;
+    } else if (in_subcommands && !line.empty()) {
+      std::istringstream words(line);
+      std::string name;
+      words >> name;
+      groups.push_back(name.substr(0, name.find(',')));
+    }
+  }
+  REQUIRE(groups.size() >= 7);
+  for (const std::string& group : groups) {
+    std::istringstream verbs(ctl(group + " --help").out);
+    bool in_verbs = false;
+    bool any = false;
+    while (std::getline(verbs, line)) {
+      if (line == "Subcommands:") {
+        in_verbs = true;
+      } else if (in_verbs && !line.empty()) {
+        std::istringstream words(line);
+        std::string verb;
+        words >> verb;
+        commands.push_back(group + " " + verb);
+        any = true;
+      }
+    }
+    if (!any) commands.push_back(group);
+  }
+  CHECK(commands.size() == documented.size());
+  for (const std::string& command : commands) {
+    CAPTURE(command);
+    const auto found = documented.find(command);
+    REQUIRE(found != documented.end());
+    const Usage help = helpUsage(command);
+    // As text, so that a failure shows what differs.
+    CHECK(joined(found->second.options) == joined(help.options));
+    CHECK(joined(found->second.positionals) == joined(help.positionals));
+  }
+  // The global options too.
+  CHECK(top.options == std::set<std::string>{"--api", "--token-file", "--db", "--json"});
+  const std::string doc =
+      readFile(std::string(std::getenv("MERIDIAN_SOURCE_DIR")) + "/docs/api.md");
+  CHECK(contains(doc, "`meridianctl [--api URL] [--token-file F] [--db FILE] [--json] COMMAND`"));
 }
 
 }  // namespace meridian::test

@@ -60,6 +60,66 @@ TEST_CASE("e2e: an API write shows in dig within 1 s") {
   }
 }
 
+TEST_CASE("e2e: explain answers 200 for every name, saying when it is not steered") {
+  TempDir dir;
+  Meridiand m(dir);
+  REQUIRE(
+      m.call("POST", "/api/v1/zones", {{"name", "example.com."}, {"zonefile", kTestZone}}).status ==
+      201);
+  REQUIRE(m.call("POST", "/api/v1/regions", {{"name", "r"}, {"latitude", 1}, {"longitude", 2}})
+              .status == 201);
+  REQUIRE(m.call("POST", "/api/v1/endpoints",
+                 {{"name", "e1"}, {"region", "r"}, {"address", "198.51.100.1"}})
+              .status == 201);
+  REQUIRE(m.call("PUT", "/api/v1/zones/example.com./steering/gslb",
+                 {{"type", "A"}, {"policy", "failover"}, {"regions", {"r"}}})
+              .status == 201);
+  auto explain = [&](const std::string& query) {
+    return httpRequest("GET", m.url("/api/v1/explain?" + query), std::nullopt,
+                       {"Authorization: Bearer e2e-token"});
+  };
+  // The writes reach the snapshot asynchronously.
+  HttpReply steered;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    steered = explain("name=gslb.example.com.&client=192.0.2.1");
+    if (steered.json().value("steered", false)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  REQUIRE(steered.status == 200);
+  CHECK(steered.json()["steered"] == true);
+  CHECK(steered.json()["answer"][0]["address"] == "198.51.100.1");
+
+  const HttpReply plain = explain("name=www.example.com.&client=192.0.2.1");
+  INFO(plain.body);
+  CHECK(plain.status == 200);
+  CHECK(plain.json()["steered"] == false);
+  CHECK(plain.json()["rcode"] == "NOERROR");
+  CHECK(plain.json()["answer_count"] == 1);
+  CHECK(plain.json()["note"] == "not a steered name: static data, the same for every client");
+
+  const HttpReply other_type = explain("name=gslb.example.com.&type=AAAA&client=192.0.2.1");
+  CHECK(other_type.status == 200);
+  CHECK(other_type.json()["steered"] == false);
+  CHECK(other_type.json()["note"] ==
+        "steered for A only; AAAA answers are static data, the same for every client");
+
+  const HttpReply outside = explain("name=www.example.org.&client=192.0.2.1");
+  CHECK(outside.status == 200);
+  CHECK(outside.json()["rcode"] == "REFUSED");
+  CHECK(outside.json()["note"] == "the name is outside every hosted zone");
+
+  // meridianctl prints it as an answer, not an error.
+  int status = -1;
+  const std::string out =
+      runCommand(buildPath("tools/meridianctl/meridianctl") + " --api " + m.url("") +
+                     " --token-file " + m.token_file + " explain www.example.com. 192.0.2.1 2>&1",
+                 &status);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("www.example.com. A  NOERROR, not a steered name") != std::string::npos);
+}
+
 TEST_CASE("e2e: kill -9 of meridiand during writes keeps every acknowledged write") {
   TempDir dir;
   std::vector<std::string> acknowledged;

@@ -7,6 +7,7 @@
 #include "zones/model.h"
 #include "zones/record_store.h"
 #include "zones/steering_store.h"
+#include "zones/zone_json.h"
 
 namespace meridian::test {
 
@@ -180,6 +181,49 @@ TEST_CASE("store: the SOA serial wraps per RFC 1982") {
   CHECK(zones::findZone(db, "wrap.test.")->serial == 0);
   zones::putRecordSet(db, "wrap.test.", rrset);
   CHECK(zones::findZone(db, "wrap.test.")->serial == 1);
+}
+
+}  // namespace meridian::test
+
+namespace meridian::test {
+
+TEST_CASE("store: zone documents (zones/zone_json.h) hold the summary, RRsets and steering") {
+  TempDir dir;
+  zones::Database db(dir.file("z.db"));
+  CHECK(zones::zoneListJson(db) == json::array());
+  CHECK_THROWS_WITH_AS(zones::zoneJson(db, "example.com."), "zone example.com. does not exist",
+                       zones::NotFoundError);
+  zones::storeZone(db, zones::parseZoneText(kTestZone, "test", "example.com."));
+  zones::Region region;
+  region.name = "eu-west";
+  region.latitude = 53.35;
+  region.longitude = -6.26;
+  zones::createRegion(db, region);
+  zones::SteeredName steered;
+  steered.zone = "example.com.";
+  steered.owner = "gslb.example.com.";
+  steered.regions = {"eu-west"};
+  zones::putSteeredName(db, steered);
+
+  const json doc = zones::zoneJson(db, "example.com.");
+  const auto summary = zones::findZone(db, "example.com.");
+  REQUIRE(summary);
+  CHECK(doc["name"] == "example.com.");
+  CHECK(doc["serial"] == summary->serial);
+  CHECK(doc["record_count"] == 6);
+  CHECK(doc["updated_at"] == summary->updated_at);
+  // The RRsets are the stored ones, SOA first; their records add up to the count.
+  REQUIRE(doc["rrsets"].size() == 6);
+  CHECK(doc["rrsets"][0]["type"] == "SOA");
+  size_t records = 0;
+  for (const auto& rrset : doc["rrsets"]) records += rrset["records"].size();
+  CHECK(records == 6);
+  REQUIRE(doc["steering"].size() == 1);
+  CHECK(doc["steering"][0] == zones::toJson(steered));
+  CHECK(zones::zoneListJson(db) == json::array({{{"name", "example.com."},
+                                                 {"serial", summary->serial},
+                                                 {"record_count", 6},
+                                                 {"updated_at", summary->updated_at}}}));
 }
 
 }  // namespace meridian::test

@@ -42,6 +42,21 @@ TEST_CASE("token: an explicit token file is read and trimmed; empty ones are ref
                        doctest::Contains("missing"), std::runtime_error);
 }
 
+TEST_CASE("token: meridiand reads token files by the shared rule (common/token_file.h)") {
+  TempDir dir;
+  writeFile(dir.file("two"), "first\nsecond\n");
+  CHECK_THROWS_WITH_AS(api::loadOrCreateToken("", dir.file("two")),
+                       doctest::Contains("must hold one token on one line"), std::runtime_error);
+  writeFile(dir.file("open"), "s3cret\n");
+  REQUIRE(chmod(dir.file("open").c_str(), 0666) == 0);
+  CHECK_THROWS_WITH_AS(api::loadOrCreateToken("", dir.file("open")),
+                       doctest::Contains("is writable by others"), std::runtime_error);
+  // The default <db>.token is held to the same rule once it exists.
+  writeFile(dir.file("m.db.token"), "  padded \n");
+  REQUIRE(chmod(dir.file("m.db.token").c_str(), 0600) == 0);
+  CHECK(api::loadOrCreateToken(dir.file("m.db"), std::nullopt) == "padded");
+}
+
 TEST_CASE("token: constant-time comparison") {
   CHECK(api::constantTimeEquals("abc", "abc"));
   CHECK_FALSE(api::constantTimeEquals("abd", "abc"));

@@ -1,7 +1,9 @@
 #include "tools/meridianctl/api_client.h"
 
-#include <fstream>
+#include <iostream>
 #include <memory>
+
+#include "common/token_file.h"
 
 namespace meridian::ctl {
 
@@ -97,19 +99,45 @@ ApiReply ApiClient::call(const std::string& method, const std::string& path,
     if (problem.contains("field") && problem["field"].is_string()) {
       message += ": " + problem["field"].get<std::string>();
     }
-    message += ": " + problem.value("detail", std::string());
+    message += ": " + cliTerms(problem.value("detail", std::string()));
   }
   throw CtlError(message);
 }
 
+std::string cliTerms(const std::string& detail) {
+  // The query parameters the API's messages name, and the option meridianctl
+  // has for each. Only " ?x=" after a space or at the start counts: a URL
+  // quoted in a message ("http://h/p?x=1") has no space before its '?'.
+  static const char* const kOptions[][2] = {{"type", "--type"}, {"region", "--region"}};
+  std::string out;
+  size_t i = 0;
+  while (i < detail.size()) {
+    bool replaced = false;
+    if (detail[i] == '?' && (i == 0 || detail[i - 1] == ' ')) {
+      for (const auto& [parameter, option] : kOptions) {
+        const std::string pattern = std::string(parameter) + "=";
+        if (detail.compare(i + 1, pattern.size(), pattern) == 0) {
+          out += std::string(option) + " ";
+          i += 1 + pattern.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out += detail[i++];
+  }
+  return out;
+}
+
 std::string readTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw CtlError("cannot read token file " + path);
-  std::string token;
-  std::getline(in, token);
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-  if (token.empty()) throw CtlError("token file " + path + " is empty");
-  return token;
+  common::TokenFile file;
+  try {
+    file = common::readTokenFile(path);
+  } catch (const std::runtime_error& e) {
+    throw CtlError(e.what());
+  }
+  if (!file.warning.empty()) std::cerr << "meridianctl: warning: " << file.warning << '\n';
+  return std::move(file.token);
 }
 
 }  // namespace meridian::ctl

@@ -36,7 +36,8 @@ class ApiClient {
   /// Any status; throws CtlError only when the server cannot be reached.
   ApiReply send(const std::string& method, const std::string& path,
                 const std::optional<nlohmann::json>& body = std::nullopt);
-  /// 2xx or CtlError("<detail> (field: x)").
+  /// 2xx or CtlError("STATUS TITLE: FIELD: DETAIL"), the detail in CLI
+  /// terms (cliTerms).
   ApiReply call(const std::string& method, const std::string& path,
                 const std::optional<nlohmann::json>& body = std::nullopt);
 
@@ -49,7 +50,12 @@ class ApiClient {
   CURL* curl_ = nullptr;
 };
 
-/// Reads a token file (first line, whitespace trimmed); CtlError when missing.
+/// An API problem detail in meridianctl's terms: the query parameters it
+/// names become the options that set them ("add ?type=A" -> "add --type A").
+std::string cliTerms(const std::string& detail);
+
+/// Reads a token file by the rule of common::readTokenFile; CtlError naming
+/// the file and the problem. A warning (readable by others) goes to stderr.
 std::string readTokenFile(const std::string& path);
 
 }  // namespace meridian::ctl

@@ -212,7 +212,7 @@ void addRegionGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
       app.add_subcommand("region", "regions: named places with coordinates")->alias("regions");
   g->require_subcommand(1);
   CLI::App* add = g->add_subcommand("add", "create a region");
-  add->add_option("NAME", a.name)->required();
+  add->add_option("NAME", a.name, "region")->required();
   add->add_option("--lat,--latitude", a.latitude, "degrees north")->required();
   add->add_option("--lon,--longitude", a.longitude, "degrees east")->required();
   add->add_option("--continent", a.continent, "AF AN AS EU NA OC SA");
@@ -228,13 +228,13 @@ void addRegionGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
     show(ctx, ctx.api().call("GET", "/api/v1/regions").json(), printRegions);
   });
   CLI::App* get = g->add_subcommand("show", "one region");
-  get->add_option("NAME", a.name)->required();
+  get->add_option("NAME", a.name, "region")->required();
   get->callback([&] {
     show(ctx, ctx.api().call("GET", "/api/v1/regions/" + ctx.api().escape(a.name)).json(),
          [](const nlohmann::json& r) { printRegions(nlohmann::json::array({r})); });
   });
   CLI::App* del = g->add_subcommand("delete", "delete an unused region");
-  del->add_option("NAME", a.name)->required();
+  del->add_option("NAME", a.name, "region")->required();
   del->callback([&] {
     ctx.api().call("DELETE", "/api/v1/regions/" + ctx.api().escape(a.name));
     std::cout << "deleted region " << a.name << '\n';
@@ -255,11 +255,11 @@ void addEndpointGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
       app.add_subcommand("endpoint", "endpoints: addresses in regions")->alias("endpoints");
   g->require_subcommand(1);
   CLI::App* add = g->add_subcommand("add", "create an endpoint");
-  add->add_option("NAME", a.name)->required();
-  add->add_option("--region", a.region)->required();
+  add->add_option("NAME", a.name, "endpoint")->required();
+  add->add_option("--region", a.region, "the region it is in")->required();
   add->add_option("--address", a.address, "IPv4 or IPv6 address")->required();
   add->add_option("--weight", a.weight, "0..1000000 (default 100)");
-  add->add_option("--capacity", a.capacity);
+  add->add_option("--capacity", a.capacity, "1..1000000000 (default none)");
   add->add_option("--state", a.state, "up, drain or down (default up)");
   add->add_option("--check", a.check,
                   "liveness check as JSON, e.g. '{\"type\":\"tcp\",\"port\":80}'");
@@ -281,13 +281,13 @@ void addEndpointGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
     show(ctx, ctx.api().call("GET", "/api/v1/endpoints" + query).json(), printEndpoints);
   });
   CLI::App* get = g->add_subcommand("show", "one endpoint");
-  get->add_option("NAME", a.name)->required();
+  get->add_option("NAME", a.name, "endpoint")->required();
   get->callback([&] {
     show(ctx, ctx.api().call("GET", "/api/v1/endpoints/" + ctx.api().escape(a.name)).json(),
          [](const nlohmann::json& e) { printEndpoints(nlohmann::json::array({e})); });
   });
   CLI::App* del = g->add_subcommand("delete", "delete an endpoint");
-  del->add_option("NAME", a.name)->required();
+  del->add_option("NAME", a.name, "endpoint")->required();
   del->callback([&] {
     ctx.api().call("DELETE", "/api/v1/endpoints/" + ctx.api().escape(a.name));
     std::cout << "deleted endpoint " << a.name << '\n';
@@ -297,7 +297,7 @@ void addEndpointGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
         std::tuple{"undrain", "up", "hand it out again"},
         std::tuple{"down", "down", "take it out; counts as failed"}}) {
     CLI::App* cmd = g->add_subcommand(verb, help);
-    cmd->add_option("NAME", a.name)->required();
+    cmd->add_option("NAME", a.name, "endpoint")->required();
     const char* target = state;
     cmd->callback([&ctx, &a, target] { patchState(ctx, a.name, target); });
   }
@@ -313,7 +313,7 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   CLI::App* g = app.add_subcommand("steering", "steered names: per-client answers");
   g->require_subcommand(1);
   CLI::App* set = g->add_subcommand("set", "create or replace a steered name");
-  set->add_option("ZONE", a.zone)->required();
+  set->add_option("ZONE", a.zone, "zone")->required();
   set->add_option("NAME", a.name, "owner (@, relative or absolute)")->required();
   set->add_option("--type", a.type, "A or AAAA")->required();
   set->add_option("--policy", a.policy, "failover, geo, nearest, latency, weighted, sticky")
@@ -338,7 +338,7 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
          [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
   });
   CLI::App* list = g->add_subcommand("list", "steered names of a zone");
-  list->add_option("ZONE", a.zone)->required();
+  list->add_option("ZONE", a.zone, "zone")->required();
   list->callback([&] {
     show(ctx,
          ctx.api().call("GET", "/api/v1/zones/" + ctx.api().escape(a.zone) + "/steering").json(),
@@ -346,8 +346,8 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   });
   for (const char* verb : {"show", "delete"}) {
     CLI::App* cmd = g->add_subcommand(verb, std::string(verb) + " a steered name");
-    cmd->add_option("ZONE", a.zone)->required();
-    cmd->add_option("NAME", a.name)->required();
+    cmd->add_option("ZONE", a.zone, "zone")->required();
+    cmd->add_option("NAME", a.name, "owner (@, relative or absolute)")->required();
     cmd->add_option("--type", a.type, "A or AAAA (needed when both are steered)");
     const bool is_show = std::string(verb) == "show";
     cmd->callback([&ctx, &a, is_show] {
@@ -375,7 +375,7 @@ void addSteeringCommands(CLI::App& app, Context& ctx) {
     show(ctx, ctx.api().call("GET", "/api/v1/health").json(), printHealth);
   });
   CLI::App* explain = app.add_subcommand("explain", "how a client's query would be answered");
-  explain->add_option("NAME", args.name, "steered name")->required();
+  explain->add_option("NAME", args.name, "any name: steered ones get the full ranking")->required();
   explain->add_option("CLIENT", args.client, "client IP or IP/PREFIX")->required();
   explain->add_option("--type", args.type, "A or AAAA (default A)");
   explain->callback([&] {

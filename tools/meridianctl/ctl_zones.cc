@@ -9,6 +9,7 @@
 #include "zones/record_store.h"
 #include "zones/steering_store.h"
 #include "zones/zone_io.h"
+#include "zones/zone_json.h"
 
 namespace meridian::ctl {
 
@@ -23,13 +24,6 @@ struct ZoneArgs {
   int64_t ttl = 0;
   std::vector<std::string> rdata;
 };
-
-nlohmann::json summaryJson(const zones::ZoneSummary& z) {
-  return {{"name", z.name},
-          {"serial", z.serial},
-          {"record_count", z.records},
-          {"updated_at", z.updated_at}};
-}
 
 void printZones(const Context& ctx, const nlohmann::json& zones) {
   if (ctx.json) return ctx.printJson(zones);
@@ -63,19 +57,6 @@ void printZone(const Context& ctx, const nlohmann::json& zone) {
     }
     table.print(std::cout);
   }
-}
-
-// The GET /api/v1/zones/{zone} document, built from the database directly.
-nlohmann::json zoneOffline(zones::Database& db, const std::string& name) {
-  const std::string zone = zones::zoneNameFromText(name);
-  const auto summary = zones::findZone(db, zone);
-  if (!summary) throw CtlError("zone " + zone + " does not exist");
-  nlohmann::json doc = summaryJson(*summary);
-  doc["rrsets"] = nlohmann::json::array();
-  for (const auto& r : zones::listRecordSets(db, zone)) doc["rrsets"].push_back(toJson(r));
-  doc["steering"] = nlohmann::json::array();
-  for (const auto& s : zones::listSteeredNames(db, zone)) doc["steering"].push_back(toJson(s));
-  return doc;
 }
 
 std::optional<std::string> optionalZone(const std::string& zone) {
@@ -139,9 +120,7 @@ void addZoneGroup(CLI::App& app, Context& ctx, ZoneArgs& a) {
 zone->add_subcommand("list", "list zones")->callback([&] {
   if (ctx.offline()) {
     zones::Database db(ctx.db, false);
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& z : zones::listZones(db)) out.push_back(summaryJson(z));
-    return printZones(ctx, out);
+    return printZones(ctx, zones::zoneListJson(db));
   }
   printZones(ctx, ctx.api().call("GET", "/api/v1/zones").json());
 });
@@ -151,7 +130,8 @@ show->add_option("NAME", a.zone, "zone")->required();
 show->callback([&] {
   if (ctx.offline()) {
     zones::Database db(ctx.db, false);
-    return printZone(ctx, zoneOffline(db, a.zone));
+    // The same document the API's GET /api/v1/zones/{zone} answers.
+    return printZone(ctx, zones::zoneJson(db, zones::zoneNameFromText(a.zone)));
   }
   printZone(ctx, ctx.api().call("GET", "/api/v1/zones/" + ctx.api().escape(a.zone)).json());
 });
