@@ -90,9 +90,7 @@ nlohmann::json healthView(const server::DnsService& dns, nlohmann::json view) {
   for (auto& endpoint : view["endpoints"]) {
     for (uint32_t e = 0; e < table.endpoints.size(); ++e) {
       if (table.endpoints[e].name != endpoint["name"]) continue;
-      const bool healthy = health.mode == steering::HealthMode::kNoData ||
-                           health.mode == steering::HealthMode::kFailOpen ||
-                           e >= health.endpoints.size() || health.endpoints[e].healthy;
+      const bool healthy = steering::countsAsHealthy(health, e);
       const steering::AdminState state = table.endpoints[e].state;
       endpoint["serving"] = state == steering::AdminState::kDown    ? "admin down"
                             : !healthy                               ? "unhealthy"
@@ -178,6 +176,7 @@ int run(const Options& options) {
     api::ApiConfig api_config;
     api_config.listen = options.api_listen;
     api_config.db_path = options.db_path;
+    api_config.health_stale_after_ms = config.health.stale_after_ms;  // one vote, one threshold
     api_config.token = api::loadOrCreateToken(
         options.db_path, options.api_token_file.empty()
                              ? std::nullopt

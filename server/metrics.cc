@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "zones/health_store.h"
+
 namespace meridian::server {
 
 namespace {
@@ -160,21 +162,15 @@ std::string label(const std::string& value) {
 std::string healthMetricsText(zones::Database& db) {
   std::string healthy, transitions, rtt, age;
   const int64_t now = zones::nowMillis();
-  zones::Statement rows = db.prepare(
-      "SELECT e.name, r.name, h.vantage, h.healthy, h.transitions, h.rtt_ms, h.updated_at "
-      "FROM health h JOIN endpoints e ON e.id = h.endpoint_id JOIN regions r ON r.id = e.region_id "
-      "ORDER BY e.name, h.vantage");
-  while (rows.step()) {
-    const std::string labels = "{endpoint=\"" + label(rows.columnText(0)) + "\",region=\"" +
-                               label(rows.columnText(1)) + "\",vantage=\"" +
-                               label(rows.columnText(2)) + "\"}";
-    sample(healthy, "meridian_endpoint_healthy" + labels, static_cast<double>(rows.columnInt(3)));
+  for (const zones::EndpointHealthSample& row : zones::listEndpointHealthSamples(db)) {
+    const std::string labels = "{endpoint=\"" + label(row.endpoint) + "\",region=\"" +
+                               label(row.region) + "\",vantage=\"" + label(row.vantage) + "\"}";
+    sample(healthy, "meridian_endpoint_healthy" + labels, row.healthy ? 1.0 : 0.0);
     sample(transitions, "meridian_endpoint_transitions_total" + labels,
-           static_cast<double>(rows.columnInt(4)));
-    if (!rows.columnIsNull(5))
-      sample(rtt, "meridian_endpoint_rtt_ms" + labels, rows.columnDouble(5));
+           static_cast<double>(row.transitions));
+    if (row.rtt_ms) sample(rtt, "meridian_endpoint_rtt_ms" + labels, *row.rtt_ms);
     sample(age, "meridian_endpoint_health_age_seconds" + labels,
-           static_cast<double>(now - rows.columnInt(6)) / 1000.0);
+           static_cast<double>(now - row.updated_at) / 1000.0);
   }
   std::string out;
   metric(out, "meridian_endpoint_healthy", "gauge",

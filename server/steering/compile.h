@@ -11,6 +11,7 @@
 #include "server/steering/steering_table.h"
 #include "zones/compiler.h"
 #include "zones/database.h"
+#include "zones/health_vote.h"
 
 namespace meridian::steering {
 
@@ -24,7 +25,7 @@ struct CompiledSteering {
 CompiledSteering compileSteering(zones::Database& db);
 
 struct HealthSettings {
-  int64_t stale_after_ms = 15000;  // no healthd write for this long: stale
+  int64_t stale_after_ms = zones::kDefaultStaleAfterMs;  // no healthd write this long: stale
   int64_t grace_ms = 30000;        // stale this much longer: fail open
   double rtt_hysteresis = 0.10;    // RTT changes below 10% are not published
 };
