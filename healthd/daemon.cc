@@ -134,7 +134,7 @@ void Daemon::reconcile(std::vector<EndpointConfig> configs) {
       ++it;
       continue;
     }
-    // The row normally went with the endpoint (ON DELETE CASCADE); deleting
+    // The row normally went with the endpoint (the foreign key cascades); deleting
     // it here as well covers a connection that had foreign keys off.
     pending_.remove(it->first);
     it = slots_.erase(it);  // the probes' destructors stop them

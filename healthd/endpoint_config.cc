@@ -1,5 +1,6 @@
 #include "healthd/endpoint_config.h"
 
+#include "zones/health_store.h"
 #include "zones/validation.h"
 
 namespace meridian::healthd {
@@ -71,37 +72,18 @@ bool sameSetups(const std::vector<EndpointConfig>& a, const std::vector<Endpoint
 std::vector<EndpointConfig> readEndpoints(zones::Database& db, const std::string& vantage,
                                           SpecCache& cache) {
   std::vector<EndpointConfig> out;
-  zones::Statement s = db.prepare(
-      "SELECT e.id, e.name, e.address, e.check_spec, e.readiness_spec, "
-      "       h.healthy, h.liveness_ok, h.readiness_ok, h.since, h.last_error, h.rtt_ms, "
-      "       h.transitions, h.updated_at "
-      "FROM endpoints e LEFT JOIN health h ON h.endpoint_id = e.id AND h.vantage = ?1 "
-      "ORDER BY e.id");
-  s.bind(1, vantage);
-  while (s.step()) {
+  for (zones::ProbeTargetRecord& target : zones::listProbeTargets(db, vantage)) {
     EndpointConfig c;
-    c.id = s.columnInt(0);
-    c.name = s.columnText(1);
-    c.address = s.columnText(2);
-    c.liveness = specColumn(cache, s.columnOptionalText(3), "check", c.error);
-    c.readiness = specColumn(cache, s.columnOptionalText(4), "readiness", c.error);
+    c.id = target.id;
+    c.name = std::move(target.name);
+    c.address = std::move(target.address);
+    c.liveness = specColumn(cache, target.check_spec, "check", c.error);
+    c.readiness = specColumn(cache, target.readiness_spec, "readiness", c.error);
     if (c.error) {
       c.liveness.reset();
       c.readiness.reset();
     }
-    if (!s.columnIsNull(5)) {
-      HealthRow r;
-      r.endpoint_id = c.id;
-      r.healthy = s.columnInt(5) != 0;
-      if (!s.columnIsNull(6)) r.liveness_ok = s.columnInt(6) != 0;
-      if (!s.columnIsNull(7)) r.readiness_ok = s.columnInt(7) != 0;
-      r.since = s.columnInt(8);
-      r.last_error = s.columnOptionalText(9);
-      if (!s.columnIsNull(10)) r.rtt_ms = s.columnDouble(10);
-      r.transitions = s.columnInt(11);
-      r.updated_at = s.columnInt(12);
-      c.stored = r;
-    }
+    c.stored = std::move(target.stored);
     out.push_back(std::move(c));
   }
   cache.sweep();

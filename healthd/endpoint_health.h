@@ -12,6 +12,7 @@
 
 #include "healthd/hysteresis.h"
 #include "healthd/rtt_ewma.h"
+#include "zones/health_row.h"
 
 namespace meridian::healthd {
 
@@ -27,19 +28,7 @@ struct ProbeResult {
 };
 
 /// One row of the `health` table (without the vantage, which the writer adds).
-struct HealthRow {
-  int64_t endpoint_id = 0;
-  bool healthy = false;
-  std::optional<bool> liveness_ok;  // nullopt: the endpoint has no such check
-  std::optional<bool> readiness_ok;
-  int64_t since = 0;  // unix ms of the last change of `healthy`
-  std::optional<std::string> last_error;
-  std::optional<double> rtt_ms;
-  int64_t transitions = 0;
-  int64_t updated_at = 0;
-
-  bool operator==(const HealthRow&) const = default;
-};
+using HealthRow = zones::HealthRow;
 
 struct Thresholds {
   int rise = 2;

@@ -12,11 +12,12 @@
 
 #include "healthd/endpoint_health.h"
 #include "zones/database.h"
+#include "zones/health_row.h"
 
 namespace meridian::healthd {
 
 /// endpoint id -> the row to store, or nullopt to delete this vantage's row.
-using RowChanges = std::map<int64_t, std::optional<HealthRow>>;
+using RowChanges = zones::HealthRowChanges;
 
 /// Thread-safe hand-off between the loop thread (put/remove) and the store
 /// thread (take/restore).

@@ -2,6 +2,10 @@
 // Per-loop DNS counters. Each loop thread is the only writer of its own
 // counters, so an increment is a relaxed load and store (two plain moves, no
 // locked instruction); other threads read them relaxed to aggregate.
+//
+// MERIDIAN_DNS_COUNTERS is the one list of them: DnsCounters, DnsTotals and
+// the /metrics text (server/metrics.cc) are all generated from it, so adding
+// a counter is one line here.
 
 #include <atomic>
 #include <cstdint>
@@ -9,6 +13,39 @@
 #include "wire/constants.h"
 
 namespace meridian::server {
+
+// One line per counter, in /metrics order:
+//   SCALAR(member, metric name, label, help)   one Counter
+//   PER_RCODE(member, metric name, label name, help)   one per (extended) RCODE
+// Consecutive counters with the same metric name are samples of one metric
+// (distinguished by `label`, e.g. transport="udp"); the first one's help is
+// printed. An empty label makes an unlabelled sample.
+#define MERIDIAN_DNS_COUNTERS(SCALAR, PER_RCODE)                                                 \
+  SCALAR(queries_udp, "meridian_dns_queries_total", "transport=\"udp\"",                         \
+         "DNS queries received, by transport.")                                                  \
+  SCALAR(queries_tcp, "meridian_dns_queries_total", "transport=\"tcp\"",                         \
+         "DNS queries received, by transport.")                                                  \
+  PER_RCODE(rcode, "meridian_dns_responses_total", "rcode", "DNS responses sent, by RCODE.")     \
+  SCALAR(truncated, "meridian_dns_truncated_total", "", "UDP responses sent with TC set.")       \
+  SCALAR(dropped, "meridian_dns_dropped_total", "",                                              \
+         "Packets not answered: shorter than a header, QR set, or lost on send.")                \
+  SCALAR(ecs_queries, "meridian_dns_ecs_queries_total", "", "Queries with a valid ECS option.")  \
+  SCALAR(referrals, "meridian_dns_referrals_total", "", "Referrals to delegated zones.")         \
+  SCALAR(tcp_connections, "meridian_tcp_connections_total", "", "TCP connections accepted.")     \
+  SCALAR(tcp_rejected, "meridian_tcp_rejected_total", "", "TCP connections refused at the cap.") \
+  SCALAR(tcp_idle_closed, "meridian_tcp_idle_closed_total", "",                                  \
+         "TCP connections closed when idle.")                                                    \
+  SCALAR(steered, "meridian_steered_answers_total", "", "Answers chosen by a steering policy.")  \
+  SCALAR(steered_fail_open, "meridian_steered_all_down_total", "action=\"all\"",                 \
+         "Steered answers with every candidate down, by when_all_down action.")                  \
+  SCALAR(steered_all_down_nodata, "meridian_steered_all_down_total", "action=\"nodata\"",        \
+         "Steered answers with every candidate down, by when_all_down action.")                  \
+  SCALAR(steered_all_down_servfail, "meridian_steered_all_down_total", "action=\"servfail\"",    \
+         "Steered answers with every candidate down, by when_all_down action.")                  \
+  SCALAR(steered_panic, "meridian_steered_panic_total", "",                                      \
+         "Steered answers in panic mode (too many endpoints down: health ignored).")             \
+  SCALAR(steered_drained, "meridian_steered_drained_only_total", "",                             \
+         "Steered answers that fell back to drained endpoints.")
 
 class Counter {
  public:
@@ -21,50 +58,31 @@ class Counter {
   std::atomic<uint64_t> value_{0};
 };
 
+/// One loop's counters; written by that loop only (query path: no locks, no
+/// allocation), read by any thread.
 struct DnsCounters {
-  Counter queries_udp;
-  Counter queries_tcp;
-  Counter rcode[wire::rcode::kCount];  // responses by (extended) RCODE
-  Counter truncated;                  // UDP answers sent with TC
-  Counter dropped;                    // packets not answered (QR set, < 12 octets, send failure)
-  Counter ecs_queries;                // queries carrying a valid ECS option
-  Counter referrals;
-  Counter steered;                    // answers chosen by a steering policy
-  Counter steered_fail_open;          // every candidate down, answered as if all were up
-  Counter steered_all_down_nodata;    // every candidate down, when_all_down = nodata
-  Counter steered_all_down_servfail;  // every candidate down, when_all_down = servfail
-  Counter steered_panic;              // too many down: health ignored (panic threshold)
-  Counter steered_drained;            // only drained endpoints were left to answer
-  Counter tcp_connections;
-  Counter tcp_rejected;               // connections refused at the cap
-  Counter tcp_idle_closed;
+#define MERIDIAN_COUNTER_MEMBER(member, ...) Counter member;
+#define MERIDIAN_RCODE_MEMBER(member, ...) Counter member[wire::rcode::kCount];
+  MERIDIAN_DNS_COUNTERS(MERIDIAN_COUNTER_MEMBER, MERIDIAN_RCODE_MEMBER)
+#undef MERIDIAN_COUNTER_MEMBER
+#undef MERIDIAN_RCODE_MEMBER
 };
 
 /// Plain totals, summed over every loop's DnsCounters.
 struct DnsTotals {
-  uint64_t queries_udp = 0, queries_tcp = 0, rcode[wire::rcode::kCount] = {}, truncated = 0,
-           dropped = 0, ecs_queries = 0, referrals = 0, steered = 0, steered_fail_open = 0,
-           steered_all_down_nodata = 0, steered_all_down_servfail = 0, steered_panic = 0,
-           steered_drained = 0,
-           tcp_connections = 0, tcp_rejected = 0, tcp_idle_closed = 0;
+#define MERIDIAN_TOTAL_MEMBER(member, ...) uint64_t member = 0;
+#define MERIDIAN_RCODE_TOTAL(member, ...) uint64_t member[wire::rcode::kCount] = {};
+  MERIDIAN_DNS_COUNTERS(MERIDIAN_TOTAL_MEMBER, MERIDIAN_RCODE_TOTAL)
+#undef MERIDIAN_TOTAL_MEMBER
+#undef MERIDIAN_RCODE_TOTAL
 
   void add(const DnsCounters& c) {
-    queries_udp += c.queries_udp.get();
-    queries_tcp += c.queries_tcp.get();
-    for (int i = 0; i < wire::rcode::kCount; ++i) rcode[i] += c.rcode[i].get();
-    truncated += c.truncated.get();
-    dropped += c.dropped.get();
-    ecs_queries += c.ecs_queries.get();
-    referrals += c.referrals.get();
-    steered += c.steered.get();
-    steered_fail_open += c.steered_fail_open.get();
-    steered_all_down_nodata += c.steered_all_down_nodata.get();
-    steered_all_down_servfail += c.steered_all_down_servfail.get();
-    steered_panic += c.steered_panic.get();
-    steered_drained += c.steered_drained.get();
-    tcp_connections += c.tcp_connections.get();
-    tcp_rejected += c.tcp_rejected.get();
-    tcp_idle_closed += c.tcp_idle_closed.get();
+#define MERIDIAN_ADD_SCALAR(member, ...) member += c.member.get();
+#define MERIDIAN_ADD_RCODE(member, ...) \
+  for (int i = 0; i < wire::rcode::kCount; ++i) member[i] += c.member[i].get();
+    MERIDIAN_DNS_COUNTERS(MERIDIAN_ADD_SCALAR, MERIDIAN_ADD_RCODE)
+#undef MERIDIAN_ADD_SCALAR
+#undef MERIDIAN_ADD_RCODE
   }
 };
 

@@ -176,14 +176,12 @@ nlohmann::json healthView(const server::DnsService& dns, nlohmann::json view) {
   const steering::HealthTable& health = *snapshot->health;
   const steering::SteeringTable& table = *snapshot->steering;
   view["data"] = {{"state", steering::healthModeName(health.mode)},
-                  {"newest_write", health.newest_write_ms},
+                  {"newest_write", dns.reloadStats().health_newest_write_ms},
                   {"snapshot_generation", snapshot->generation}};
   for (auto& endpoint : view["endpoints"]) {
     for (uint32_t e = 0; e < table.endpoints.size(); ++e) {
       if (table.endpoints[e].name != endpoint["name"]) continue;
-      const bool healthy = health.mode == steering::HealthMode::kNoData ||
-                           health.mode == steering::HealthMode::kFailOpen ||
-                           e >= health.endpoints.size() || health.endpoints[e].healthy;
+      const bool healthy = steering::countsAsHealthy(health, e);
       const steering::AdminState state = table.endpoints[e].state;
       endpoint["serving"] = state == steering::AdminState::kDown    ? "admin down"
                             : !healthy                               ? "unhealthy"
@@ -283,6 +281,7 @@ int run(const Options& options) {
     api::ApiConfig api_config;
     api_config.listen = options.api_listen;
     api_config.db_path = options.db_path;
+    api_config.health_stale_after_ms = config.health.stale_after_ms;  // one vote, one threshold
     api_config.token = api_token;
     api::ApiHooks hooks;
     hooks.metrics_text = [&dns, db_path = options.db_path] {

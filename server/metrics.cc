@@ -1,6 +1,9 @@
 #include "server/metrics.h"
 
 #include <cstdio>
+#include <string_view>
+
+#include "zones/health_store.h"
 
 namespace meridian::server {
 
@@ -34,54 +37,41 @@ void single(std::string& out, const char* name, const char* type, const char* he
   sample(out, name, value);
 }
 
+// Every counter of MERIDIAN_DNS_COUNTERS (server/counters.h), in its order:
+// HELP/TYPE once per metric name, then one sample per counter, e.g.
+//   meridian_dns_queries_total{transport="udp"} 10
+//   meridian_dns_responses_total{rcode="NOERROR"} 7   (one per named RCODE)
+//   meridian_dns_truncated_total 2
+void dnsCounters(std::string& out, const DnsTotals& dns) {
+  std::string_view previous;
+  auto header = [&](const char* name, const char* help) {
+    if (previous != name) metric(out, name, "counter", help);
+    previous = name;
+  };
+  auto labelled = [](const char* name, const std::string& label) {
+    return label.empty() ? std::string(name) : std::string(name) + "{" + label + "}";
+  };
+#define MERIDIAN_SCALAR_SAMPLE(member, metric_name, label, help) \
+  header(metric_name, help);                                     \
+  sample(out, labelled(metric_name, label), static_cast<double>(dns.member));
+#define MERIDIAN_RCODE_SAMPLES(member, metric_name, label_name, help)                 \
+  header(metric_name, help);                                                          \
+  for (int code = 0; code < wire::rcode::kCount; ++code) {                            \
+    const char* text = wire::rcode::name(static_cast<uint16_t>(code));                \
+    if (text == nullptr) continue;                                                    \
+    sample(out, labelled(metric_name, std::string(label_name) + "=\"" + text + "\""), \
+           static_cast<double>(dns.member[code]));                                    \
+  }
+  MERIDIAN_DNS_COUNTERS(MERIDIAN_SCALAR_SAMPLE, MERIDIAN_RCODE_SAMPLES)
+#undef MERIDIAN_SCALAR_SAMPLE
+#undef MERIDIAN_RCODE_SAMPLES
+}
+
 }  // namespace
 
 std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int64_t now_ms) {
   std::string out;
-  metric(out, "meridian_dns_queries_total", "counter", "DNS queries received, by transport.");
-  sample(out, "meridian_dns_queries_total{transport=\"udp\"}",
-         static_cast<double>(dns.queries_udp));
-  sample(out, "meridian_dns_queries_total{transport=\"tcp\"}",
-         static_cast<double>(dns.queries_tcp));
-  metric(out, "meridian_dns_responses_total", "counter", "DNS responses sent, by RCODE.");
-  for (int rcode = 0; rcode < wire::rcode::kCount; ++rcode) {
-    const char* name = wire::rcode::name(static_cast<uint16_t>(rcode));
-    if (name == nullptr) continue;
-    sample(out, std::string("meridian_dns_responses_total{rcode=\"") + name + "\"}",
-           static_cast<double>(dns.rcode[rcode]));
-  }
-  single(out, "meridian_dns_truncated_total", "counter", "UDP responses sent with TC set.",
-         static_cast<double>(dns.truncated));
-  single(out, "meridian_dns_dropped_total", "counter",
-         "Packets not answered: shorter than a header, QR set, or lost on send.",
-         static_cast<double>(dns.dropped));
-  single(out, "meridian_dns_ecs_queries_total", "counter", "Queries with a valid ECS option.",
-         static_cast<double>(dns.ecs_queries));
-  single(out, "meridian_dns_referrals_total", "counter", "Referrals to delegated zones.",
-         static_cast<double>(dns.referrals));
-  single(out, "meridian_tcp_connections_total", "counter", "TCP connections accepted.",
-         static_cast<double>(dns.tcp_connections));
-  single(out, "meridian_tcp_rejected_total", "counter", "TCP connections refused at the cap.",
-         static_cast<double>(dns.tcp_rejected));
-  single(out, "meridian_tcp_idle_closed_total", "counter", "TCP connections closed when idle.",
-         static_cast<double>(dns.tcp_idle_closed));
-
-  single(out, "meridian_steered_answers_total", "counter", "Answers chosen by a steering policy.",
-         static_cast<double>(dns.steered));
-  metric(out, "meridian_steered_all_down_total", "counter",
-         "Steered answers with every candidate down, by when_all_down action.");
-  sample(out, "meridian_steered_all_down_total{action=\"all\"}",
-         static_cast<double>(dns.steered_fail_open));
-  sample(out, "meridian_steered_all_down_total{action=\"nodata\"}",
-         static_cast<double>(dns.steered_all_down_nodata));
-  sample(out, "meridian_steered_all_down_total{action=\"servfail\"}",
-         static_cast<double>(dns.steered_all_down_servfail));
-  single(out, "meridian_steered_panic_total", "counter",
-         "Steered answers in panic mode (too many endpoints down: health ignored).",
-         static_cast<double>(dns.steered_panic));
-  single(out, "meridian_steered_drained_only_total", "counter",
-         "Steered answers that fell back to drained endpoints.",
-         static_cast<double>(dns.steered_drained));
+  dnsCounters(out, dns);
 
   metric(out, "meridian_health_data_state", "gauge",
          "1 for the current state of the health data: fresh, stale (kept), fail-open, no-data.");
@@ -160,21 +150,15 @@ std::string label(const std::string& value) {
 std::string healthMetricsText(zones::Database& db) {
   std::string healthy, transitions, rtt, age;
   const int64_t now = zones::nowMillis();
-  zones::Statement rows = db.prepare(
-      "SELECT e.name, r.name, h.vantage, h.healthy, h.transitions, h.rtt_ms, h.updated_at "
-      "FROM health h JOIN endpoints e ON e.id = h.endpoint_id JOIN regions r ON r.id = e.region_id "
-      "ORDER BY e.name, h.vantage");
-  while (rows.step()) {
-    const std::string labels = "{endpoint=\"" + label(rows.columnText(0)) + "\",region=\"" +
-                               label(rows.columnText(1)) + "\",vantage=\"" +
-                               label(rows.columnText(2)) + "\"}";
-    sample(healthy, "meridian_endpoint_healthy" + labels, static_cast<double>(rows.columnInt(3)));
+  for (const zones::EndpointHealthSample& row : zones::listEndpointHealthSamples(db)) {
+    const std::string labels = "{endpoint=\"" + label(row.endpoint) + "\",region=\"" +
+                               label(row.region) + "\",vantage=\"" + label(row.vantage) + "\"}";
+    sample(healthy, "meridian_endpoint_healthy" + labels, row.healthy ? 1.0 : 0.0);
     sample(transitions, "meridian_endpoint_transitions_total" + labels,
-           static_cast<double>(rows.columnInt(4)));
-    if (!rows.columnIsNull(5))
-      sample(rtt, "meridian_endpoint_rtt_ms" + labels, rows.columnDouble(5));
+           static_cast<double>(row.transitions));
+    if (row.rtt_ms) sample(rtt, "meridian_endpoint_rtt_ms" + labels, *row.rtt_ms);
     sample(age, "meridian_endpoint_health_age_seconds" + labels,
-           static_cast<double>(now - rows.columnInt(6)) / 1000.0);
+           static_cast<double>(now - row.updated_at) / 1000.0);
   }
   std::string out;
   metric(out, "meridian_endpoint_healthy", "gauge",

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "zones/compiler.h"
+#include "zones/health_vote.h"
 
 namespace meridian::server {
 
@@ -215,7 +216,7 @@ void Reloader::poll(bool reload_requested) {
 }
 
 void Reloader::trackHeartbeats() {
-  heartbeats_ = zones::readVantageHeartbeats(*db_);
+  heartbeats_ = zones::listVantages(*db_);
   int64_t newest = 0;
   for (const auto& h : heartbeats_) newest = std::max(newest, h.last_write_ms);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -239,10 +240,10 @@ bool Reloader::vantageFreshnessMoved() const {
     return true;
   }
   if (heartbeats_.size() != health.vantages.size()) return true;
+  const zones::VoteRules rules{newest, now, settings_.health.stale_after_ms};
   for (size_t i = 0; i < heartbeats_.size(); ++i) {
     if (heartbeats_[i].name != health.vantages[i].name) return true;
-    if (steering::vantageFresh(heartbeats_[i].last_write_ms, settings_.health, now) !=
-        health.vantages[i].fresh) {
+    if (rules.counts(heartbeats_[i].last_write_ms) != health.vantages[i].fresh) {
       log::info("vantage " + heartbeats_[i].name +
                 (health.vantages[i].fresh ? " stopped writing: its votes no longer count"
                                           : " writes again: its votes count"));

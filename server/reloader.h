@@ -37,7 +37,7 @@
 #include "server/snapshot.h"
 #include "server/steering/compile.h"
 #include "zones/database.h"
-#include "zones/vantage_store.h"
+#include "zones/health_store.h"
 
 namespace meridian::server {
 
@@ -126,7 +126,7 @@ class Reloader {
   std::unique_ptr<zones::Database> db_;
   int64_t seen_version_ = 0;
   zones::Generations seen_;
-  std::vector<zones::VantageHeartbeat> heartbeats_;  // read when liveness moves
+  std::vector<zones::VantageRecord> heartbeats_;   // read when liveness moves
   struct stat geo_stat_ {};
   std::shared_ptr<const Snapshot> published_;
 

@@ -1,7 +1,5 @@
 #include "zones/check_spec.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -10,6 +8,7 @@
 #include <string_view>
 
 #include "wire/name.h"
+#include "zones/check_url.h"
 #include "zones/validation.h"
 #include "zones/zone_io.h"
 
@@ -133,35 +132,14 @@ CheckType parseType(const Fields& f) {
                         "unknown check type \"" + t + "\" (expected http, https, tcp or dns)");
 }
 
-struct CurlUrlDeleter {
-  void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-struct CurlStringDeleter {
-  void operator()(char* s) const { curl_free(s); }
-};
-
-// libcurl's own parser decides, so healthd can never be handed a URL that
-// the API accepted but curl refuses.
+// zones/check_url.h decides what a URL may look like; the scheme must also
+// name the check's type.
 void checkUrl(const std::string& url, CheckType type, const std::string& where) {
-  std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
-  if (!u) throw ValidationError(where, "cannot parse URL (out of memory)");
-  const CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0);
-  if (rc != CURLUE_OK) {
-    throw ValidationError(where, "is not a valid URL: " + std::string(curl_url_strerror(rc)));
-  }
-  char* raw = nullptr;
-  curl_url_get(u.get(), CURLUPART_SCHEME, &raw, 0);
-  std::unique_ptr<char, CurlStringDeleter> scheme(raw);
+  const CheckUrl parsed = parseCheckUrl(url, where);
   const std::string expected = checkTypeName(type);
-  if (!scheme || expected != scheme.get()) {
+  if (parsed.scheme != expected) {
     throw ValidationError(where, "scheme must be " + expected + ":// to match the check type");
   }
-  raw = nullptr;
-  if (curl_url_get(u.get(), CURLUPART_HOST, &raw, 0) != CURLUE_OK || !raw || !*raw) {
-    curl_free(raw);
-    throw ValidationError(where, "has no host");
-  }
-  curl_free(raw);
 }
 
 // A Host header value: a DNS name or IPv4 literal, no port, no spaces.

@@ -7,8 +7,9 @@
 //
 // JSON fields (unknown fields, and fields of another check type, are errors):
 //   type          "http" | "https" | "tcp" | "dns"                 (required)
-//   http/https:   url (required; scheme must equal type), method (GET|HEAD|POST,
-//                 default GET), host (Host header and TLS SNI override),
+//   http/https:   url (required; scheme must equal type; form: zones/check_url.h),
+//                 method (GET|HEAD|POST, default GET), host (Host header and TLS
+//                 SNI override),
 //                 expect_status (ints 100-599, default [200]), body_contains,
 //                 tls_verify (https only, default true), ca_file (https only)
 //   tcp:          port (required, 1-65535)

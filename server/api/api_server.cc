@@ -15,10 +15,11 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/log.h"
 #include "server/api/api_metrics.h"
 #include "server/api/db_pool.h"
 #include "server/api/router.h"
-#include "common/log.h"
+#include "zones/readiness.h"
 #include "zones/validation.h"
 
 namespace meridian::api {
@@ -182,11 +183,7 @@ class ApiServer::Impl {
       return problem(503, "Not ready", "no snapshot has been loaded yet");
     }
     try {
-      // Drop the connection's page cache first so the read really goes to the
-      // file; a cached page would keep answering after the file went bad.
-      ctx.db().exec("PRAGMA shrink_memory");
-      zones::Statement s = ctx.db().prepare("SELECT version FROM schema_version");
-      s.step();
+      zones::checkReadable(ctx.db());
     } catch (const std::exception& e) {
       return problem(503, "Not ready", std::string("database is not readable: ") + e.what());
     }
@@ -315,7 +312,7 @@ class ApiServer::Impl {
   }
 
   Response dispatch(Exchange& exchange) {
-    HandlerContext context(pool_, hooks_);
+    HandlerContext context(pool_, config_, hooks_);
     try {
       Response r = exchange.match.route->handler(context, exchange.request);
       if (exchange.match.route->writes && r.status < 300) notifyChanged();

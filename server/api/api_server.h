@@ -17,12 +17,17 @@
 #include <optional>
 #include <string>
 
+#include "zones/health_vote.h"
+
 namespace meridian::api {
 
 struct ApiConfig {
   std::string listen = "127.0.0.1:8053";  // "ADDR:PORT" or "[V6ADDR]:PORT"; port 0 = ephemeral
   std::string db_path;
   std::string token;  // required for /api/v1
+  /// A vantage silent this long has no say in GET /api/v1/health's summary
+  /// (meridiand passes its --health-stale-after).
+  int64_t health_stale_after_ms = zones::kDefaultStaleAfterMs;
 };
 
 /// Callbacks into meridiand. Each may be empty; they are called on API threads

@@ -14,14 +14,17 @@
 
 namespace meridian::api {
 
+struct ApiConfig;
 struct ApiHooks;
 class DbPool;
 
 /// What a handler may use: a database connection of its own (taken from the
-/// pool on first use, returned when the context ends) and meridiand's hooks.
+/// pool on first use, returned when the context ends), the server's settings
+/// and meridiand's hooks.
 class HandlerContext {
  public:
-  HandlerContext(DbPool& pool, const ApiHooks& hooks) : hooks(hooks), pool_(pool) {}
+  HandlerContext(DbPool& pool, const ApiConfig& config, const ApiHooks& hooks)
+      : config(config), hooks(hooks), pool_(pool) {}
   ~HandlerContext();
   HandlerContext(const HandlerContext&) = delete;
   HandlerContext& operator=(const HandlerContext&) = delete;
@@ -29,6 +32,7 @@ class HandlerContext {
   /// Throws zones::DatabaseError when the database cannot be opened.
   zones::Database& db();
 
+  const ApiConfig& config;
   const ApiHooks& hooks;
 
  private:

@@ -3,81 +3,78 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <map>
 
 #include "server/api/api_server.h"
 #include "server/api/route_util.h"
 #include "server/api/router.h"
+#include "zones/health_store.h"
+#include "zones/health_vote.h"
 #include "zones/model.h"
 
 namespace meridian::api {
 
 namespace {
 
-nlohmann::json optionalBool(const zones::Statement& s, int column) {
-  return s.columnIsNull(column) ? nlohmann::json(nullptr)
-                                : nlohmann::json(s.columnInt(column) != 0);
+template <typename T>
+nlohmann::json optional(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
 // The health table as healthd wrote it, per endpoint and vantage. "healthy" is
 // a summary for people: true without checks (such an endpoint counts as
-// healthy), null while no vantage has reported, else true when at least half
-// of the reporting vantages say healthy. The steering code decides for itself.
-nlohmann::json healthFromTable(zones::Database& db) {
+// healthy), null while no vantage still writing has reported, else the health
+// vote (zones/health_vote.h), the same one the steering code takes.
+nlohmann::json healthFromTable(zones::Database& db, int64_t stale_after_ms) {
+  zones::ReadTransaction view(db);  // the vote needs rows and vantages from one moment
+  const std::vector<zones::VantageRecord> vantage_records = zones::listVantages(db);
+  std::map<std::string, int64_t> last_write;
+  zones::VoteRules rules{0, zones::nowMillis(), stale_after_ms};
+  for (const zones::VantageRecord& v : vantage_records) {
+    last_write[v.name] = v.last_write_ms;
+    rules.newest_write_ms = std::max(rules.newest_write_ms, v.last_write_ms);
+  }
   std::map<int64_t, nlohmann::json> rows;
-  zones::Statement vantage_rows = db.prepare(
-      "SELECT endpoint_id, vantage, healthy, liveness_ok, readiness_ok, since, last_error, "
-      "rtt_ms, transitions, updated_at FROM health ORDER BY endpoint_id, vantage");
-  while (vantage_rows.step()) {
-    const zones::Statement& s = vantage_rows;
-    rows[s.columnInt(0)].push_back(
-        {{"vantage", s.columnText(1)},
-         {"healthy", s.columnInt(2) != 0},
-         {"liveness_ok", optionalBool(s, 3)},
-         {"readiness_ok", optionalBool(s, 4)},
-         {"since", s.columnInt(5)},
-         {"last_error",
-          s.columnIsNull(6) ? nlohmann::json(nullptr) : nlohmann::json(s.columnText(6))},
-         {"rtt_ms",
-          s.columnIsNull(7) ? nlohmann::json(nullptr) : nlohmann::json(s.columnDouble(7))},
-         {"transitions", s.columnInt(8)},
-         {"updated_at", s.columnInt(9)}});
+  std::map<int64_t, zones::VoteTally> tallies;
+  for (const zones::VantageHealth& h : zones::listHealthRows(db)) {
+    const zones::HealthRow& r = h.row;
+    rows[r.endpoint_id].push_back({{"vantage", h.vantage},
+                                   {"healthy", r.healthy},
+                                   {"liveness_ok", optional(r.liveness_ok)},
+                                   {"readiness_ok", optional(r.readiness_ok)},
+                                   {"since", r.since},
+                                   {"last_error", optional(r.last_error)},
+                                   {"rtt_ms", optional(r.rtt_ms)},
+                                   {"transitions", r.transitions},
+                                   {"updated_at", r.updated_at}});
+    // A row of a vantage with no `vantages` row has no say (as in meridiand).
+    const auto writer = last_write.find(h.vantage);
+    if (writer != last_write.end()) tallies[r.endpoint_id].add(rules, {r.healthy, writer->second});
   }
   nlohmann::json endpoints = nlohmann::json::array();
-  zones::Statement e = db.prepare(
-      "SELECT e.id, e.name, r.name, e.address, e.state, "
-      "e.check_spec IS NOT NULL OR e.readiness_spec IS NOT NULL "
-      "FROM endpoints e JOIN regions r ON r.id = e.region_id ORDER BY e.name");
-  while (e.step()) {
-    const bool checked = e.columnInt(5) != 0;
-    nlohmann::json vantages =
-        rows.count(e.columnInt(0)) ? rows[e.columnInt(0)] : nlohmann::json::array();
+  for (const zones::EndpointOutline& e : zones::listEndpointOutlines(db)) {
+    nlohmann::json vantages = rows.count(e.id) ? rows[e.id] : nlohmann::json::array();
     nlohmann::json healthy = nullptr;
-    if (!checked) {
+    if (!e.checked) {
       healthy = true;
-    } else if (!vantages.empty()) {
-      size_t up = 0;
-      for (const auto& v : vantages) up += v["healthy"].get<bool>() ? 1 : 0;
-      healthy = up * 2 >= vantages.size();
+    } else if (tallies[e.id].reported()) {
+      healthy = tallies[e.id].healthy();
     }
-    endpoints.push_back({{"name", e.columnText(1)},
-                         {"region", e.columnText(2)},
-                         {"address", e.columnText(3)},
-                         {"state", e.columnText(4)},
-                         {"checked", checked},
+    endpoints.push_back({{"name", e.name},
+                         {"region", e.region},
+                         {"address", e.address},
+                         {"state", e.state},
+                         {"checked", e.checked},
                          {"healthy", healthy},
                          {"vantages", vantages}});
   }
   nlohmann::json vantages = nlohmann::json::array();
-  zones::Statement v =
-      db.prepare("SELECT name, latitude, longitude, last_write FROM vantages ORDER BY name");
-  while (v.step()) {
-    vantages.push_back({{"name", v.columnText(0)},
-                        {"latitude", v.columnIsNull(1) ? nlohmann::json(nullptr)
-                                                       : nlohmann::json(v.columnDouble(1))},
-                        {"longitude", v.columnIsNull(2) ? nlohmann::json(nullptr)
-                                                        : nlohmann::json(v.columnDouble(2))},
-                        {"last_write", v.columnInt(3)}});
+  for (const zones::VantageRecord& v : vantage_records) {
+    vantages.push_back({{"name", v.name},
+                        {"latitude", optional(v.latitude)},
+                        {"longitude", optional(v.longitude)},
+                        {"last_write", v.last_write_ms}});
   }
   return {{"endpoints", endpoints}, {"vantages", vantages}};
 }
@@ -100,7 +97,7 @@ void validateClient(const std::string& client) {
 
 void addOpsRoutes(Router& r) {
   r.add("GET", "/api/v1/health", [](HandlerContext& ctx, const Request&) {
-    nlohmann::json view = healthFromTable(ctx.db());
+    nlohmann::json view = healthFromTable(ctx.db(), ctx.config.health_stale_after_ms);
     if (ctx.hooks.health) view = ctx.hooks.health(std::move(view));
     return Response::json(200, view);
   });

@@ -10,7 +10,10 @@
 
 #include "geo/countries.h"
 #include "wire/name.h"
+#include "zones/health_store.h"
+#include "zones/health_vote.h"
 #include "zones/model.h"
+#include "zones/steering_read.h"
 
 namespace meridian::steering {
 
@@ -78,40 +81,34 @@ CompiledSteering compileSteering(zones::Database& db) {
 
   std::unordered_map<int64_t, uint16_t> region_by_id;
   std::unordered_map<std::string, uint16_t> region_by_name;
+  const zones::SteeringRows rows = zones::readSteeringRows(db);
   {
-    zones::Statement rows =
-        db.prepare("SELECT id, name, latitude, longitude FROM regions ORDER BY name");
-    while (rows.step()) {
+    for (const zones::SteeringRows::Region& row : rows.regions) {
       Region r;
-      r.name = rows.columnText(1);
+      r.name = row.name;
       r.name_hash = hashString(r.name);
-      r.latitude = rows.columnDouble(2);
-      r.longitude = rows.columnDouble(3);
-      region_by_id[rows.columnInt(0)] = static_cast<uint16_t>(table->regions.size());
+      r.latitude = row.latitude;
+      r.longitude = row.longitude;
+      region_by_id[row.id] = static_cast<uint16_t>(table->regions.size());
       region_by_name[r.name] = static_cast<uint16_t>(table->regions.size());
       table->regions.push_back(std::move(r));
     }
   }
   {
-    zones::Statement rows = db.prepare(
-        "SELECT id, name, region_id, address, weight, state, "
-        "check_spec IS NOT NULL OR readiness_spec IS NOT NULL FROM endpoints");
-    while (rows.step()) {
+    for (const zones::SteeringRows::Endpoint& row : rows.endpoints) {
       Endpoint e;
-      e.id = rows.columnInt(0);
-      e.name = rows.columnText(1);
-      const auto region = region_by_id.find(rows.columnInt(2));
+      e.id = row.id;
+      e.name = row.name;
+      const auto region = region_by_id.find(row.region_id);
       if (region == region_by_id.end()) continue;
       e.region = region->second;
-      if (!parseAddress(rows.columnText(3), e.address, &e.family)) {
+      if (!parseAddress(row.address, e.address, &e.family)) {
         throw std::invalid_argument("endpoint " + e.name + " has an invalid address");
       }
-      e.weight = static_cast<uint32_t>(std::max<int64_t>(0, rows.columnInt(4)));
-      const std::string state = rows.columnText(5);
-      e.state = state == "drain"  ? AdminState::kDrain
-                : state == "down" ? AdminState::kDown
-                                  : AdminState::kUp;
-      e.has_checks = rows.columnInt(6) != 0;
+      e.weight = static_cast<uint32_t>(std::max<int64_t>(0, row.weight));
+      const std::string& state = row.state;
+      e.state = state == "drain" ? AdminState::kDrain : state == "down" ? AdminState::kDown : AdminState::kUp;
+      e.has_checks = row.has_checks;
       table->endpoints.push_back(std::move(e));
     }
     // Endpoints of a region are contiguous, in name order, so a region is a
@@ -127,15 +124,12 @@ CompiledSteering compileSteering(zones::Database& db) {
     }
   }
   {
-    zones::Statement rows = db.prepare(
-        "SELECT s.zone_id, z.name, s.owner, s.type, s.spec FROM steered_names s "
-        "JOIN zones z ON z.id = s.zone_id ORDER BY s.id");
-    while (rows.step()) {
-      const std::string zone = rows.columnText(1);
-      const std::string owner = rows.columnText(2);
+    for (const zones::SteeringRows::Steered& row : rows.steered) {
+      const std::string& zone = row.zone;
+      const std::string& owner = row.owner;
       zones::SteeredName spec;
       try {
-        spec = zones::steeredNameFromSpec(rows.columnText(4), zone, owner);
+        spec = zones::steeredNameFromSpec(row.spec, zone, owner);
       } catch (const std::exception& e) {
         throw std::invalid_argument("steered name " + owner + ": " + e.what());
       }
@@ -183,16 +177,15 @@ CompiledSteering compileSteering(zones::Database& db) {
       }
       std::sort(n.geo_map.entries.begin(), n.geo_map.entries.end(),
                 [](const GeoMap::Entry& a, const GeoMap::Entry& b) { return a.key < b.key; });
-      result.placements.push_back({rows.columnInt(0), owner, spec.type, spec.ttl,
-                                   static_cast<int32_t>(table->names.size())});
+      result.placements.push_back(
+          {row.zone_id, owner, spec.type, spec.ttl, static_cast<int32_t>(table->names.size())});
       table->names.push_back(std::move(n));
     }
   }
   {
-    zones::Statement rows = db.prepare("SELECT prefix, region_id, rtt_ms FROM latency_prefixes");
     std::map<std::pair<uint8_t, uint8_t>, std::vector<LatencyPrefixes::Entry>> by_length;
-    while (rows.step()) {
-      const std::string prefix = rows.columnText(0);
+    for (const zones::SteeringRows::Latency& row : rows.latency) {
+      const std::string& prefix = row.prefix;
       const size_t slash = prefix.find('/');
       LatencyPrefixes::Entry entry{};
       uint8_t family = 0;
@@ -200,10 +193,10 @@ CompiledSteering compileSteering(zones::Database& db) {
           !parseAddress(prefix.substr(0, slash), entry.network, &family)) {
         throw std::invalid_argument("latency prefix " + prefix + " is not ADDR/LEN");
       }
-      const auto region = region_by_id.find(rows.columnInt(1));
+      const auto region = region_by_id.find(row.region_id);
       if (region == region_by_id.end()) continue;
       entry.region = region->second;
-      entry.rtt_ms = static_cast<float>(rows.columnDouble(2));
+      entry.rtt_ms = static_cast<float>(row.rtt_ms);
       const int length = std::stoi(prefix.substr(slash + 1));
       by_length[{family, static_cast<uint8_t>(length)}].push_back(entry);
     }
@@ -246,10 +239,6 @@ bool HealthTable::answersLike(const HealthTable& other) const {
   return true;
 }
 
-bool vantageFresh(int64_t last_write_ms, const HealthSettings& settings, int64_t now_ms) {
-  return now_ms - last_write_ms <= settings.stale_after_ms;
-}
-
 HealthMode healthModeAt(int64_t newest_write_ms, bool any_vantage, const HealthSettings& settings,
                         int64_t now_ms) {
   if (!any_vantage) return HealthMode::kNoData;
@@ -270,63 +259,56 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
 
   std::unordered_map<std::string, size_t> vantage_index;
   {
-    zones::Statement rows =
-        db.prepare("SELECT name, latitude, longitude, last_write FROM vantages ORDER BY name");
-    while (rows.step()) {
+    for (const zones::VantageRecord& row : zones::listVantages(db)) {
       Vantage v;
-      v.name = rows.columnText(0);
-      v.has_location = !rows.columnIsNull(1) && !rows.columnIsNull(2);
-      v.latitude = rows.columnDouble(1);
-      v.longitude = rows.columnDouble(2);
-      v.last_write_ms = rows.columnInt(3);
+      v.name = row.name;
+      v.has_location = row.latitude && row.longitude;
+      v.latitude = row.latitude.value_or(0);
+      v.longitude = row.longitude.value_or(0);
+      v.last_write_ms = row.last_write_ms;
       health->newest_write_ms = std::max(health->newest_write_ms, v.last_write_ms);
       vantage_index[v.name] = health->vantages.size();
       health->vantages.push_back(std::move(v));
     }
   }
   health->mode = healthModeAt(health->newest_write_ms, !health->vantages.empty(), settings, now_ms);
-  for (Vantage& v : health->vantages) v.fresh = vantageFresh(v.last_write_ms, settings, now_ms);
 
   std::unordered_map<int64_t, uint32_t> endpoint_by_id;
   for (uint32_t i = 0; i < table.endpoints.size(); ++i) endpoint_by_id[table.endpoints[i].id] = i;
 
   // Votes per endpoint from the vantages that are fresh (all of them when
-  // every one is stale: then the last known states stand).
+  // every one is stale: then the last known states stand): zones/health_vote.h.
+  const zones::VoteRules rules{health->newest_write_ms, now_ms, settings.stale_after_ms};
+  for (Vantage& v : health->vantages) v.fresh = rules.counts(v.last_write_ms);
   struct Votes {
-    int up = 0, down = 0;
+    zones::VoteTally tally;
     int64_t recovered_at = 0;
   };
   std::vector<Votes> votes(table.endpoints.size());
   // RTT samples per (vantage, region), for the medians.
   std::vector<std::vector<float>> samples(health->vantages.size() * health->region_count);
   {
-    zones::Statement rows =
-        db.prepare("SELECT endpoint_id, vantage, healthy, since, rtt_ms, transitions FROM health");
-    while (rows.step()) {
-      const auto endpoint = endpoint_by_id.find(rows.columnInt(0));
-      const auto vantage = vantage_index.find(rows.columnText(1));
+    for (const zones::HealthVoteRow& row : zones::readHealthVoteRows(db)) {
+      const auto endpoint = endpoint_by_id.find(row.endpoint_id);
+      const auto vantage = vantage_index.find(row.vantage);
       if (endpoint == endpoint_by_id.end() || vantage == vantage_index.end()) continue;
       const Vantage& v = health->vantages[vantage->second];
-      if (!v.fresh && health->mode == HealthMode::kFresh) continue;  // ignore a dead vantage
       Votes& vote = votes[endpoint->second];
-      const bool up = rows.columnInt(2) != 0;
-      (up ? vote.up : vote.down)++;
+      const bool up = row.healthy;
+      if (!vote.tally.add(rules, {up, v.last_write_ms})) continue;  // ignore a dead vantage
       health->endpoints[endpoint->second].reported = true;
-      if (up && rows.columnInt(5) > 0)
-        vote.recovered_at = std::max(vote.recovered_at, rows.columnInt(3));
-      if (up && !rows.columnIsNull(4)) {
+      if (up && row.transitions > 0) vote.recovered_at = std::max(vote.recovered_at, row.since);
+      if (up && row.rtt_ms) {
         const uint16_t region = table.endpoints[endpoint->second].region;
         samples[vantage->second * health->region_count + region].push_back(
-            static_cast<float>(rows.columnDouble(4)));
+            static_cast<float>(*row.rtt_ms));
       }
     }
   }
   for (size_t e = 0; e < votes.size(); ++e) {
-    // Down only when most vantages that see it say so: one vantage's broken
-    // path must not take an endpoint out for everyone.
+    // Down only when most vantages that see it say so (zones/health_vote.h).
     EndpointHealth& h = health->endpoints[e];
-    // E.g. one vantage: its word stands; three vantages, one says down: up.
-    h.healthy = votes[e].down <= votes[e].up;
+    h.healthy = votes[e].tally.healthy();
     h.recovered_at_ms = h.healthy ? votes[e].recovered_at : 0;
   }
 

@@ -11,6 +11,7 @@
 #include "server/steering/steering_table.h"
 #include "zones/compiler.h"
 #include "zones/database.h"
+#include "zones/health_vote.h"
 
 namespace meridian::steering {
 
@@ -24,7 +25,7 @@ struct CompiledSteering {
 CompiledSteering compileSteering(zones::Database& db);
 
 struct HealthSettings {
-  int64_t stale_after_ms = 15000;  // no healthd write for this long: stale
+  int64_t stale_after_ms = zones::kDefaultStaleAfterMs;  // no healthd write this long: stale
   int64_t grace_ms = 30000;        // stale this much longer: fail open
   double rtt_hysteresis = 0.10;    // RTT changes below 10% are not published
 };
@@ -37,9 +38,6 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
                                                const SteeringTable* previous_table,
                                                const HealthSettings& settings, int64_t now_ms);
 
-/// Whether a vantage that last wrote at `last_write_ms` still counts in the
-/// vote at `now_ms`.
-bool vantageFresh(int64_t last_write_ms, const HealthSettings& settings, int64_t now_ms);
 /// The mode a health table built from data whose newest write was at
 /// `newest_write_ms` has at `now_ms` (staleness moves with the clock alone).
 HealthMode healthModeAt(int64_t newest_write_ms, bool any_vantage, const HealthSettings& settings,

@@ -51,4 +51,14 @@ struct HealthTable {
   bool answersLike(const HealthTable& other) const;
 };
 
+/// Whether DNS answers treat endpoint `e` as healthy now: without
+/// trustworthy data (no healthd yet, or silent past the grace period) every
+/// endpoint counts as healthy (fail open); otherwise the health vote's
+/// verdict (zones/health_vote.h), healthy when nothing was reported.
+/// Query path: no allocation, no locks.
+inline bool countsAsHealthy(const HealthTable& health, uint32_t e) noexcept {
+  if (health.mode == HealthMode::kNoData || health.mode == HealthMode::kFailOpen) return true;
+  return e >= health.endpoints.size() || health.endpoints[e].healthy;
+}
+
 }  // namespace meridian::steering

@@ -9,10 +9,7 @@ namespace {
 uint8_t familyOf(const SteeredName& name) { return name.type == 28 ? 6 : 4; }
 
 bool healthy(const HealthTable& health, uint32_t endpoint) noexcept {
-  // Without trustworthy data (no healthd yet, or silent past the grace
-  // period) every endpoint counts as healthy: fail open.
-  if (health.mode == HealthMode::kNoData || health.mode == HealthMode::kFailOpen) return true;
-  return endpoint >= health.endpoints.size() || health.endpoints[endpoint].healthy;
+  return countsAsHealthy(health, endpoint);  // one rule, shared with meridiand's health view
 }
 
 // What the selection may use in one pass over the ranking.

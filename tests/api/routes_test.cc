@@ -417,6 +417,48 @@ TEST_CASE("api: health from the table, and from the hook") {
   CHECK(augmented.contains("endpoints"));  // the hook sees the table's view
 }
 
+TEST_CASE("api: the health summary is meridiand's vote: stale vantages have no say") {
+  ApiFixture api;
+  api.seed();
+  api.call("POST", "/api/v1/endpoints",
+           json{{"name", "a"},
+                {"region", "eu-west"},
+                {"address", "192.0.2.1"},
+                {"check", {{"type", "tcp"}, {"port", 80}}}});
+  const int64_t now = zones::nowMillis();
+  auto row = [&](const std::string& vantage, bool healthy, int64_t last_write) {
+    zones::Database db(api.dbPath());
+    db.prepare("INSERT INTO health(endpoint_id, vantage, healthy, since, updated_at) "
+               "SELECT id, ?1, ?2, 1, ?3 FROM endpoints WHERE name = 'a' "
+               "ON CONFLICT(endpoint_id, vantage) DO UPDATE SET healthy = ?2")
+        .bind(1, vantage)
+        .bind(2, int64_t{healthy})
+        .bind(3, last_write)
+        .run();
+    db.prepare("INSERT INTO vantages(name, last_write) VALUES (?1, ?2) "
+               "ON CONFLICT(name) DO UPDATE SET last_write = ?2")
+        .bind(1, vantage)
+        .bind(2, last_write)
+        .run();
+  };
+  // Two vantages stopped writing a minute ago saying down; the one still
+  // writing says up. Counting every row would say unhealthy (1:2).
+  row("old-1", false, now - 60000);
+  row("old-2", false, now - 60000);
+  row("live", true, now);
+  json a = api.call("GET", "/api/v1/health").json()["endpoints"][0];
+  CHECK(a["name"] == "a");
+  CHECK(a["vantages"].size() == 3);  // every row is still shown
+  CHECK(a["healthy"] == true);
+  row("live", false, now);
+  a = api.call("GET", "/api/v1/health").json()["endpoints"][0];
+  CHECK(a["healthy"] == false);
+  // Only stale vantages left (the live one stopped too): their last word stands.
+  row("live", true, now - 60000);
+  a = api.call("GET", "/api/v1/health").json()["endpoints"][0];
+  CHECK(a["healthy"] == false);  // 1 up : 2 down, all counted
+}
+
 TEST_CASE("api: explain is 501 without the steering hook, else validated and passed on") {
   ApiFixture plain;
   CHECK(plain.call("GET", "/api/v1/explain?name=www.example.com.&client=192.0.2.1").status == 501);

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <map>
 #include <set>
@@ -229,7 +230,26 @@ TEST_CASE("e2e health: latency steering follows the measured RTT and does not fl
   // is chosen first must stay.
   w.servers["fast-1"]->setDefault({200, "ok", 53});
   w.servers["slow-1"]->setDefault({200, "ok", 50});
-  std::this_thread::sleep_for(4000ms);  // let the EWMAs settle
+  // Let the EWMAs settle (alpha 0.3: a few probes, more on a loaded
+  // machine): each RTT within 3 ms of its server's delay. Before that the
+  // two are still crossing over, which is a real change, not a flap.
+  const auto rttOf = [&](const std::string& name) {
+    const nlohmann::json health = w.call("GET", "/api/v1/health").json();
+    for (const auto& e : health["endpoints"]) {
+      if (e["name"] == name && !e["vantages"].empty() && e["vantages"][0]["rtt_ms"].is_number()) {
+        return e["vantages"][0]["rtt_ms"].get<double>();
+      }
+    }
+    return -1.0;
+  };
+  bool settled = false;
+  for (int i = 0; i < 100 && !settled; ++i) {
+    std::this_thread::sleep_for(200ms);
+    settled = std::abs(rttOf("fast-1") - 53) < 3 && std::abs(rttOf("slow-1") - 50) < 3;
+  }
+  INFO("RTTs: fast-1 " << rttOf("fast-1") << " ms, slow-1 " << rttOf("slow-1") << " ms");
+  REQUIRE(settled);
+  std::this_thread::sleep_for(1500ms);  // and meridiand has built from the settled values
   const std::string first = w.dig("lat");
   int flips = 0;
   std::string last = first;

@@ -420,6 +420,27 @@ TEST_CASE_FIXTURE(Fixture, "stale health data: kept for the grace period, then f
   CHECK(regionFor("nearest", kLondon) == "eu-west");  // every endpoint counts as healthy
 }
 
+TEST_CASE_FIXTURE(Fixture, "health vote: a vantage that stopped writing has no say") {
+  // Two vantages saw eu-west down, then stopped writing 20 s ago; the one
+  // still writing sees it up. Counted together that is 1 up : 2 down.
+  for (const char* old : {"old-1", "old-2"}) {
+    health("eu-west-1", false, -1, old);
+    health("eu-west-2", false, -1, old);
+  }
+  db.exec("UPDATE vantages SET last_write = last_write - 20000");
+  health("eu-west-1", true, -1, "live");
+  health("eu-west-2", true, -1, "live");
+  refresh();
+  CHECK(snap->health->mode == steering::HealthMode::kFresh);
+  CHECK(regionFor("nearest", kLondon) == "eu-west");
+  // The live vantage now sees it down too: down, although both stale ones
+  // said so long ago as well.
+  health("eu-west-1", false, -1, "live");
+  health("eu-west-2", false, -1, "live");
+  refresh();
+  CHECK(regionFor("nearest", kLondon) == "us-east");
+}
+
 TEST_CASE_FIXTURE(Fixture, "no healthd ever: endpoints count as healthy") {
   CHECK(snap->health->mode == steering::HealthMode::kNoData);
   CHECK(regionFor("nearest", kLondon) == "eu-west");
