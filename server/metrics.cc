@@ -119,6 +119,10 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
          static_cast<double>(reload.steering_reloads));
   single(out, "meridian_health_reloads_total", "counter", "Health-only snapshot rebuilds.",
          static_cast<double>(reload.health_reloads));
+  single(out, "meridian_health_rebuilds_unpublished_total", "counter",
+         "Health rebuilds not published because no answer changed (RTT within the hysteresis "
+         "margin).",
+         static_cast<double>(reload.health_unchanged));
   single(out, "meridian_reload_failures_total", "counter",
          "Snapshot builds that failed (the previous snapshot kept serving).",
          static_cast<double>(reload.failures));
