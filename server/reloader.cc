@@ -98,8 +98,8 @@ void Reloader::rebuild(Kind kind, const char* why) {
       case Kind::kSteering:
         snapshot = rebuildSteering(*db_, *published_, settings_.health, now);
         if (snapshot) break;
-        // The zone table is from another zones generation (decide() rules
-        // this out; this is the belt to its braces): build in full.
+        // The zone table is from another zones generation. decide() already
+        // rules this out; this second guard keeps a future caller honest.
         kind = Kind::kFull;
         [[fallthrough]];
       case Kind::kFull:
