@@ -7,7 +7,7 @@ namespace meridian::healthd {
 std::optional<sockaddr_storage> socketAddress(const std::string& address, int port) {
   const std::optional<common::IpAddress> ip = common::parseIpAddress(address);
   if (!ip) return std::nullopt;
-  // Check ports are 1-65535 by the time a probe is built (zones/check_spec).
+  // The check spec's port is 1-65535 by now (zones/check_spec.cc validates it).
   return common::socketAddress(*ip, static_cast<uint16_t>(port));
 }
 
