@@ -1,15 +1,10 @@
 #include "geo/client_subnet.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cstring>
 
 namespace meridian::geo {
 namespace {
-
-constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 // Clears every bit past `prefix`. Worked example, 198.51.100.7/20: octets 0-1
 // are kept whole (16 bits), octet 2 keeps its top 20 - 16 = 4 bits
@@ -35,10 +30,6 @@ void unmapV4(ClientSubnet& client) noexcept {
 
 }  // namespace
 
-bool isV4Mapped(const uint8_t* address16) noexcept {
-  return std::memcmp(address16, kV4MappedPrefix, sizeof kV4MappedPrefix) == 0;
-}
-
 ClientSubnet clientFromEcs(uint16_t ecs_family, uint8_t source_prefix, const uint8_t* address,
                            size_t length) noexcept {
   ClientSubnet client;
@@ -53,20 +44,11 @@ ClientSubnet clientFromEcs(uint16_t ecs_family, uint8_t source_prefix, const uin
 }
 
 ClientSubnet clientFromSockaddr(const sockaddr* address) noexcept {
+  const common::IpAddress peer = common::ipAddressFromSockaddr(address);
   ClientSubnet client;
-  if (address == nullptr) return client;
-  if (address->sa_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(address);
-    std::memcpy(client.address, &in->sin_addr, 4);
-    client.family = 4;
-    client.prefix = 32;
-  } else if (address->sa_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
-    std::memcpy(client.address, &in6->sin6_addr, 16);
-    client.family = 6;
-    client.prefix = 128;
-    unmapV4(client);
-  }
+  client.family = peer.family;
+  client.prefix = static_cast<uint8_t>(peer.bits());
+  std::memcpy(client.address, peer.bytes, sizeof client.address);
   return client;
 }
 

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-struct sockaddr;
+#include "common/ip_address.h"
 
 namespace meridian::geo {
 
@@ -33,10 +33,11 @@ ClientSubnet clientFromEcs(uint16_t ecs_family, uint8_t source_prefix, const uin
                            size_t length) noexcept;
 
 /// From a socket source address (sockaddr_in or sockaddr_in6): IPv4 /32 or
-/// IPv6 /128, IPv4-mapped IPv6 as IPv4 /32. Family 0 for null or other families.
+/// IPv6 /128, IPv4-mapped IPv6 as IPv4 /32 (the rule is
+/// common::ipAddressFromSockaddr's). Family 0 for null or other families.
 ClientSubnet clientFromSockaddr(const sockaddr* address) noexcept;
 
 /// True when the 16 octets are an IPv4-mapped IPv6 address (::ffff:0:0/96).
-bool isV4Mapped(const uint8_t* address16) noexcept;
+using common::isV4Mapped;
 
 }  // namespace meridian::geo

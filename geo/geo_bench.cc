@@ -5,8 +5,6 @@
 //   meridian-geo-bench DB.mmdb --lookup IP...  print the GeoRecord for each IP
 //
 // A measurement tool, not a test: numbers depend on the machine and the cache.
-#include <arpa/inet.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ip_address.h"
 #include "geo/mmdb.h"
 
 namespace {
@@ -68,17 +67,13 @@ void run(const GeoDatabase& db, int family, size_t count) {
 }
 
 int printLookup(const GeoDatabase& db, const char* text) {
-  uint8_t address[16];
-  int family = 4;
-  if (inet_pton(AF_INET, text, address) != 1) {
-    family = 6;
-    if (inet_pton(AF_INET6, text, address) != 1) {
-      std::fprintf(stderr, "%s: not an IP address\n", text);
-      return 1;
-    }
+  const std::optional<meridian::common::IpAddress> address = meridian::common::parseIpAddress(text);
+  if (!address) {
+    std::fprintf(stderr, "%s: not an IP address\n", text);
+    return 1;
   }
   GeoRecord r;
-  const bool found = db.lookup(address, family, r);
+  const bool found = db.lookup(address->bytes, address->family, r);
   std::printf("%s: %s prefix=%u country=%s continent=%s subdivision=%s", text,
               found ? "found" : "not-found", r.prefix, r.country, r.continent, r.subdivision);
   if (r.has_location) {

@@ -1,22 +1,14 @@
 #include "healthd/socket_address.h"
 
-#include <uv.h>
-
-#include <cstring>
+#include "common/socket_address.h"
 
 namespace meridian::healthd {
 
 std::optional<sockaddr_storage> socketAddress(const std::string& address, int port) {
-  sockaddr_storage storage;
-  std::memset(&storage, 0, sizeof storage);
-  if (address.find(':') != std::string::npos) {
-    if (uv_ip6_addr(address.c_str(), port, reinterpret_cast<sockaddr_in6*>(&storage)) != 0) {
-      return std::nullopt;
-    }
-  } else if (uv_ip4_addr(address.c_str(), port, reinterpret_cast<sockaddr_in*>(&storage)) != 0) {
-    return std::nullopt;
-  }
-  return storage;
+  const std::optional<common::IpAddress> ip = common::parseIpAddress(address);
+  if (!ip) return std::nullopt;
+  // The check spec's port is 1-65535 by now (zones/check_spec.cc validates it).
+  return common::socketAddress(*ip, static_cast<uint16_t>(port));
 }
 
 }  // namespace meridian::healthd

@@ -8,8 +8,9 @@
 
 namespace meridian::healthd {
 
-/// Parses canonical IPv4 or IPv6 text ("192.0.2.1", "2001:db8::1"); nullopt
-/// when it is neither. Any thread.
+/// Parses canonical IPv4 or IPv6 text ("192.0.2.1", "2001:db8::1", read by
+/// common::parseIpAddress) and adds the port; nullopt when the text is
+/// neither. Any thread.
 std::optional<sockaddr_storage> socketAddress(const std::string& address, int port);
 
 }  // namespace meridian::healthd

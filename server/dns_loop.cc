@@ -1,6 +1,5 @@
 #include "server/dns_loop.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,51 +25,6 @@ void setReusePort(uv_handle_t* handle, const std::string& what) {
 }
 
 }  // namespace
-
-ListenAddress parseListenAddress(const std::string& text) {
-  ListenAddress result;
-  result.text = text;
-  const size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    throw std::invalid_argument("listen address \"" + text + "\" needs a port (ADDR:PORT)");
-  }
-  std::string host = text.substr(0, colon);
-  const std::string port_text = text.substr(colon + 1);
-  char* end = nullptr;
-  const long port = std::strtol(port_text.c_str(), &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535) {
-    throw std::invalid_argument("listen address \"" + text + "\" has an invalid port");
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-    if (uv_ip6_addr(host.c_str(), static_cast<int>(port),
-                    reinterpret_cast<sockaddr_in6*>(&result.address)) != 0) {
-      throw std::invalid_argument("listen address \"" + text + "\" has an invalid IPv6 address");
-    }
-  } else if (uv_ip4_addr(host.c_str(), static_cast<int>(port),
-                         reinterpret_cast<sockaddr_in*>(&result.address)) != 0) {
-    throw std::invalid_argument("listen address \"" + text +
-                                "\" has an invalid IPv4 address (write IPv6 as [::1]:53)");
-  }
-  return result;
-}
-
-uint16_t portOf(const sockaddr_storage& address) {
-  if (address.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
-  }
-  return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
-}
-
-std::string formatAddress(const sockaddr_storage& address) {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (address.ss_family == AF_INET6) {
-    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(portOf(address));
-  }
-  uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), host, sizeof host);
-  return std::string(host) + ":" + std::to_string(portOf(address));
-}
 
 void SnapshotGraveyard::bury(std::shared_ptr<const Snapshot> old) {
   std::lock_guard<std::mutex> lock(mutex_);

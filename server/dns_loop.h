@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/socket_address.h"
 #include "server/counters.h"
 #include "server/query_handler.h"
 #include "server/query_thread.h"
@@ -23,16 +24,11 @@
 
 namespace meridian::server {
 
-struct ListenAddress {
-  sockaddr_storage address{};
-  std::string text;  // as configured, for messages
-};
-
-/// Parses "127.0.0.1:53", "[::1]:5353" or "0.0.0.0:53"; throws std::invalid_argument.
-ListenAddress parseListenAddress(const std::string& text);
-/// The port of a bound socket address.
-uint16_t portOf(const sockaddr_storage& address);
-std::string formatAddress(const sockaddr_storage& address);
+/// A service address (--dns-listen): "127.0.0.1:53", "[::1]:5353" or
+/// "0.0.0.0:53", parsed by common::parseListenAddress (throws
+/// common::AddressError naming the text).
+using common::ListenAddress;
+using common::parseListenAddress;
 
 struct LoopSettings {
   AnswerSettings answer;

@@ -13,20 +13,15 @@ namespace meridian::server {
 
 namespace {
 
-void setPort(sockaddr_storage& address, uint16_t port) {
-  if (address.ss_family == AF_INET6) {
-    reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
-  }
-}
+using common::portOf;
+using common::setPort;
+using common::socketAddressLength;
 
 // Port 0 ("any free port", used by the tests): find one that is free for
 // both UDP and TCP on this address. Another process could take it before we
 // bind again, which the tests accept.
 uint16_t findFreePort(const sockaddr_storage& where) {
-  const socklen_t length =
-      where.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  const socklen_t length = socketAddressLength(where);
   for (int attempt = 0; attempt < 50; ++attempt) {
     sockaddr_storage address = where;
     const int udp = socket(where.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -50,8 +45,7 @@ uint16_t findFreePort(const sockaddr_storage& where) {
 // silently take half the traffic. Binding once without SO_REUSEPORT first
 // turns that mistake into a clear error.
 void ensureAddressFree(const ListenAddress& where) {
-  const socklen_t length =
-      where.address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  const socklen_t length = socketAddressLength(where.address);
   for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
     const int fd = socket(where.address.ss_family, type | SOCK_CLOEXEC, 0);
     if (fd < 0) continue;
@@ -106,7 +100,7 @@ void DnsService::start() {
       udp_workers_.push_back(std::make_unique<UdpWorker>(config_.loop.answer, graveyard_));
       udp_workers_.back()->open(address);
     }
-    bound_.push_back(formatAddress(address.address));
+    bound_.push_back(common::formatSocketAddress(address.address));
   }
   reloader_->loadInitial();
   for (auto& loop : loops_) {

@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
 #include <memory>
 #include <vector>
 
+#include "common/ip_address.h"
 #include "server/query_handler.h"
 #include "server/steering/steer.h"
 #include "wire/name.h"
@@ -125,18 +127,14 @@ nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
   // The client: IP or IP/PREFIX, sent as the ECS option.
   const size_t slash = client.find('/');
   const std::string address_text = client.substr(0, slash);
-  uint8_t address[16] = {};
-  uint16_t family;
-  uint8_t max_prefix;
-  if (inet_pton(AF_INET, address_text.c_str(), address) == 1) {
-    family = 1;
-    max_prefix = 32;
-  } else if (inet_pton(AF_INET6, address_text.c_str(), address) == 1) {
-    family = 2;
-    max_prefix = 128;
-  } else {
+  const std::optional<common::IpAddress> parsed = common::parseIpAddress(address_text);
+  if (!parsed) {
     throw zones::ValidationError("client", "\"" + client + "\" is not an IPv4 or IPv6 address");
   }
+  uint8_t address[16];
+  std::memcpy(address, parsed->bytes, sizeof address);
+  const uint16_t family = parsed->family == 4 ? 1 : 2;  // ECS FAMILY (RFC 7871)
+  const uint8_t max_prefix = static_cast<uint8_t>(parsed->bits());
   uint8_t prefix = max_prefix;
   if (slash != std::string::npos) {
     const std::string length = client.substr(slash + 1);

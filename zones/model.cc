@@ -1,12 +1,11 @@
 #include "zones/model.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <set>
 
+#include "common/ip_address.h"
 #include "geo/countries.h"
 #include "wire/name.h"
 #include "zones/json_fields.h"
@@ -124,30 +123,25 @@ void validateObjectName(const std::string& name, const std::string& field) {
 }
 
 std::string canonicalAddress(const std::string& text, const std::string& field) {
-  char out[INET6_ADDRSTRLEN];
-  in_addr v4{};
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-    const uint32_t host = ntohl(v4.s_addr);
+  const std::optional<common::IpAddress> address = common::parseIpAddress(text);
+  if (!address) throw ValidationError(field, "\"" + text + "\" is not an IPv4 or IPv6 address");
+  const uint8_t* bytes = address->bytes;
+  if (address->family == 4) {
+    const uint32_t host =
+        uint32_t{bytes[0]} << 24 | uint32_t{bytes[1]} << 16 | uint32_t{bytes[2]} << 8 | bytes[3];
     if (host == 0) throw ValidationError(field, "0.0.0.0 cannot be handed out as an answer");
     if ((host >> 28) == 0xE) throw ValidationError(field, text + " is a multicast address");
     if (host == 0xFFFFFFFFu) throw ValidationError(field, text + " is the broadcast address");
-    inet_ntop(AF_INET, &v4, out, sizeof out);
-    return out;
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
-    static const in6_addr kAny = IN6ADDR_ANY_INIT;
-    if (std::memcmp(&v6, &kAny, sizeof v6) == 0) {
+  } else {
+    if (std::all_of(bytes, bytes + 16, [](uint8_t b) { return b == 0; })) {
       throw ValidationError(field, ":: cannot be handed out as an answer");
     }
-    if (v6.s6_addr[0] == 0xFF) throw ValidationError(field, text + " is a multicast address");
-    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    if (bytes[0] == 0xFF) throw ValidationError(field, text + " is a multicast address");
+    if (common::isV4Mapped(bytes)) {
       throw ValidationError(field, text + " is IPv4-mapped; give the IPv4 address instead");
     }
-    inet_ntop(AF_INET6, &v6, out, sizeof out);
-    return out;
   }
-  throw ValidationError(field, "\"" + text + "\" is not an IPv4 or IPv6 address");
+  return common::formatIpAddress(*address);
 }
 
 std::string canonicalPrefix(const std::string& text, const std::string& field) {
@@ -162,29 +156,24 @@ std::string canonicalPrefix(const std::string& text, const std::string& field) {
     throw ValidationError(field, bad);
   }
   const int length = std::stoi(length_text);
-  unsigned char bytes[16] = {};
-  int family = AF_INET;
-  int bits = 32;
-  if (inet_pton(AF_INET, address.c_str(), bytes) != 1) {
-    family = AF_INET6;
-    bits = 128;
-    if (inet_pton(AF_INET6, address.c_str(), bytes) != 1) throw ValidationError(field, bad);
-  }
+  const std::optional<common::IpAddress> parsed = common::parseIpAddress(address);
+  if (!parsed) throw ValidationError(field, bad);
+  const uint8_t* bytes = parsed->bytes;
+  const int bits = parsed->bits();
   if (length > bits) {
     throw ValidationError(field, "prefix length /" + length_text + " is longer than " +
                                      std::to_string(bits) + " bits");
   }
   // Host bits must be zero: 81.2.69.1/24 has bit 31 set past the 24-bit
   // network, which usually means a typo, so say what was probably meant.
-  unsigned char network[16] = {};
+  common::IpAddress network;
+  network.family = parsed->family;
   for (int i = 0; i < bits / 8; ++i) {
     const int keep = std::clamp(length - i * 8, 0, 8);
-    network[i] = static_cast<unsigned char>(bytes[i] & (0xFF00 >> keep));
+    network.bytes[i] = static_cast<uint8_t>(bytes[i] & (0xFF00 >> keep));
   }
-  char out[INET6_ADDRSTRLEN];
-  inet_ntop(family, network, out, sizeof out);
-  const std::string canonical = std::string(out) + "/" + std::to_string(length);
-  if (std::memcmp(bytes, network, static_cast<size_t>(bits / 8)) != 0) {
+  const std::string canonical = common::formatIpAddress(network) + "/" + std::to_string(length);
+  if (network != *parsed) {
     throw ValidationError(field,
                           "\"" + text + "\" has host bits set (did you mean " + canonical + "?)");
   }

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "common/socket_address.h"
 #include "server/api/api_metrics.h"
 #include "server/api/db_pool.h"
 #include "server/api/router.h"
@@ -70,16 +71,12 @@ MHD_Result collectArgument(void* cls, MHD_ValueKind, const char* key, const char
 
 // "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening socket. Bound
 // here rather than by libmicrohttpd so a failure names the address and reason.
+// The text is split by the parser --dns-listen uses (common::AddressError, a
+// std::runtime_error, for a bad form); unlike DNS, the host may be a name.
 int listenSocket(const std::string& listen, bool* ipv6) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == listen.size()) {
-    throw std::runtime_error("API listen address \"" + listen + "\" is not ADDR:PORT");
-  }
-  std::string host = listen.substr(0, colon);
-  const std::string port = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
+  const common::HostPort split = common::splitHostPort(listen, "API listen address");
+  const std::string& host = split.host;
+  const std::string port = std::to_string(split.port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -1,11 +1,10 @@
 // /api/v1/health and /api/v1/explain: views that meridiand can supply through
 // its hooks; health falls back to reading the health table directly.
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <map>
 
+#include "common/ip_address.h"
 #include "server/api/api_server.h"
 #include "server/api/route_util.h"
 #include "server/api/router.h"
@@ -86,9 +85,7 @@ void validateClient(const std::string& client) {
     zones::canonicalPrefix(client, "client");
     return;
   }
-  unsigned char buffer[16];
-  if (inet_pton(AF_INET, client.c_str(), buffer) != 1 &&
-      inet_pton(AF_INET6, client.c_str(), buffer) != 1) {
+  if (!common::parseIpAddress(client)) {
     throw zones::ValidationError("client", "\"" + client + "\" is not an IP address or prefix");
   }
 }

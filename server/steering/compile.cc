@@ -1,13 +1,12 @@
 #include "server/steering/compile.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
 #include <stdexcept>
 #include <unordered_map>
 
+#include "common/ip_address.h"
 #include "geo/countries.h"
 #include "wire/name.h"
 #include "zones/health_store.h"
@@ -29,15 +28,11 @@ uint64_t hashString(const std::string& text) {
 }
 
 bool parseAddress(const std::string& text, uint8_t* out, uint8_t* family) {
-  if (inet_pton(AF_INET, text.c_str(), out) == 1) {
-    *family = 4;
-    return true;
-  }
-  if (inet_pton(AF_INET6, text.c_str(), out) == 1) {
-    *family = 6;
-    return true;
-  }
-  return false;
+  const std::optional<common::IpAddress> address = common::parseIpAddress(text);
+  if (!address) return false;
+  std::memcpy(out, address->bytes, address->width());
+  *family = address->family;
+  return true;
 }
 
 Policy policyOf(zones::Policy p) {

@@ -20,8 +20,13 @@ TEST_CASE("api: concurrent writers each get their writes stored") {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
+        // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
+        std::string name = "t";
+        name += std::to_string(t);
+        name += '-';
+        name += std::to_string(i);
         const nlohmann::json body = {
-            {"name", "t" + std::to_string(t) + "-" + std::to_string(i)},
+            {"name", name},
             {"region", t % 2 ? "eu-west" : "us-east"},
             {"address", "198.51.100." + std::to_string(t * kPerThread + i + 1)}};
         try {

@@ -41,7 +41,11 @@ TEST_CASE("api: SIGKILL during a write burst loses no acknowledged write") {
   for (int w = 0; w < 2; ++w) {
     writers.emplace_back([&, w] {
       for (int i = 0; i < 100000; ++i) {
-        const std::string name = "w" + std::to_string(w) + "-" + std::to_string(i);
+        // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
+        std::string name = "w";
+        name += std::to_string(w);
+        name += '-';
+        name += std::to_string(i);
         const nlohmann::json body = {
             {"name", name},
             {"region", "r"},

@@ -2,10 +2,11 @@
 // Paths and small helpers shared by the geo tests. The paths come from
 // compile definitions set in tests/geo/CMakeLists.txt.
 
-#include <arpa/inet.h>
-
 #include <cstdint>
+#include <cstring>
 #include <string>
+
+#include "common/ip_address.h"
 
 namespace meridian::test {
 
@@ -15,10 +16,12 @@ inline std::string geoipTestFile(const std::string& name) {
 }
 
 /// Parses "81.2.69.142" or "2001:218::1" into `out`; returns 4, 6, or 0 when neither.
+/// (common::parseIpAddress; `out` gets 4 or 16 octets.)
 inline int parseAddress(const std::string& text, uint8_t* out) {
-  if (inet_pton(AF_INET, text.c_str(), out) == 1) return 4;
-  if (inet_pton(AF_INET6, text.c_str(), out) == 1) return 6;
-  return 0;
+  const auto address = common::parseIpAddress(text);
+  if (!address) return 0;
+  std::memcpy(out, address->bytes, address->width());
+  return address->family;
 }
 
 }  // namespace meridian::test

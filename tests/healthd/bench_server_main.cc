@@ -45,7 +45,9 @@ int main(int argc, char** argv) {
   std::string ports = "PORTS";
   for (int i = 0; i < servers; ++i) {
     list.push_back(std::make_unique<meridian::test::TestHttpServer>(options));
-    ports += " " + std::to_string(list.back()->port());
+    // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
+    ports += ' ';
+    ports += std::to_string(list.back()->port());
   }
   std::printf("%s\n", ports.c_str());
   std::fflush(stdout);

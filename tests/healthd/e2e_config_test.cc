@@ -33,8 +33,10 @@ TEST_CASE("e2e: the first probes of ten checks never fire together") {
   HealthDb db;
   TestHttpServer server;
   for (int i = 0; i < 10; ++i) {
-    db.addEndpoint("e" + std::to_string(i), "127.0.0.1",
-                   httpCheck(server.url("/e" + std::to_string(i))));
+    // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
+    std::string name = "e";
+    name += std::to_string(i);
+    db.addEndpoint(name, "127.0.0.1", httpCheck(server.url("/" + name)));
   }
   HealthdProcess healthd(args(db), db.dir().file("healthd.log"));
   REQUIRE(waitFor(
@@ -127,8 +129,10 @@ TEST_CASE("e2e: the global probe cap holds when many checks are due") {
   HealthDb db;
   TestHttpServer server;
   for (int i = 0; i < 20; ++i) {
-    db.addEndpoint("e" + std::to_string(i), "127.0.0.1",
-                   httpCheck(server.url("/e" + std::to_string(i))));
+    // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
+    std::string name = "e";
+    name += std::to_string(i);
+    db.addEndpoint(name, "127.0.0.1", httpCheck(server.url("/" + name)));
   }
   // 20 checks at 1 s would be 20 probes/s; capped at 5/s.
   HealthdProcess healthd(args(db, {"--max-probes-per-second", "5"}), db.dir().file("healthd.log"));

@@ -38,7 +38,9 @@ std::string script(Hysteresis& h, const std::string& steps) {
   while (std::getline(in, step, ',')) {
     REQUIRE((step == "ok" || step == "fail"));
     h.record(step == "ok");
-    out += (out.empty() ? "" : ",") + std::string(meridian::healthd::checkStateName(h.state()));
+    // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
+    if (!out.empty()) out += ',';
+    out += meridian::healthd::checkStateName(h.state());
   }
   return out;
 }

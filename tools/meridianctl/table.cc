@@ -31,7 +31,11 @@ std::string cell(const nlohmann::json& value) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_array()) {
     std::string out;
-    for (const auto& item : value) out += (out.empty() ? "" : ",") + cell(item);
+    for (const auto& item : value) {
+      // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
+      if (!out.empty()) out += ',';
+      out += cell(item);
+    }
     return out.empty() ? "-" : out;
   }
   if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
