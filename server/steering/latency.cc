@@ -1,6 +1,6 @@
 // `latency`: regions by lowest estimated round-trip time from the client.
 // The estimate for each region comes from the best source that has one
-// (ARCHITECTURE.md "Latency estimate"):
+// (docs/architecture.md, "The query path", step 6; README's policy table):
 //   1. an imported measurement for the client's prefix (PUT /api/v1/latency);
 //   2. the median RTT that the healthd vantage nearest the client measured to
 //      the region's endpoints (with one vantage, or vantages without

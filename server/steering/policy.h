@@ -1,7 +1,9 @@
 #pragma once
-// One policy = one function with one signature (STYLE.md 9): given the
-// client, rank the regions a steered name may use. Health, drain, panic and
-// the choice of endpoints are applied afterwards, once, in steer.cc.
+// A policy is one function with the one signature below (RankFunction):
+// given the client, rank the regions a steered name may use. Health, drain,
+// panic and the choice of endpoints are applied afterwards, once, in
+// steer.cc, so no policy can get them wrong. How to add a policy:
+// docs/architecture.md, "A steering policy".
 //
 // Every policy runs on the query loops: noexcept, no allocation, no locks.
 

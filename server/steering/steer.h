@@ -1,8 +1,10 @@
 #pragma once
-// The "steer" stage of the data path, written once for every policy (STYLE.md
-// 9 and 10): rank regions with the name's policy, then apply health, admin
-// state, drain, panic mode and slow start, pick endpoints by weight, and
-// decide what to do when every candidate is down.
+// The "steer" stage of the data path, written once for every policy so that
+// each policy stays a ranking function and failing open is decided (and
+// counted) in one place: rank regions with the name's policy, then apply
+// health, admin state, drain, panic mode and slow start, pick endpoints by
+// weight, and decide what to do when every candidate is down
+// (docs/architecture.md, "The query path", step 6).
 //
 // Loop threads (and the API's explain, with the same code): noexcept, no
 // allocation, no locks.

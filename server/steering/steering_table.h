@@ -1,9 +1,11 @@
 #pragma once
 // The compiled steering configuration: regions, endpoints and steered names
-// as flat arrays indexed by small integers (STYLE.md 4 and 5). Built from
-// SQLite by compile.cc on the reload thread; immutable afterwards, so the
-// query loops read it without locks. Region and endpoint names never reach
-// the query path; they stay here for explain and metrics.
+// as flat arrays indexed by small integers, and small fixed arrays where a set
+// is small (a name's regions), so the query path needs no allocation and no
+// string compares. Built from SQLite by compile.cc on the reload thread;
+// immutable afterwards, so the query loops read it without locks. Region and
+// endpoint names never reach the query path; they stay here for explain and
+// metrics. Its place in a snapshot: docs/architecture.md, "Snapshots".
 
 #include <cstdint>
 #include <memory>
