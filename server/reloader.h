@@ -13,8 +13,9 @@
 //  - config moved (endpoints, regions, latency): steering + health, sharing
 //    the zone table, provided that table was compiled from the current zones
 //    generation;
-//  - zones moved, nothing known moved, or a reload was requested (SIGHUP,
-//    API write): full;
+//  - zones moved, nothing known moved, or a full reload was requested
+//    (SIGHUP): full. An API write only asks for a poll now (pollNow()), and
+//    what its commit moved decides as above;
 //  - the --geodb file changed on disk: geo only.
 // The generations are read in the same read transaction that the snapshot is
 // built from, so the decision always describes the data it builds.

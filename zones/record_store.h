@@ -1,9 +1,9 @@
 #pragma once
 // Zone contents through the API and meridianctl: create a zone from a
 // nameserver list, import a parsed zone file, and read, replace or delete one
-// RRset. Each write is one Database::transaction, bumps the configuration
-// generation, and bumps the zone's SOA serial (RFC 1982 arithmetic) so
-// secondaries see the change.
+// RRset. Each write is one Database::transaction, bumps the zones generation
+// (and with it the configuration generation), and bumps the zone's SOA serial
+// (RFC 1982 arithmetic) so secondaries see the change.
 //
 // Collisions with steered names are ConflictErrors (API 409): a CNAME or a
 // delegation at a steered owner, or a static A/AAAA RRset of the steered type.

@@ -23,7 +23,7 @@ struct EndpointHealth {
   bool healthy = true;
   bool reported = false;        // some vantage has a row for it
   int64_t recovered_at_ms = 0;  // when it last became healthy after being down (slow start)
-  float rtt_ms = -1;            // EWMA from the nearest... the median over vantages; -1 unknown
+  float rtt_ms = -1;            // median over vantages of healthd's RTT EWMA; -1 unknown
 };
 
 struct Vantage {
