@@ -41,7 +41,8 @@ ns.cut     A    192.0.2.77
 below      MX   10 ns.cut
 )";
   for (int i = 0; i < 20; ++i) {
-    const std::string host = "h" + std::to_string(i);
+    std::string host = "h";  // appended: g++ 12 -O3 -Wrestrict (GCC bug 105329)
+    host += std::to_string(i);
     zone += "many MX 10 " + host + "\n" + host + " A 192.0.2." + std::to_string(100 + i) + "\n";
   }
   return zone;
