@@ -170,18 +170,24 @@ void Reloader::rebuild(Kind kind, const char* why) {
   publish_(std::move(snapshot));
 }
 
-Reloader::Kind Reloader::decide(bool reload_requested, const zones::Generations& seen,
-                                const zones::Generations& now, int64_t published_zones_generation) {
-  if (reload_requested || now.zones != seen.zones) return Kind::kFull;
+Reloader::Decision Reloader::decide(bool reload_requested, const zones::Generations& seen,
+                                    const zones::Generations& now,
+                                    int64_t published_zones_generation) {
+  if (reload_requested) return {Kind::kFull, "reload requested"};
+  if (now.zones != seen.zones) return {Kind::kFull, "zone data changed"};
   if (now.config != seen.config) {
     // A steering rebuild keeps the published zone table, whose indices point
     // into the steering table: only sound when that table is current (a
     // failed full build leaves an older one published).
-    return now.zones == published_zones_generation ? Kind::kSteering : Kind::kFull;
+    if (now.zones == published_zones_generation) {
+      return {Kind::kSteering, "steering configuration changed"};
+    }
+    return {Kind::kFull, "steering configuration changed, zone table out of date"};
   }
-  if (now.health != seen.health) return Kind::kHealth;
-  if (now.liveness != seen.liveness) return Kind::kNone;
-  return Kind::kFull;  // a commit that moved nothing we know of: assume anything changed
+  if (now.health != seen.health) return {Kind::kHealth, "health changed"};
+  if (now.liveness != seen.liveness) return {Kind::kNone, "heartbeat"};
+  // A commit that moved nothing we know of: assume anything changed.
+  return {Kind::kFull, "database changed"};
 }
 
 void Reloader::poll(bool reload_requested) {
@@ -195,18 +201,12 @@ void Reloader::poll(bool reload_requested) {
   const int64_t version = db_->dataVersion();
   if (after_generations_read_for_test) after_generations_read_for_test();
   if (version != seen_version_ || reload_requested) {
-    const Kind kind = decide(reload_requested, seen_, now, published_->zones_generation);
-    const char* why = reload_requested                 ? "reload requested"
-                      : now.zones != seen_.zones       ? "zone data changed"
-                      : now.config != seen_.config     ? "steering configuration changed"
-                      : now.health != seen_.health     ? "health changed"
-                      : now.liveness != seen_.liveness ? "heartbeat"
-                                                       : "database changed";
-    trackHeartbeats();  // a handful of rows: cheaper than deciding whether to
+    const Decision decision = decide(reload_requested, seen_, now, published_->zones_generation);
+    trackHeartbeats();  // a handful of rows: re-read on every commit
     seen_version_ = version;
     seen_ = now;
-    if (kind != Kind::kNone) {
-      rebuild(kind, why);
+    if (decision.kind != Kind::kNone) {
+      rebuild(decision.kind, decision.why);
       return;
     }
   }

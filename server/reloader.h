@@ -104,11 +104,15 @@ class Reloader {
   std::function<void()> after_generations_read_for_test;
 
   enum class Kind { kNone, kFull, kSteering, kHealth, kGeo };
+  struct Decision {
+    Kind kind;
+    const char* why;  // for the log line
+  };
   /// The decision, pure: what to rebuild given the generations seen at the
   /// last poll, those read now, and the zones generation the published zone
   /// table was compiled from.
-  static Kind decide(bool reload_requested, const zones::Generations& seen,
-                     const zones::Generations& now, int64_t published_zones_generation);
+  static Decision decide(bool reload_requested, const zones::Generations& seen,
+                         const zones::Generations& now, int64_t published_zones_generation);
 
  private:
   void run();
@@ -127,7 +131,7 @@ class Reloader {
   std::unique_ptr<zones::Database> db_;
   int64_t seen_version_ = 0;
   zones::Generations seen_;
-  std::vector<zones::VantageRecord> heartbeats_;   // read when liveness moves
+  std::vector<zones::VantageRecord> heartbeats_;  // read when liveness moves
   struct stat geo_stat_ {};
   std::shared_ptr<const Snapshot> published_;
 

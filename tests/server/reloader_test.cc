@@ -86,22 +86,22 @@ TEST_CASE("decide: what moved picks the rebuild") {
   const auto config_and_health = with([](auto& g) { g.config++, g.health++; });
   const auto health_and_liveness = with([](auto& g) { g.health++, g.liveness++; });
 
-  CHECK(server::Reloader::decide(false, seen, zones, 3) == Kind::kFull);
-  CHECK(server::Reloader::decide(false, seen, config, 3) == Kind::kSteering);
-  CHECK(server::Reloader::decide(false, seen, config_and_health, 3) == Kind::kSteering);
-  CHECK(server::Reloader::decide(false, seen, health, 3) == Kind::kHealth);
-  CHECK(server::Reloader::decide(false, seen, health_and_liveness, 3) == Kind::kHealth);
-  CHECK(server::Reloader::decide(false, seen, liveness, 3) == Kind::kNone);
+  CHECK(server::Reloader::decide(false, seen, zones, 3).kind == Kind::kFull);
+  CHECK(server::Reloader::decide(false, seen, config, 3).kind == Kind::kSteering);
+  CHECK(server::Reloader::decide(false, seen, config_and_health, 3).kind == Kind::kSteering);
+  CHECK(server::Reloader::decide(false, seen, health, 3).kind == Kind::kHealth);
+  CHECK(server::Reloader::decide(false, seen, health_and_liveness, 3).kind == Kind::kHealth);
+  CHECK(server::Reloader::decide(false, seen, liveness, 3).kind == Kind::kNone);
   // A commit that moved no generation: something we cannot name changed.
-  CHECK(server::Reloader::decide(false, seen, seen, 3) == Kind::kFull);
+  CHECK(server::Reloader::decide(false, seen, seen, 3).kind == Kind::kFull);
   // SIGHUP or an API request: everything, whatever moved.
   for (const auto& now : {seen, zones, config, health, liveness}) {
-    CHECK(server::Reloader::decide(true, seen, now, 3) == Kind::kFull);
+    CHECK(server::Reloader::decide(true, seen, now, 3).kind == Kind::kFull);
   }
   // The published zone table is older than the zones generation (a full
   // build failed): a steering rebuild would pair it with a newer steering
   // table, so build in full.
-  CHECK(server::Reloader::decide(false, seen, config, 2) == Kind::kFull);
+  CHECK(server::Reloader::decide(false, seen, config, 2).kind == Kind::kFull);
 }
 
 TEST_CASE("a sqlite3-shell edit committed together with a health write is served") {
