@@ -4,6 +4,9 @@
 // the DNS service (query loops + reload thread) and the API, then runs a small
 // libuv loop of its own for signals and the periodic stats line.
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <CLI/CLI.hpp>
@@ -15,20 +18,16 @@
 #include <optional>
 #include <thread>
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include "common/log.h"
+#include "common/socket_address.h"
 #include "geo/mmdb.h"
 #include "server/api/api_server.h"
 #include "server/demo.h"
-#include "server/explain.h"
-#include "zones/validation.h"
 #include "server/dns_service.h"
-#include "common/log.h"
+#include "server/explain.h"
 #include "server/metrics.h"
 #include "zones/database.h"
+#include "zones/validation.h"
 
 using namespace meridian;
 
@@ -102,36 +101,18 @@ void checkReadableFile(const std::string& option, const std::string& path) {
   if (!S_ISREG(st.st_mode)) throw optionError(option, path, "is not a regular file");
 }
 
-// --api-listen: resolved as the API server will resolve it and, unless we
-// only --check, bound once and released, so that a bad address or a busy
-// port is an error before DNS is served, not after.
+// --api-listen: split as the API server splits it and, unless we only
+// --check, bound once (by the API server's own function) and released, so
+// that a bad address or a busy port is an error before DNS is served.
 void checkApiListen(const std::string& listen, bool try_bind) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == listen.size()) {
-    throw optionError("--api-listen", listen, "is not ADDR:PORT");
+  try {
+    common::splitHostPort(listen, "API listen address");
+    if (!try_bind) return;
+    bool ipv6 = false;
+    close(api::listenSocket(listen, &ipv6));
+  } catch (const std::exception& e) {
+    throw optionError("--api-listen", listen, e.what());
   }
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(),
-                             listen.substr(colon + 1).c_str(), &hints, &found);
-  if (rc != 0) throw optionError("--api-listen", listen, gai_strerror(rc));
-  std::unique_ptr<addrinfo, void (*)(addrinfo*)> holder(found, freeaddrinfo);
-  if (!try_bind) return;
-  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw optionError("--api-listen", listen, std::strerror(errno));
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  const bool bound = bind(fd, found->ai_addr, found->ai_addrlen) == 0;
-  const int bind_errno = errno;
-  close(fd);
-  if (!bound) throw optionError("--api-listen", listen, std::strerror(bind_errno));
 }
 
 // Every option is checked before the database is opened, a socket bound or a
@@ -184,9 +165,9 @@ nlohmann::json healthView(const server::DnsService& dns, nlohmann::json view) {
       const bool healthy = steering::countsAsHealthy(health, e);
       const steering::AdminState state = table.endpoints[e].state;
       endpoint["serving"] = state == steering::AdminState::kDown    ? "admin down"
-                            : !healthy                               ? "unhealthy"
+                            : !healthy                              ? "unhealthy"
                             : state == steering::AdminState::kDrain ? "draining (last resort)"
-                                                                     : "eligible";
+                                                                    : "eligible";
     }
   }
   return view;
@@ -235,9 +216,10 @@ int run(const Options& options) {
   config.health.stale_after_ms = int64_t{options.health_stale_after_s} * 1000;
   config.health.grace_ms = int64_t{options.health_grace_s} * 1000;
   config.health.rtt_hysteresis = options.rtt_hysteresis;
-  config.listen = options.dns_listen.empty() ? std::vector<std::string>{"127.0.0.1:5300"}
-                                             : options.dns_listen;
-  config.threads = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  config.listen =
+      options.dns_listen.empty() ? std::vector<std::string>{"127.0.0.1:5300"} : options.dns_listen;
+  config.threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   config.loop.answer.max_udp_payload = static_cast<uint16_t>(options.edns_payload);
   config.loop.tcp_max_connections = std::max(1u, options.tcp_max_connections / config.threads);
   config.loop.tcp_idle_timeout_ms = options.tcp_idle_timeout_ms;
@@ -250,7 +232,8 @@ int run(const Options& options) {
     server::ReloadSettings settings;
     settings.db_path = config.db_path;
     settings.geodb_path = config.geodb_path;
-    server::Reloader reloader(settings, [](auto) {}, graveyard);
+    server::Reloader reloader(
+        settings, [](auto) {}, graveyard);
     reloader.loadInitial();
     const server::ReloadStats stats = reloader.stats();
     std::cout << "ok: " << options.db_path << " compiles (" << stats.zones << " zones, "
@@ -285,7 +268,8 @@ int run(const Options& options) {
     api_config.token = api_token;
     api::ApiHooks hooks;
     hooks.metrics_text = [&dns, db_path = options.db_path] {
-      std::string text = server::prometheusText(dns.totals(), dns.reloadStats(), zones::nowMillis());
+      std::string text =
+          server::prometheusText(dns.totals(), dns.reloadStats(), zones::nowMillis());
       // One connection per API thread, opened on its first scrape.
       thread_local std::unique_ptr<zones::Database> db;
       try {
@@ -310,11 +294,13 @@ int run(const Options& options) {
     api_server = std::make_unique<api::ApiServer>(api_config, hooks);
     api_server->start();
     api_bound = apiAddress(options.api_listen, api_server->port());
-    log::info("serving the API on http://" + api_bound + " (token in " +
-              (options.api_token_file.empty() ? options.db_path + ".token" : options.api_token_file) +
-              ")");
+    log::info(
+        "serving the API on http://" + api_bound + " (token in " +
+        (options.api_token_file.empty() ? options.db_path + ".token" : options.api_token_file) +
+        ")");
   }
-  if (!options.ready_file.empty()) writeReadyFile(options.ready_file, dns.boundAddresses(), api_bound);
+  if (!options.ready_file.empty())
+    writeReadyFile(options.ready_file, dns.boundAddresses(), api_bound);
 
   MainLoop main;
   main.dns = &dns;
@@ -356,7 +342,12 @@ int run(const Options& options) {
   if (api_server) api_server->stop();
   dns.stop();
   logStats(dns);
-  uv_walk(&main.loop, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
+  uv_walk(
+      &main.loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
   uv_run(&main.loop, UV_RUN_DEFAULT);
   uv_loop_close(&main.loop);
   log::info("stopped");

@@ -69,6 +69,16 @@ MHD_Result collectArgument(void* cls, MHD_ValueKind, const char* key, const char
   return MHD_YES;
 }
 
+void logMhd(void*, const char* format, va_list args) {
+  char line[512];
+  std::vsnprintf(line, sizeof line, format, args);
+  std::string text = line;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  log::warn("api: " + text);
+}
+
+}  // namespace
+
 // "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening socket. Bound
 // here rather than by libmicrohttpd so a failure names the address and reason.
 // The text is split by the parser --dns-listen uses (common::AddressError, a
@@ -99,16 +109,6 @@ int listenSocket(const std::string& listen, bool* ipv6) {
   *ipv6 = found->ai_family == AF_INET6;
   return fd;
 }
-
-void logMhd(void*, const char* format, va_list args) {
-  char line[512];
-  std::vsnprintf(line, sizeof line, format, args);
-  std::string text = line;
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  log::warn("api: " + text);
-}
-
-}  // namespace
 
 HandlerContext::~HandlerContext() {
   if (db_) pool_.give(std::move(db_));

@@ -45,8 +45,13 @@ struct ApiHooks {
   /// currently serves each endpoint and whether the data is fresh. Empty ->
   /// the table's view alone.
   std::function<nlohmann::json(nlohmann::json table_view)> health;
-  std::function<void()> changed;           // after each successful write
+  std::function<void()> changed;  // after each successful write
 };
+
+/// "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening TCP socket
+/// (the host may be a name). Throws std::runtime_error naming the address and
+/// the reason; sets *ipv6 for the socket's family. Any thread.
+int listenSocket(const std::string& listen, bool* ipv6);
 
 class ApiServer {
  public:

@@ -149,8 +149,10 @@ TEST_CASE("meridiand: every bad option is one clear error before anything is ser
       {{"--dns-listen", "192.0.2:53"}, "--dns-listen 192.0.2:53: listen address \"192.0.2:53\""},
       {{"--dns-listen", "127.0.0.1"},
        "--dns-listen 127.0.0.1: listen address \"127.0.0.1\" is not ADDR:PORT (it needs a port"},
-      {{"--api-listen", "nonsense"}, "--api-listen nonsense: is not ADDR:PORT"},
-      {{"--api-listen", busy}, "--api-listen " + busy + ": Address already in use"},
+      {{"--api-listen", "nonsense"},
+       "--api-listen nonsense: API listen address \"nonsense\" is not ADDR:PORT"},
+      {{"--api-listen", busy},
+       "--api-listen " + busy + ": cannot listen on " + busy + " for the API: Address already in use"},
       {{"--ready-file", dir.file("no/such/ready.json")},
        "--ready-file " + dir.file("no/such/ready.json") + ": cannot write in " +
            dir.file("no/such") + ": No such file or directory"},
