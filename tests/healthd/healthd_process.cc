@@ -1,15 +1,9 @@
 #include "tests/healthd/healthd_process.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 #include <thread>
 
 namespace meridian::test {
@@ -19,51 +13,23 @@ std::string healthdBinary() {
   return std::string(dir ? dir : ".") + "/healthd/meridian-healthd";
 }
 
+namespace {
+std::vector<std::string> healthdArgv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {healthdBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+}  // namespace
+
 HealthdProcess::HealthdProcess(const std::vector<std::string>& args, std::string log_path)
-    : log_path_(std::move(log_path)) {
-  const std::string binary = healthdBinary();
-  std::vector<std::string> argv_storage = {binary};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 2);
-      close(fd);
-    }
-    std::vector<char*> argv;
-    for (auto& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-}
+    : log_path_(std::move(log_path)), process_(healthdArgv(args), log_path_) {}
 
-HealthdProcess::~HealthdProcess() {
-  if (running()) {
-    kill(pid_, SIGKILL);
-    wait(5000);
-  }
-}
+void HealthdProcess::signal(int signum) { process_.signal(signum); }
 
-void HealthdProcess::signal(int signum) {
-  if (status_ < 0) kill(pid_, signum);
-}
-
-bool HealthdProcess::running() {
-  if (status_ >= 0) return false;
-  int status = 0;
-  if (waitpid(pid_, &status, WNOHANG) == pid_) {
-    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return false;
-  }
-  return true;
-}
+bool HealthdProcess::running() { return process_.running(); }
 
 int HealthdProcess::wait(int timeout_ms) {
-  waitFor([&] { return !running(); }, timeout_ms);
-  return status_;
+  return process_.wait(std::chrono::milliseconds(timeout_ms));
 }
 
 std::string HealthdProcess::log() const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/support/dns_test_util.h"
+#include "tests/support/process.h"
 #include "zones/database.h"
 
 namespace meridian::test {
@@ -21,12 +22,11 @@ std::string healthdBinary();
 
 class HealthdProcess {
  public:
-  /// Starts meridian-healthd with `args`; stderr goes to `log_path`.
+  /// Starts meridian-healthd with `args`; its output goes to `log_path`.
+  /// The destructor kills it (SIGKILL) if still running.
   HealthdProcess(const std::vector<std::string>& args, std::string log_path);
-  /// SIGKILL and reap if still running.
-  ~HealthdProcess();
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return process_.pid(); }
   void signal(int signum);
   /// Waits up to `timeout_ms` for exit; the exit code, 128+signal, or -1.
   int wait(int timeout_ms);
@@ -34,9 +34,8 @@ class HealthdProcess {
   std::string log() const;
 
  private:
-  pid_t pid_ = -1;
   std::string log_path_;
-  int status_ = -1;
+  Process process_;
 };
 
 /// A fresh migrated database with one region ("r1").

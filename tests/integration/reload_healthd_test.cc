@@ -32,6 +32,13 @@ namespace {
 
 constexpr auto kServedWithin = 5000ms;  // several times the 1 s promise (see above)
 
+// The sqlite3 shell as an operator runs it, but waiting for healthd's write
+// lock as any writer should: without `.timeout` the shell fails at once with
+// "database is locked" whenever its commit meets one of healthd's.
+std::string sqliteShell(const std::string& db_path, const std::string& sql) {
+  return "sqlite3 -cmd '.timeout 10000' " + db_path + " \"" + sql + "\"";
+}
+
 // TTL of the one A record at static.gslb.example., or -1 without an answer.
 long staticTtl(uint16_t port) {
   QueryOptions o;
@@ -84,13 +91,14 @@ static A 192.0.2.99
   MeridiandProcess meridiand(db_path, dir.path(), {"--no-api", "--no-geodb"});
   HealthdProcess healthd({"--db", db_path, "--vantage", "test"}, dir.file("healthd.log"));
   REQUIRE(waitFor(
-      [&] { return runCommand("sqlite3 " + db_path + " 'SELECT count(*) FROM health'") == "20"; },
+      [&] { return runCommand(sqliteShell(db_path, "SELECT count(*) FROM health")) == "20"; },
       10000));
 
-  std::atomic<bool> stop{false};
-  std::thread flipper([&] {
+  // A jthread: a failed REQUIRE below unwinds through its destructor, which
+  // stops and joins it (a plain std::thread would call std::terminate).
+  std::jthread flipper([&](std::stop_token stop) {
     bool up = true;
-    while (!stop) {
+    while (!stop.stop_requested()) {
       std::this_thread::sleep_for(700ms);
       up = !up;
       flapping.setDefault({up ? 200 : 503, up ? "ok" : "down", 0});
@@ -102,8 +110,8 @@ static A 192.0.2.99
   for (int round = 1; round <= 50; ++round) {
     const long ttl = 1000 + round;
     int status = -1;
-    runCommand("sqlite3 " + db_path + " \"UPDATE records SET ttl = " + std::to_string(ttl) +
-                   " WHERE owner = 'static.gslb.example.' AND type = 1\"",
+    runCommand(sqliteShell(db_path, "UPDATE records SET ttl = " + std::to_string(ttl) +
+                                        " WHERE owner = 'static.gslb.example.' AND type = 1"),
                &status);
     REQUIRE(status == 0);
     const auto committed = std::chrono::steady_clock::now();
@@ -129,14 +137,14 @@ static A 192.0.2.99
     // in the same poll window as healthd's writes.
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + (round * 37) % 200));
   }
-  stop = true;
+  flipper.request_stop();
   flipper.join();
 
   MESSAGE(served << " of 50 edits served; slowest after " << slowest.count() << " ms");
   CHECK(served == 50);
   CHECK(healthd.running());
   // healthd really was writing throughout: the flapping endpoints changed state.
-  CHECK(runCommand("sqlite3 " + db_path + " 'SELECT max(transitions) FROM health'") != "0");
+  CHECK(runCommand(sqliteShell(db_path, "SELECT max(transitions) FROM health")) != "0");
   meridiand.process().signal(SIGTERM);
   CHECK(meridiand.process().wait(5000ms) == 0);
 }

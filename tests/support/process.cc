@@ -1,6 +1,7 @@
 #include "tests/support/process.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,9 @@ Process::Process(const std::vector<std::string>& argv, const std::string& log_pa
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Die with the test: a test that crashes or hangs must not leave a
+    // meridiand or healthd running (and holding ports) after ctest kills it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, 1);

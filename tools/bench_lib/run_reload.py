@@ -88,7 +88,7 @@ def changes(server, kind, count, rng, timeout):
             client.call("PUT", f"/api/v1/zones/{ZONE}/rrsets/www/A",
                         {"ttl": 300, "records": [want]})
         else:
-            subprocess.run(["sqlite3", server.db,
+            subprocess.run(["sqlite3", "-cmd", ".timeout 10000", server.db,
                             f"UPDATE records SET rdata = x'{_rdata_hex(want)}' "
                             f"WHERE owner = '{NAME}.' AND type = 1"], check=True)
             if kind == "sighup":
