@@ -29,6 +29,9 @@ namespace meridian::server {
   SCALAR(truncated, "meridian_dns_truncated_total", "", "UDP responses sent with TC set.")       \
   SCALAR(dropped, "meridian_dns_dropped_total", "",                                              \
          "Packets not answered: shorter than a header, QR set, or lost on send.")                \
+  SCALAR(send_errors, "meridian_dns_send_errors_total", "",                                      \
+         "UDP replies the kernel refused to send (source port 0: EINVAL, a firewall: EPERM); "   \
+         "each is also counted as dropped, and the rest of its batch is sent.")                  \
   SCALAR(ecs_queries, "meridian_dns_ecs_queries_total", "", "Queries with a valid ECS option.")  \
   SCALAR(referrals, "meridian_dns_referrals_total", "", "Referrals to delegated zones.")         \
   SCALAR(tcp_connections, "meridian_tcp_connections_total", "", "TCP connections accepted.")     \
