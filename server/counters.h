@@ -29,12 +29,26 @@ namespace meridian::server {
   SCALAR(truncated, "meridian_dns_truncated_total", "", "UDP responses sent with TC set.")       \
   SCALAR(dropped, "meridian_dns_dropped_total", "",                                              \
          "Packets not answered: shorter than a header, QR set, or lost on send.")                \
+  SCALAR(send_errors, "meridian_dns_send_errors_total", "",                                      \
+         "UDP replies the kernel refused to send (source port 0: EINVAL, a firewall: EPERM); "   \
+         "each is also counted as dropped, and the rest of its batch is sent.")                  \
   SCALAR(ecs_queries, "meridian_dns_ecs_queries_total", "", "Queries with a valid ECS option.")  \
   SCALAR(referrals, "meridian_dns_referrals_total", "", "Referrals to delegated zones.")         \
   SCALAR(tcp_connections, "meridian_tcp_connections_total", "", "TCP connections accepted.")     \
   SCALAR(tcp_rejected, "meridian_tcp_rejected_total", "", "TCP connections refused at the cap.") \
+  SCALAR(tcp_evicted, "meridian_tcp_evicted_total", "",                                          \
+         "TCP connections closed to make room at --tcp-max-connections (the one that had waited " \
+         "longest for a query).")                                                                \
+  SCALAR(tcp_client_refused, "meridian_tcp_client_refused_total", "",                            \
+         "TCP connections refused because their address held --tcp-max-per-client.")            \
   SCALAR(tcp_idle_closed, "meridian_tcp_idle_closed_total", "",                                  \
          "TCP connections closed when idle.")                                                    \
+  SCALAR(tcp_read_timeouts, "meridian_tcp_io_timeout_total", "direction=\"read\"",               \
+         "TCP connections closed when a query did not arrive whole (read) or a reply was not "   \
+         "taken (write) within --tcp-io-timeout-ms.")                                            \
+  SCALAR(tcp_write_timeouts, "meridian_tcp_io_timeout_total", "direction=\"write\"",             \
+         "TCP connections closed when a query did not arrive whole (read) or a reply was not "   \
+         "taken (write) within --tcp-io-timeout-ms.")                                            \
   SCALAR(steered, "meridian_steered_answers_total", "", "Answers chosen by a steering policy.")  \
   SCALAR(steered_fail_open, "meridian_steered_all_down_total", "action=\"all\"",                 \
          "Steered answers with every candidate down, by when_all_down action.")                  \

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -14,6 +15,11 @@
 namespace meridian::server {
 
 namespace {
+
+// Connection objects beyond the cap that a loop may hold while connections
+// it accepted and is closing again (refusals, evictions) wait for their
+// close callbacks.
+constexpr size_t kRefusalRoom = 64;
 
 void setReusePort(uv_handle_t* handle, const std::string& what) {
   uv_os_fd_t fd;
@@ -40,13 +46,21 @@ void SnapshotGraveyard::clear() {
   // `dead` is destroyed here, on the calling (reload) thread.
 }
 
-DnsLoop::DnsLoop(const LoopSettings& settings, SnapshotGraveyard& graveyard)
-    : settings_(settings), state_(settings.answer, graveyard) {
+DnsLoop::DnsLoop(const LoopSettings& settings, SnapshotGraveyard& graveyard, TcpLimits& limits)
+    : settings_(settings), limits_(limits), state_(settings.answer, graveyard) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, onAsync);
   async_.data = this;
   tcp_response_.resize(2 + 65535);
-  for (unsigned i = 0; i < settings_.tcp_max_connections; ++i) {
+}
+
+void DnsLoop::setSiblings(std::vector<DnsLoop*> loops) {
+  siblings_ = std::move(loops);
+  // This loop's share when SO_REUSEPORT spreads connections evenly, made
+  // now so that accepting them does not allocate; the pool grows past it
+  // only when the spread is uneven.
+  const size_t share = settings_.tcp_max_connections / std::max<size_t>(1, siblings_.size());
+  while (tcp_pool_.size() < share) {
     tcp_pool_.push_back(std::make_unique<TcpConnection>(*this));
     tcp_free_.push_back(tcp_pool_.back().get());
   }
@@ -70,7 +84,10 @@ void DnsLoop::listen(const ListenAddress& where) {
   }
   setReusePort(reinterpret_cast<uv_handle_t*>(tcp.get()), "tcp " + where.text);
   int rc = uv_tcp_bind(tcp.get(), address, ipv6 ? UV_TCP_IPV6ONLY : 0);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 128, onTcpConnection);
+  // A deep backlog rides out a burst of connections: a SYN dropped on a
+  // full queue costs the client a 1 s retransmission (the kernel caps this
+  // at net.core.somaxconn).
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 1024, onTcpConnection);
   if (rc != 0) {
     uv_close(reinterpret_cast<uv_handle_t*>(tcp.release()),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
@@ -103,13 +120,26 @@ void DnsLoop::onAsync(uv_async_t* handle) { static_cast<DnsLoop*>(handle->data)-
 void DnsLoop::takeMessages() {
   std::shared_ptr<const Snapshot> incoming;
   bool stop;
+  unsigned evictions;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     incoming.swap(incoming_);
     stop = stop_requested_;
+    evictions = std::exchange(evictions_requested_, 0);
   }
   if (incoming) state_.adopt(std::move(incoming));
+  // Another loop admitted a connection past the cap on our account; when we
+  // have nothing left to close, the count stays over until one ends.
+  if (evictions > 0) evict(evictions);
   if (stop && !stopping_) closeAll();
+}
+
+bool DnsLoop::requestEviction() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stop_requested_) return false;  // async_ is closing or closed
+  ++evictions_requested_;
+  uv_async_send(&async_);
+  return true;
 }
 
 // Graceful stop: no new packets or connections; connections finish the
@@ -124,28 +154,136 @@ void DnsLoop::closeAll() {
 }
 
 void DnsLoop::onTcpConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<DnsLoop*>(server->data);
+  // An error (EMFILE, ...) leaves the listener polled; libuv has already
+  // accepted and closed the connection it could not hold.
   if (status < 0) return;
-  if (self->tcp_free_.empty()) {
-    // At the cap: accept and close at once so the client fails fast instead
-    // of waiting in the backlog.
-    uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(server), &fd) == 0) {
-      const int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (client >= 0) ::close(client);
-    }
-    self->state_.counters().tcp_rejected.add();
+  static_cast<DnsLoop*>(server->data)->accept(server);
+}
+
+void DnsLoop::accept(uv_stream_t* server) {
+  TcpConnection* connection = takeConnection();
+  if (connection == nullptr) {
+    state_.counters().tcp_rejected.add();
+    refuse(server);
     return;
   }
-  TcpConnection* connection = self->tcp_free_.back();
-  self->tcp_free_.pop_back();
+  if (!connection->accept(server)) return;
+  const ClientKey client = limits_.clientKey(connection->peer());
+  if (!limits_.acquireClient(client)) {
+    state_.counters().tcp_client_refused.add();
+    connection->close();
+    return;
+  }
+  connection->holdClient(client);
+  if (!admit()) {
+    state_.counters().tcp_rejected.add();
+    connection->close();
+    return;
+  }
+  if (connection->start()) state_.counters().tcp_connections.add();
+}
+
+bool DnsLoop::admit() {
+  if (limits_.tryAcquire()) return true;
+  if (evict(1) == 1) return limits_.acquireOver();
+  DnsLoop* busiest = nullptr;
+  unsigned most = 0;
+  for (DnsLoop* loop : siblings_) {
+    const unsigned waiting = loop->waiting_count_.load(std::memory_order_relaxed);
+    if (loop != this && waiting > most) {
+      busiest = loop;
+      most = waiting;
+    }
+  }
+  if (busiest == nullptr || !limits_.acquireOver()) return false;
+  if (busiest->requestEviction()) return true;
+  limits_.release();
+  return false;
+}
+
+unsigned DnsLoop::evict(unsigned count) {
+  unsigned closed = 0;
+  while (closed < count && waiting_head_ != nullptr) {
+    waiting_head_->close();  // takes itself off the list
+    state_.counters().tcp_evicted.add();
+    ++closed;
+  }
+  return closed;
+}
+
+void DnsLoop::refuse(uv_stream_t* server) {
+  if (refused_free_.empty()) {
+    refused_pool_.push_back(std::make_unique<uv_tcp_t>());
+    refused_free_.push_back(refused_pool_.back().get());
+  }
+  uv_tcp_t* handle = refused_free_.back();
+  refused_free_.pop_back();
+  uv_tcp_init(&loop_, handle);
+  handle->data = this;
+  // Taken with uv_accept even to refuse it: a connection left to the
+  // listener makes libuv stop polling it, and TCP would be dead from then on.
+  uv_accept(server, reinterpret_cast<uv_stream_t*>(handle));
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), onRefusedClosed);
+}
+
+void DnsLoop::onRefusedClosed(uv_handle_t* handle) {
+  auto* self = static_cast<DnsLoop*>(handle->data);
+  self->refused_free_.push_back(reinterpret_cast<uv_tcp_t*>(handle));
+}
+
+TcpConnection* DnsLoop::takeConnection() {
+  if (tcp_free_.empty()) {
+    // Bounded, so that connections accepted and closed again within one
+    // turn of the loop (per-client refusals, evictions) cannot grow the
+    // pool without end; past it, connections are refused with a bare handle.
+    if (tcp_pool_.size() >= settings_.tcp_max_connections + TcpLimits::kOvershoot + kRefusalRoom) {
+      return nullptr;
+    }
+    tcp_pool_.push_back(std::make_unique<TcpConnection>(*this));
+    tcp_free_.push_back(tcp_pool_.back().get());
+  }
+  TcpConnection* connection = tcp_free_.back();
+  tcp_free_.pop_back();
   connection->in_use = true;
-  if (connection->open(server)) self->state_.counters().tcp_connections.add();
+  return connection;
 }
 
 void DnsLoop::release(TcpConnection* connection) {
   connection->in_use = false;
   tcp_free_.push_back(connection);
+}
+
+void DnsLoop::touch(TcpConnection* connection) {
+  forget(connection);
+  connection->waiting = true;
+  connection->waiting_prev = waiting_tail_;
+  connection->waiting_next = nullptr;
+  if (waiting_tail_ != nullptr) {
+    waiting_tail_->waiting_next = connection;
+  } else {
+    waiting_head_ = connection;
+  }
+  waiting_tail_ = connection;
+  waiting_count_.store(waiting_count_.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+}
+
+void DnsLoop::forget(TcpConnection* connection) {
+  if (!connection->waiting) return;
+  if (connection->waiting_prev != nullptr) {
+    connection->waiting_prev->waiting_next = connection->waiting_next;
+  } else {
+    waiting_head_ = connection->waiting_next;
+  }
+  if (connection->waiting_next != nullptr) {
+    connection->waiting_next->waiting_prev = connection->waiting_prev;
+  } else {
+    waiting_tail_ = connection->waiting_prev;
+  }
+  connection->waiting = false;
+  connection->waiting_prev = connection->waiting_next = nullptr;
+  waiting_count_.store(waiting_count_.load(std::memory_order_relaxed) - 1,
+                       std::memory_order_relaxed);
 }
 
 }  // namespace meridian::server

@@ -85,9 +85,14 @@ void DnsService::publish(std::shared_ptr<const Snapshot> snapshot) {
 }
 
 void DnsService::start() {
+  tcp_limits_ = std::make_unique<TcpLimits>(config_.loop.tcp_max_connections,
+                                            config_.loop.tcp_max_per_client);
+  std::vector<DnsLoop*> siblings;
   for (unsigned i = 0; i < config_.threads; ++i) {
-    loops_.push_back(std::make_unique<DnsLoop>(config_.loop, graveyard_));
+    loops_.push_back(std::make_unique<DnsLoop>(config_.loop, graveyard_, *tcp_limits_));
+    siblings.push_back(loops_.back().get());
   }
+  for (auto& loop : loops_) loop->setSiblings(siblings);
   for (const std::string& text : config_.listen) {
     ListenAddress address = parseListenAddress(text);
     if (portOf(address.address) == 0) {

@@ -54,6 +54,7 @@ class DnsService {
 
   DnsServiceConfig config_;
   SnapshotGraveyard graveyard_;
+  std::unique_ptr<TcpLimits> tcp_limits_;  // shared by every loop
   std::vector<std::unique_ptr<DnsLoop>> loops_;
   std::vector<std::unique_ptr<UdpWorker>> udp_workers_;
   std::vector<std::thread> threads_;

@@ -4,6 +4,7 @@
 // the DNS service (query loops + reload thread) and the API, then runs a small
 // libuv loop of its own for signals and the periodic stats line.
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,7 +50,10 @@ struct Options {
   unsigned stats_interval_s = 0;
   unsigned edns_payload = 1232;
   unsigned tcp_max_connections = 512;
+  unsigned tcp_max_per_client = 64;
+  bool tcp_max_per_client_given = false;
   unsigned tcp_idle_timeout_ms = 10000;
+  unsigned tcp_io_timeout_ms = 2000;
   unsigned reload_poll_ms = 200;
   std::string log_level = "info";
   bool demo = false;
@@ -128,6 +132,12 @@ std::optional<std::string> validateOptions(const Options& options) {
       throw optionError("--dns-listen", address, e.what());
     }
   }
+  if (options.tcp_max_per_client_given &&
+      options.tcp_max_per_client > options.tcp_max_connections) {
+    throw optionError(
+        "--tcp-max-per-client", std::to_string(options.tcp_max_per_client),
+        "is more than --tcp-max-connections (" + std::to_string(options.tcp_max_connections) + ")");
+  }
   if (!options.geodb.empty()) checkReadableFile("--geodb", options.geodb);
   if (!options.ready_file.empty()) {
     const auto slash = options.ready_file.rfind('/');
@@ -171,6 +181,27 @@ nlohmann::json healthView(const server::DnsService& dns, nlohmann::json view) {
     }
   }
   return view;
+}
+
+// Every TCP connection is a descriptor: lift the soft limit to the hard one
+// (the common soft limit of 1024 is below a full --tcp-max-connections plus
+// the sockets, database and API), and say so when even that is too low. At
+// the limit libuv closes new connections at once (it keeps a spare
+// descriptor for that), so it is a warning, not an error.
+void raiseFileLimit(unsigned tcp_max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const rlim_t wanted = rlim_t{tcp_max_connections} + 256;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    log::warn("open file limit " + std::to_string(limit.rlim_cur) +
+              " is below --tcp-max-connections + 256 (" + std::to_string(wanted) +
+              "); raise it (ulimit -n, LimitNOFILE=) or lower --tcp-max-connections");
+  }
 }
 
 // Resolves ":port 0" style addresses in messages to what was really bound.
@@ -221,8 +252,13 @@ int run(const Options& options) {
   config.threads =
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   config.loop.answer.max_udp_payload = static_cast<uint16_t>(options.edns_payload);
-  config.loop.tcp_max_connections = std::max(1u, options.tcp_max_connections / config.threads);
+  // One budget for the process (server/tcp_limits.h), whichever loop a
+  // connection lands on.
+  config.loop.tcp_max_connections = options.tcp_max_connections;
+  config.loop.tcp_max_per_client =
+      std::min(options.tcp_max_per_client, options.tcp_max_connections);
   config.loop.tcp_idle_timeout_ms = options.tcp_idle_timeout_ms;
+  config.loop.tcp_io_timeout_ms = options.tcp_io_timeout_ms;
   config.reload_poll_ms = options.reload_poll_ms;
   server::DnsService dns(config);
 
@@ -251,6 +287,7 @@ int run(const Options& options) {
     api_token = given_token ? *given_token : api::loadOrCreateToken(options.db_path, std::nullopt);
   }
 
+  raiseFileLimit(options.tcp_max_connections);
   dns.start();
   for (const std::string& address : dns.boundAddresses()) {
     log::info("serving DNS on " + address + " (udp+tcp, " + std::to_string(config.threads) +
@@ -395,11 +432,24 @@ int main(int argc, char** argv) {
   app.add_option("--edns-payload", o.edns_payload, "our EDNS UDP payload size")
       ->check(CLI::Range(512, 4096))
       ->capture_default_str();
-  app.add_option("--tcp-max-connections", o.tcp_max_connections, "open TCP connections at most")
+  app.add_option("--tcp-max-connections", o.tcp_max_connections,
+                 "open TCP connections at most, for the whole process; when full, the one that "
+                 "has waited longest for a query is closed for a new one")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
+  CLI::Option* per_client =
+      app.add_option("--tcp-max-per-client", o.tcp_max_per_client,
+                     "open TCP connections at most per client (IPv4 address, IPv6 /64); 0 = no "
+                     "limit; at most --tcp-max-connections")
+          ->check(CLI::Range(0, 100000))
+          ->capture_default_str();
   app.add_option("--tcp-idle-timeout-ms", o.tcp_idle_timeout_ms,
-                 "close a TCP connection idle this long")
+                 "close a TCP connection that has waited this long for a query")
+      ->check(CLI::Range(100, 600000))
+      ->capture_default_str();
+  app.add_option("--tcp-io-timeout-ms", o.tcp_io_timeout_ms,
+                 "close a TCP connection when a query does not arrive whole, or a reply is not "
+                 "taken, within this long of its first byte")
       ->check(CLI::Range(100, 600000))
       ->capture_default_str();
   app.add_option("--reload-poll-ms", o.reload_poll_ms, "how often to look for database changes")
@@ -409,6 +459,7 @@ int main(int argc, char** argv) {
   app.add_flag("--demo", o.demo, "seed an empty database with the embedded demo zone");
   app.add_flag("--check", o.check, "load and compile the database, then exit");
   CLI11_PARSE(app, argc, argv);
+  o.tcp_max_per_client_given = per_client->count() > 0;
   try {
     return run(o);
   } catch (const std::exception& e) {

@@ -6,28 +6,53 @@
 
 namespace meridian::server {
 
-bool TcpConnection::open(uv_stream_t* server) {
+bool TcpConnection::accept(uv_stream_t* server) {
   in_used_ = 0;
   writing_ = reading_ = closing_ = eof_ = draining_ = false;
+  holds_slot_ = holds_client_ = false;
+  phase_ = Phase::kIdle;
   uv_tcp_init(server->loop, &handle_);
-  uv_timer_init(server->loop, &idle_);
+  uv_timer_init(server->loop, &timer_);
   handle_.data = this;
-  idle_.data = this;
+  timer_.data = this;
   open_handles_ = 2;
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_)) != 0) {
     close();
     return false;
   }
   int length = sizeof peer_;
-  uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&peer_), &length);
+  if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&peer_), &length) != 0) {
+    close();  // already reset by the client
+    return false;
+  }
+  return true;
+}
+
+bool TcpConnection::start() {
+  holds_slot_ = true;
   uv_tcp_nodelay(&handle_, 1);
   reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), onAlloc, onRead) == 0;
   if (!reading_) {
     close();
     return false;
   }
-  uv_timer_start(&idle_, onIdle, loop_.settings_.tcp_idle_timeout_ms, 0);
+  enter(Phase::kIdle, true);
   return true;
+}
+
+void TcpConnection::enter(Phase next, bool restart) {
+  if (phase_ == next && !restart) return;
+  const bool was_writing = phase_ == Phase::kWriting;
+  phase_ = next;
+  const LoopSettings& settings = loop_.settings_;
+  uv_timer_start(&timer_, onTimer,
+                 next == Phase::kIdle ? settings.tcp_idle_timeout_ms : settings.tcp_io_timeout_ms,
+                 0);
+  if (next == Phase::kWriting) {
+    loop_.forget(this);  // delivering an answer: not a connection to evict
+  } else if (restart || was_writing) {
+    loop_.touch(this);  // served: the last to evict
+  }
 }
 
 void TcpConnection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
@@ -52,8 +77,9 @@ void TcpConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) 
     return;
   }
   if (nread == 0) return;
+  // No timer is touched here: the phase's deadline stands whatever arrives,
+  // until processMessages sees a whole query.
   self->in_used_ += static_cast<size_t>(nread);
-  uv_timer_start(&self->idle_, onIdle, self->loop_.settings_.tcp_idle_timeout_ms, 0);
   self->processMessages();
 }
 
@@ -79,17 +105,32 @@ void TcpConnection::processMessages() {
     send(out, answer + 2);
   }
   if (closing_) return;
+  const bool answered = pos > 0;
   std::memmove(in_, in_ + pos, in_used_ - pos);
   in_used_ -= pos;
   if (eof_ || draining_) {
-    if (!writing_) close();
-    return;
-  }
-  if (writing_ && reading_) {
+    if (!writing_) {
+      close();
+      return;
+    }
+  } else if (writing_ && reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
     reading_ = false;
   } else if (!writing_ && !reading_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), onAlloc, onRead) == 0;
+  }
+  // Worked example, default timeouts: a query's first byte arrives at t=0
+  // (idle -> reading, deadline t=2 s); bytes at t=0.5 and t=1.5 change
+  // nothing; if the rest is not there at t=2 s the connection is closed. Had
+  // the query completed at t=1.5 s, its answer would have moved it to idle
+  // with a fresh 10 s, or to reading with a fresh 2 s if the next query had
+  // begun in the same read.
+  if (writing_) {
+    enter(Phase::kWriting, false);
+  } else if (in_used_ > 0) {
+    enter(Phase::kReading, answered);
+  } else {
+    enter(Phase::kIdle, answered);
   }
 }
 
@@ -126,9 +167,20 @@ void TcpConnection::onWrite(uv_write_t* request, int status) {
   self->processMessages();
 }
 
-void TcpConnection::onIdle(uv_timer_t* timer) {
+void TcpConnection::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<TcpConnection*>(timer->data);
-  self->loop_.state_.counters().tcp_idle_closed.add();
+  DnsCounters& counters = self->loop_.state_.counters();
+  switch (self->phase_) {
+    case Phase::kIdle:
+      counters.tcp_idle_closed.add();
+      break;
+    case Phase::kReading:
+      counters.tcp_read_timeouts.add();
+      break;
+    case Phase::kWriting:
+      counters.tcp_write_timeouts.add();
+      break;
+  }
   self->close();
 }
 
@@ -143,8 +195,12 @@ void TcpConnection::drain() {
 void TcpConnection::close() {
   if (closing_) return;
   closing_ = true;
-  uv_timer_stop(&idle_);
-  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), onClose);
+  loop_.forget(this);
+  if (holds_slot_) loop_.limits_.release();
+  if (holds_client_) loop_.limits_.releaseClient(client_);
+  holds_slot_ = holds_client_ = false;
+  uv_timer_stop(&timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), onClose);
 }
 

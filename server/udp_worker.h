@@ -10,6 +10,13 @@
 // query's cost; tools/bench measured ~0.1 more system calls per query through
 // uv_poll_t than through blocking reads. TCP stays on libuv (DnsLoop).
 //
+// On a wildcard address (0.0.0.0, [::]) the socket asks for each
+// datagram's destination address (IP_PKTINFO / IPV6_RECVPKTINFO) and sends
+// the reply from that address with the matching control message, so a
+// multi-homed or anycast host answers from the address it was asked on
+// (without it the kernel picks the source by route, and resolvers drop the
+// reply as coming from an unexpected source).
+//
 // Threads: construct, open() and publish() from the main thread; run() on
 // the worker's own thread; publish() and stop() from any thread.
 
@@ -58,10 +65,20 @@ class UdpWorker {
   uint64_t generation() const { return state_.generation(); }
 
  private:
+  // Room for one IP_PKTINFO or IPV6_PKTINFO control message.
+  static constexpr size_t kControl = 64;
+
   void takeSnapshot();
   void answerBatch(int received);
+  /// Writes the control message that makes the reply to datagram `in`
+  /// leave from the address `in` was sent to into `control` (kControl
+  /// octets); returns its length, 0 when there is none (not a wildcard
+  /// socket, or no usable destination address).
+  size_t replyFrom(const msghdr& in, uint8_t* control);
+  void sendReplies(unsigned replies);
 
   int fd_ = -1;
+  bool pktinfo_ = false;  // a wildcard address: replies carry their source
   QueryThreadState state_;
   std::atomic<bool> stop_{false};
 
@@ -75,7 +92,9 @@ class UdpWorker {
   sockaddr_storage from_[kBatch];
   iovec in_vectors_[kBatch];
   mmsghdr in_messages_[kBatch];
+  alignas(cmsghdr) uint8_t in_control_[kBatch][kControl];
   uint8_t out_[kBatch][kMaxResponse];
+  alignas(cmsghdr) uint8_t out_control_[kBatch][kControl];
   iovec out_vectors_[kBatch];
   mmsghdr out_messages_[kBatch];
 };

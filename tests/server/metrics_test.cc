@@ -34,7 +34,18 @@ void fill(server::DnsCounters& c, uint64_t& v) {
   c.tcp_idle_closed.add(v++);
 }
 
-// Captured from server/metrics.cc before the change, for the values above.
+// Counters added after the capture below, filled after both loops' others
+// so that the captured values stay as they were.
+void fillTransport(server::DnsCounters& c, uint64_t& v) {
+  c.send_errors.add(v++);
+  c.tcp_evicted.add(v++);
+  c.tcp_client_refused.add(v++);
+  c.tcp_read_timeouts.add(v++);
+  c.tcp_write_timeouts.add(v++);
+}
+
+// Captured from server/metrics.cc before the change, for the values above
+// (plus the transport counters added since, in their places).
 const char* kDnsSection = R"(# HELP meridian_dns_queries_total DNS queries received, by transport.
 # TYPE meridian_dns_queries_total counter
 meridian_dns_queries_total{transport="udp"} 232
@@ -55,6 +66,9 @@ meridian_dns_truncated_total 270
 # HELP meridian_dns_dropped_total Packets not answered: shorter than a header, QR set, or lost on send.
 # TYPE meridian_dns_dropped_total counter
 meridian_dns_dropped_total 272
+# HELP meridian_dns_send_errors_total UDP replies the kernel refused to send (source port 0: EINVAL, a firewall: EPERM); each is also counted as dropped, and the rest of its batch is sent.
+# TYPE meridian_dns_send_errors_total counter
+meridian_dns_send_errors_total 531
 # HELP meridian_dns_ecs_queries_total Queries with a valid ECS option.
 # TYPE meridian_dns_ecs_queries_total counter
 meridian_dns_ecs_queries_total 274
@@ -67,9 +81,19 @@ meridian_tcp_connections_total 290
 # HELP meridian_tcp_rejected_total TCP connections refused at the cap.
 # TYPE meridian_tcp_rejected_total counter
 meridian_tcp_rejected_total 292
+# HELP meridian_tcp_evicted_total TCP connections closed to make room at --tcp-max-connections (the one that had waited longest for a query).
+# TYPE meridian_tcp_evicted_total counter
+meridian_tcp_evicted_total 533
+# HELP meridian_tcp_client_refused_total TCP connections refused because their address held --tcp-max-per-client.
+# TYPE meridian_tcp_client_refused_total counter
+meridian_tcp_client_refused_total 535
 # HELP meridian_tcp_idle_closed_total TCP connections closed when idle.
 # TYPE meridian_tcp_idle_closed_total counter
 meridian_tcp_idle_closed_total 294
+# HELP meridian_tcp_io_timeout_total TCP connections closed when a query did not arrive whole (read) or a reply was not taken (write) within --tcp-io-timeout-ms.
+# TYPE meridian_tcp_io_timeout_total counter
+meridian_tcp_io_timeout_total{direction="read"} 537
+meridian_tcp_io_timeout_total{direction="write"} 539
 # HELP meridian_steered_answers_total Answers chosen by a steering policy.
 # TYPE meridian_steered_answers_total counter
 meridian_steered_answers_total 278
@@ -94,6 +118,8 @@ TEST_CASE("metrics: the DNS counters print exactly as before, summed over loops"
   fill(a, v);
   v *= 7;
   fill(b, v);
+  fillTransport(a, v);
+  fillTransport(b, v);
   server::DnsTotals totals;
   totals.add(a);
   totals.add(b);

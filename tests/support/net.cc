@@ -44,8 +44,20 @@ std::optional<std::vector<uint8_t>> udpExchange(uint16_t port, const std::vector
   return reply;
 }
 
-TcpClient::TcpClient(uint16_t port) {
+TcpClient::TcpClient(uint16_t port) : TcpClient(port, "") {}
+
+TcpClient::TcpClient(uint16_t port, const std::string& source) {
   fd_ = socket(AF_INET, SOCK_STREAM, 0);
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        bind(fd_, reinterpret_cast<const sockaddr*>(&from), sizeof from) != 0) {
+      close(fd_);
+      fd_ = -1;
+      return;
+    }
+  }
   const sockaddr_in address = loopback(port);
   if (connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     close(fd_);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace meridian::test {
@@ -17,7 +18,13 @@ std::optional<std::vector<uint8_t>> udpExchange(uint16_t port, const std::vector
 class TcpClient {
  public:
   explicit TcpClient(uint16_t port);
+  /// The same from another loopback source address ("127.0.0.5"), so a test
+  /// can play several clients.
+  TcpClient(uint16_t port, const std::string& source);
   ~TcpClient();
+  TcpClient(const TcpClient&) = delete;
+  TcpClient& operator=(const TcpClient&) = delete;
+  int fd() const { return fd_; }
   bool connected() const { return fd_ >= 0; }
   /// Sends raw bytes (callers add the 2-octet length themselves when needed).
   bool sendRaw(const std::vector<uint8_t>& bytes);

@@ -99,12 +99,17 @@ MeridiandProcess::MeridiandProcess(const std::string& db_path, const std::string
   const std::string ready = work_dir + "/ready.json";
   std::remove(ready.c_str());
   std::vector<std::string> argv = {buildPath("server/meridiand"), "--db", db_path,
-                                   "--dns-listen", "127.0.0.1:0", "--threads", "2",
                                    "--ready-file", ready, "--reload-poll-ms", "50"};
-  // Tests run in parallel: the API gets an ephemeral port too, unless the
-  // caller chose one (or none).
-  bool api_given = false;
-  for (const std::string& arg : extra) api_given |= arg == "--api-listen" || arg == "--no-api";
+  // Tests run in parallel: DNS and the API get ephemeral ports, unless the
+  // caller chose an address (or no API); two threads unless told otherwise.
+  bool api_given = false, dns_given = false, threads_given = false;
+  for (const std::string& arg : extra) {
+    api_given |= arg == "--api-listen" || arg == "--no-api";
+    dns_given |= arg == "--dns-listen";
+    threads_given |= arg == "--threads";
+  }
+  if (!dns_given) argv.insert(argv.end(), {"--dns-listen", "127.0.0.1:0"});
+  if (!threads_given) argv.insert(argv.end(), {"--threads", "2"});
   if (!api_given) argv.insert(argv.end(), {"--api-listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   process_ = std::make_unique<Process>(argv, log_path_);

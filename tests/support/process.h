@@ -38,8 +38,10 @@ class Process {
 /// meridiand on 127.0.0.1 with an ephemeral port and its own database.
 class MeridiandProcess {
  public:
-  /// `extra` are appended to the command line. Waits until it serves (the
-  /// ready file appears); throws with the log's tail if it does not.
+  /// `extra` are appended to the command line (a `--dns-listen` or
+  /// `--threads` there replaces the default 127.0.0.1:0 and 2). Waits until
+  /// it serves (the ready file appears); throws with the log's tail if it
+  /// does not.
   MeridiandProcess(const std::string& db_path, const std::string& work_dir,
                    const std::vector<std::string>& extra = {});
   uint16_t dnsPort() const { return dns_port_; }
