@@ -3,8 +3,10 @@
 #include "geo/mmdb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <maxminddb.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,7 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
+#include <vector>
 
 namespace meridian::geo {
 namespace {
@@ -21,20 +23,67 @@ namespace {
 // the file (MaxMind DB spec). libmaxminddb says "invalid metadata" both when
 // the marker is gone (a truncated copy, or not an MMDB at all) and when the
 // metadata is there but wrong; telling them apart makes the error useful.
-bool hasMetadataMarker(const std::string& path) {
+bool hasMetadataMarker(int fd, int64_t size) {
   static constexpr char kMarker[] = "\xAB\xCD\xEFMaxMind.com";
-  constexpr std::streamoff kWindow = 128 * 1024;
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return false;
-  const std::streamoff size = in.tellg();
-  const std::streamoff start = size > kWindow ? size - kWindow : 0;
+  constexpr int64_t kWindow = 128 * 1024;
+  const int64_t start = size > kWindow ? size - kWindow : 0;
   std::string tail(static_cast<size_t>(size - start), '\0');
-  in.seekg(start);
-  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  size_t have = 0;
+  while (have < tail.size()) {
+    const ssize_t n = ::pread(fd, tail.data() + have, tail.size() - have,
+                              static_cast<off_t>(start) + static_cast<off_t>(have));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    have += static_cast<size_t>(n);
+  }
   return tail.find(kMarker, 0, sizeof kMarker - 1) != std::string::npos;
 }
 
+FileStamp stampOf(const struct stat& st) {
+  FileStamp s;
+  s.device = st.st_dev;
+  s.inode = st.st_ino;
+  s.size = st.st_size;
+  s.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  s.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return s;
+}
+
+// Closes on every path out.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Copies `from` to `to` until end of file; the bytes copied, or -1 with
+// errno set.
+int64_t copyAll(int from, int to) {
+  std::vector<char> buffer(1 << 20);
+  int64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(from, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return total;
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = ::write(to, buffer.data() + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return -1;
+      done += w;
+    }
+    total += n;
+  }
+}
+
 }  // namespace
+
+std::optional<FileStamp> stampFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return stampOf(st);
+}
 
 void GeoDatabase::MmdbCloser::operator()(MMDB_s* mmdb) const noexcept {
   MMDB_close(mmdb);
@@ -58,16 +107,47 @@ std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path) {
                              : std::string("cannot stat: ") + strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) db->fail("not a regular file");
-  if (st.st_size == 0) db->fail("file is empty");
 
+  // The private copy. libmaxminddb maps whatever file it opens; mapping the
+  // operator's file meant serving from bytes that `cp` or `truncate` change
+  // in place (a half-written tree, or SIGBUS past a new end of file). So the
+  // bytes go into a memfd, sealed against every change, and libmaxminddb
+  // maps that: what was validated below is what every lookup reads.
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) db->fail(std::string("cannot read: ") + strerror(errno));
+  struct stat before {};
+  if (::fstat(file.fd, &before) != 0) db->fail(std::string("cannot stat: ") + strerror(errno));
+  if (before.st_size == 0) db->fail("file is empty");
+  Fd copy{::memfd_create("meridian-geodb", MFD_CLOEXEC | MFD_ALLOW_SEALING)};
+  if (copy.fd < 0) db->fail(std::string("cannot make a private copy: ") + strerror(errno));
+  const int64_t copied = copyAll(file.fd, copy.fd);
+  if (copied < 0) db->fail(std::string("cannot read into a private copy: ") + strerror(errno));
+  struct stat after {};
+  if (::fstat(file.fd, &after) != 0) db->fail(std::string("cannot stat: ") + strerror(errno));
+  // A writer still at work: the size or the times moved while we read, or we
+  // read a different number of bytes than the file had.
+  if (!(stampOf(before) == stampOf(after)) || copied != before.st_size) {
+    db->fail("changed while being read (" + std::to_string(before.st_size) + " bytes before, " +
+             std::to_string(copied) + " read, " + std::to_string(after.st_size) +
+             " after): it is being written in place; write a new file and rename it over");
+  }
+  if (copied == 0) db->fail("file is empty");
+  if (::fcntl(copy.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
+      0) {
+    db->fail(std::string("cannot seal the private copy: ") + strerror(errno));
+  }
+  db->info_.stamp = stampOf(after);
+
+  // libmaxminddb opens by name; /proc/self/fd/N names our memfd.
+  const std::string copy_path = "/proc/self/fd/" + std::to_string(copy.fd);
   auto mmdb = std::make_unique<MMDB_s>();
-  const int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, mmdb.get());
+  const int status = MMDB_open(copy_path.c_str(), MMDB_MODE_MMAP, mmdb.get());
   switch (status) {
     case MMDB_SUCCESS:
       break;
     case MMDB_FILE_OPEN_ERROR:
     case MMDB_IO_ERROR:
-      db->fail(std::string("cannot read: ") + strerror(errno));
+      db->fail(std::string("cannot read the private copy (") + copy_path + "): " + strerror(errno));
     case MMDB_UNKNOWN_DATABASE_FORMAT_ERROR:
       db->fail(std::string("unsupported format: ") + MMDB_strerror(status));
     case MMDB_OUT_OF_MEMORY_ERROR:
@@ -76,7 +156,7 @@ std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path) {
       // MMDB_open decodes only the metadata, so any other error is about it:
       // MMDB_INVALID_METADATA_ERROR, or MMDB_INVALID_DATA_ERROR when the
       // metadata map itself is cut short.
-      if (!hasMetadataMarker(path)) {
+      if (!hasMetadataMarker(copy.fd, copied)) {
         db->fail("truncated, or not a MaxMind DB file: no metadata marker at the end");
       }
       db->fail(std::string("corrupt or truncated: invalid metadata, e.g. a node count or record "
@@ -144,8 +224,8 @@ bool GeoDatabase::lookup(const uint8_t* address, int family, GeoRecord& out) con
     const uint32_t offset = result.entry.offset;
     const auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
                                      [](const Entry& e, uint32_t key) { return e.offset < key; });
-    // Every record the tree can reach was decoded at open; a miss would mean
-    // the file changed under the mapping, so treat it as "not found".
+    // Every record the tree can reach was decoded at open, and the private
+    // copy cannot change; a miss is impossible, and would mean "not found".
     if (it != entries_.end() && it->offset == offset) {
       out = it->record;
       out.prefix = prefix;

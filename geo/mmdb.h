@@ -4,12 +4,17 @@
 // libmaxminddb; nothing of it leaks through this header.
 //
 // Contract:
-//  - open() is control plane: it maps the file (MMDB_MODE_MMAP), then walks
-//    the whole search tree and decodes every data record it points to
+//  - open() is control plane: it reads the file into memory of its own (a
+//    sealed memfd, which libmaxminddb then maps), so what it serves can never
+//    change: a file written, truncated or replaced on disk afterwards is not
+//    seen (libmaxminddb mapping the file itself meant SIGBUS on the next
+//    lookup after an in-place `cp` of a shorter file or a `truncate`). Then it
+//    walks the whole search tree and decodes every data record it points to
 //    (country, continent, first subdivision, location). Any error -- missing,
-//    empty, truncated or corrupt file, bad pointer, malformed value, a file
-//    with no geo data at all -- throws GeoError naming the file and what is
-//    wrong. A database that opens is therefore safe to look up blindly.
+//    empty, truncated or corrupt file, a file that changed while it was read,
+//    bad pointer, malformed value, a file with no geo data at all -- throws
+//    GeoError naming the file and what is wrong. A database that opens is
+//    therefore safe to look up blindly, for as long as it lives.
 //  - The decoded records are kept in a compact table (one entry per distinct
 //    data record), so lookup() walks the tree and copies a small struct: no
 //    decoding, no allocation, no exception, no lock on the hot path.
@@ -20,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -56,9 +62,25 @@ struct GeoRecord {
   double longitude = 0;  // degrees east
 };
 
+/// One version of a file on disk: any field changing means the file was
+/// written in place (size, mtime, ctime) or replaced (device, inode).
+struct FileStamp {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  int64_t size = -1;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+/// The stamp of `path` now (following symlinks); nullopt when stat fails.
+/// Any thread.
+std::optional<FileStamp> stampFile(const std::string& path);
+
 /// Database metadata, for logs and the API.
 struct DatabaseInfo {
   std::string path;
+  FileStamp stamp;           // the version of the file that was read
   std::string type;          // metadata database_type, e.g. "GeoIP2-City"
   std::string description;   // English description, "" if none
   uint64_t build_epoch = 0;  // seconds since 1970
@@ -73,8 +95,9 @@ struct DatabaseInfo {
 
 class GeoDatabase {
  public:
-  /// Opens and validates `path`; throws GeoError. Control plane only (reads
-  /// the whole file: ~0.1 s for the 9 MB default database).
+  /// Reads `path` into private memory, then opens and validates that copy;
+  /// throws GeoError. Control plane only (reads the whole file: ~0.1 s for
+  /// the 9 MB default database).
   static std::unique_ptr<GeoDatabase> open(const std::string& path);
 
   ~GeoDatabase();

@@ -26,7 +26,15 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)), rng_(std::
   uv_loop_init(&loop_);
   gate_ = std::make_unique<RateGate>(&loop_, options_.max_probes_per_s);
   curl_ = std::make_unique<CurlMulti>(&loop_);
-  env_ = ProbeEnv{&loop_, gate_.get(), curl_.get(), &rng_, &stats_};
+  resolver_ = std::make_unique<Resolver>(&loop_);
+  env_ = ProbeEnv{&loop_, gate_.get(), curl_.get(), resolver_.get(), &rng_, &stats_};
+
+  // The loop proves it turns by beating the pulse; the store thread writes
+  // the heartbeat only while it does.
+  pulse_timer_ = newHandle<uv_timer_t>();
+  uv_timer_init(&loop_, pulse_timer_);
+  pulse_timer_->data = this;
+  uv_timer_start(pulse_timer_, onPulse, LoopPulse::kBeatMs, LoopPulse::kBeatMs);
 
   config_async_ = newHandle<uv_async_t>();
   uv_async_init(&loop_, config_async_, onConfigAsync);
@@ -39,14 +47,15 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)), rng_(std::
     signals_.push_back(signal);
   }
 
-  store_ = std::make_unique<StoreWorker>(std::move(db), options_.vantage, pending_,
-                                         [this](std::vector<EndpointConfig> config) {
-                                           // Store thread: hand the list over; the loop picks up
-                                           // the latest.
-                                           std::lock_guard<std::mutex> lock(config_mutex_);
-                                           incoming_ = std::move(config);
-                                           uv_async_send(config_async_);
-                                         });
+  store_ = std::make_unique<StoreWorker>(
+      std::move(db), options_.vantage, pending_,
+      [this](std::vector<EndpointConfig> config) {
+        // Store thread: hand the list over; the loop picks up the latest.
+        std::lock_guard<std::mutex> lock(config_mutex_);
+        incoming_ = std::move(config);
+        uv_async_send(config_async_);
+      },
+      pulse_);
 }
 
 Daemon::~Daemon() {
@@ -54,6 +63,8 @@ Daemon::~Daemon() {
   if (store_) store_->stop();
   gate_.reset();
   curl_.reset();
+  resolver_.reset();  // lookups still running are left to finish on their own
+  closeAndFree(pulse_timer_);
   closeAndFree(config_async_);
   for (auto* signal : signals_) closeAndFree(signal);
   // Let libuv run the close callbacks (timers, sockets of dropped probes).
@@ -84,6 +95,10 @@ void Daemon::onConfigAsync(uv_async_t* async) {
     config.swap(self->incoming_);
   }
   if (config) self->reconcile(std::move(*config));
+}
+
+void Daemon::onPulse(uv_timer_t* timer) {
+  if (auto* self = static_cast<Daemon*>(timer->data)) self->pulse_.beat();
 }
 
 void Daemon::onSignal(uv_signal_t* signal, int signum) {

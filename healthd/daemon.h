@@ -20,6 +20,7 @@
 #include "healthd/endpoint_health.h"
 #include "healthd/health_writer.h"
 #include "healthd/probe.h"
+#include "healthd/resolver.h"
 #include "healthd/scheduler.h"
 #include "healthd/store_worker.h"
 
@@ -56,6 +57,7 @@ class Daemon {
   };
 
   static void onConfigAsync(uv_async_t* async);
+  static void onPulse(uv_timer_t* timer);
   static void onSignal(uv_signal_t* signal, int signum);
 
   void reconcile(std::vector<EndpointConfig> configs);
@@ -73,8 +75,11 @@ class Daemon {
   ProbeStats stats_;
   std::unique_ptr<RateGate> gate_;
   std::unique_ptr<CurlMulti> curl_;
+  std::unique_ptr<Resolver> resolver_;
   ProbeEnv env_;
   PendingRows pending_;
+  LoopPulse pulse_;
+  uv_timer_t* pulse_timer_;
   std::unique_ptr<StoreWorker> store_;
   std::map<int64_t, Slot> slots_;
 

@@ -1,5 +1,7 @@
 #include "healthd/http_probe.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <memory>
 
@@ -24,10 +26,32 @@ std::string describeStatuses(const std::vector<int>& codes) {
   return out;
 }
 
+// "[2001:db8::1]" (curl keeps the brackets) or "192.0.2.1": curl connects
+// to these without resolving. curl's URL parser has already turned other
+// IPv4 spellings (0x7f.1) into dotted quads.
+bool isIpLiteral(const std::string& host) {
+  in_addr v4{};
+  return (!host.empty() && host.front() == '[') || inet_pton(AF_INET, host.c_str(), &v4) == 1;
+}
+
 }  // namespace
 
 HttpProbe::HttpProbe(ProbeEnv& env, const zones::CheckSpec& spec, Callback callback)
     : Probe(env, spec, std::move(callback)), url_(spec.url) {
+  {
+    // The host we connect to is the URL's own, with or without a `host`
+    // override. In punycode, as curl looks it up, so the entry we give curl
+    // matches.
+    std::unique_ptr<CURLU, UrlDeleter> u(curl_url());
+    CurlString host, port;
+    if (u && curl_url_set(u.get(), CURLUPART_URL, spec.url.c_str(), 0) == CURLUE_OK &&
+        curl_url_get(u.get(), CURLUPART_HOST, &host.s, CURLU_PUNYCODE) == CURLUE_OK &&
+        curl_url_get(u.get(), CURLUPART_PORT, &port.s, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        !isIpLiteral(host.s)) {
+      connect_host_ = host.s;
+      connect_port_ = port.s;
+    }
+  }
   if (spec.host) {
     // The request names the override host (Host header, SNI and the name the
     // certificate must carry) while CONNECT_TO sends the connection to the
@@ -59,6 +83,7 @@ HttpProbe::~HttpProbe() {
   stop();
   curl_slist_free_all(connect_list_);
   curl_slist_free_all(headers_);
+  curl_slist_free_all(resolve_list_);
 }
 
 void HttpProbe::configure(CURL* easy) {
@@ -86,6 +111,7 @@ void HttpProbe::configure(CURL* easy) {
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
   }
   if (connect_list_) curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_list_);
+  if (resolve_list_) curl_easy_setopt(easy, CURLOPT_RESOLVE, resolve_list_);
   if (headers_) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers_);
   if (s.type == zones::CheckType::Https) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, s.tls_verify ? 1L : 0L);
@@ -97,6 +123,43 @@ void HttpProbe::configure(CURL* easy) {
 void HttpProbe::send() {
   body_.clear();
   error_[0] = '\0';
+  if (connect_host_.empty()) {
+    startTransfer(nullptr);
+    return;
+  }
+  if (const Resolved* known = env().resolver->cached(connect_host_)) {
+    startTransfer(known);
+    return;
+  }
+  lookup_ = env().resolver->resolve(connect_host_,
+                                    [this](const Resolved& resolved) { onResolved(resolved); });
+}
+
+void HttpProbe::onResolved(const Resolved& resolved) {
+  lookup_ = 0;
+  startTransfer(&resolved);
+}
+
+void HttpProbe::startTransfer(const Resolved* resolved) {
+  if (resolved) {
+    if (resolved->addresses.empty()) {
+      finish({false, "could not resolve " + connect_host_ + ": " + resolved->error, {}});
+      return;
+    }
+    // "www.example.com:443:192.0.2.1,[2001:db8::1]". curl replaces an entry
+    // for the same host and port, so a changed address takes effect.
+    std::string entry = connect_host_ + ":" + connect_port_ + ":";
+    for (size_t i = 0; i < resolved->addresses.size(); ++i) {
+      const std::string& a = resolved->addresses[i];
+      if (i) entry += ",";
+      entry += a.find(':') == std::string::npos ? a : "[" + a + "]";
+    }
+    if (entry != resolve_entry_) {
+      resolve_entry_ = entry;
+      curl_slist_free_all(resolve_list_);
+      resolve_list_ = curl_slist_append(nullptr, resolve_entry_.c_str());
+    }
+  }
   easy_ = env().curl->borrow();
   configure(easy_);
   if (!env().curl->start(easy_, this)) {
@@ -106,9 +169,21 @@ void HttpProbe::send() {
 }
 
 void HttpProbe::abort() {
+  if (lookup_) {
+    env().resolver->cancel(lookup_);
+    lookup_ = 0;
+  }
   if (!easy_) return;
   env().curl->cancel(easy_);
   easy_ = nullptr;
+}
+
+std::string HttpProbe::timeoutError() const {
+  if (lookup_) {
+    return "could not resolve " + connect_host_ + " within " + std::to_string(spec().timeout_ms) +
+           " ms";
+  }
+  return Probe::timeoutError();
 }
 
 size_t HttpProbe::onBody(char* data, size_t size, size_t count, void* userp) {

@@ -4,6 +4,14 @@
 // optional CA file. Each probe opens a fresh connection, so a server that
 // stops accepting connections fails its check even if an old one is alive.
 //
+// A URL with a host name is resolved by the Resolver (resolver.h), off the
+// loop, and the addresses go to curl with CURLOPT_RESOLVE: curl connects to
+// them while the URL, the Host header, SNI and the certificate name stay the
+// URL's. curl itself never resolves, so it never starts (or, on a timeout,
+// joins on the loop) a resolver thread. A lookup still running when the
+// probe's timeout fires fails the probe with "could not resolve HOST within
+// N ms"; a failed lookup with "could not resolve HOST: REASON".
+//
 // Loop thread only.
 
 #include <curl/curl.h>
@@ -12,6 +20,7 @@
 
 #include "healthd/curl_multi.h"
 #include "healthd/probe.h"
+#include "healthd/resolver.h"
 
 namespace meridian::healthd {
 
@@ -26,8 +35,11 @@ class HttpProbe final : public Probe, private CurlTransfer {
  protected:
   void send() override;
   void abort() override;
+  std::string timeoutError() const override;
 
  private:
+  void onResolved(const Resolved& resolved);
+  void startTransfer(const Resolved* resolved);
   void configure(CURL* easy);
   void onTransferDone(CURL* easy, CURLcode code) override;
   static size_t onBody(char* data, size_t size, size_t count, void* userp);
@@ -35,6 +47,11 @@ class HttpProbe final : public Probe, private CurlTransfer {
   std::string url_;         // the URL curl requests (host replaced by the override)
   std::string connect_to_;  // "override:port:urlhost:port" or empty
   std::string host_header_;
+  std::string connect_host_;  // the host curl connects to, when it is a name (else "")
+  std::string connect_port_;
+  std::string resolve_entry_;  // "host:port:addr,addr" for CURLOPT_RESOLVE
+  uint64_t lookup_ = 0;        // Resolver ticket while waiting for a lookup
+  curl_slist* resolve_list_ = nullptr;
   CURL* easy_ = nullptr;  // borrowed while a probe is in flight
   curl_slist* connect_list_ = nullptr;
   curl_slist* headers_ = nullptr;

@@ -73,9 +73,14 @@ void Probe::launch() {
 void Probe::onTimeout(uv_timer_t* timer) {
   auto* self = static_cast<Probe*>(timer->data);
   if (!self || !self->in_flight_) return;
+  std::string error = self->timeoutError();
   self->abort();
   ++self->env_.stats->timed_out;
-  self->complete({false, "timeout after " + std::to_string(self->spec_.timeout_ms) + " ms", {}});
+  self->complete({false, std::move(error), {}});
+}
+
+std::string Probe::timeoutError() const {
+  return "timeout after " + std::to_string(spec_.timeout_ms) + " ms";
 }
 
 void Probe::finish(ProbeResult result) {

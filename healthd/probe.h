@@ -22,6 +22,7 @@
 namespace meridian::healthd {
 
 class CurlMulti;
+class Resolver;
 
 /// Process-wide counters, summed over every probe.
 struct ProbeStats {
@@ -37,6 +38,7 @@ struct ProbeEnv {
   uv_loop_t* loop = nullptr;
   RateGate* gate = nullptr;
   CurlMulti* curl = nullptr;
+  Resolver* resolver = nullptr;  // host names of http(s) checks
   Rng* rng = nullptr;
   ProbeStats* stats = nullptr;
 };
@@ -69,6 +71,9 @@ class Probe : public GateClient {
   virtual void send() = 0;
   /// Drops the probe in flight; no finish() may follow for it.
   virtual void abort() = 0;
+  /// The error reported when the probe's timeout fires, asked just before
+  /// abort(): "timeout after 500 ms" unless the type knows better.
+  virtual std::string timeoutError() const;
 
   void finish(ProbeResult result);
   /// Milliseconds since send() was called (monotonic clock).

@@ -6,12 +6,19 @@
 
 namespace meridian::healthd {
 
+int64_t LoopPulse::nowMs() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 StoreWorker::StoreWorker(std::unique_ptr<zones::Database> db, VantageInfo vantage,
-                         PendingRows& pending, ConfigCallback on_config)
+                         PendingRows& pending, ConfigCallback on_config, const LoopPulse& pulse)
     : db_(std::move(db)),
       writer_(*db_, std::move(vantage)),
       pending_(pending),
-      on_config_(std::move(on_config)) {}
+      on_config_(std::move(on_config)),
+      pulse_(pulse) {}
 
 StoreWorker::~StoreWorker() {
   stop();
@@ -92,6 +99,20 @@ void StoreWorker::pollConfig() {
 
 void StoreWorker::flush(bool force_heartbeat) {
   const int64_t now = zones::nowMillis();
+  // The final flush runs on the loop thread's request (SIGTERM), so the loop
+  // is alive then.
+  const int64_t quiet_ms = pulse_.sinceMs();
+  if (!force_heartbeat && quiet_ms > kLoopStalledMs) {
+    if (!loop_stalled_) {
+      log::error("probe loop has not turned for " + std::to_string(quiet_ms) +
+                 " ms: heartbeat withheld, so meridiand stops counting this vantage's votes "
+                 "once its --health-stale-after passes");
+    }
+    loop_stalled_ = true;
+    return;  // rows stay pending
+  }
+  if (loop_stalled_) log::info("probe loop turns again: heartbeat resumed");
+  loop_stalled_ = false;
   RowChanges changes = pending_.take();
   if (changes.empty() && !force_heartbeat && now - last_write_ms_ < kHeartbeatMs) return;
   try {

@@ -6,7 +6,16 @@
 // heartbeat, in one transaction. Keeping SQLite off the probe loop means a
 // busy database (a long API write, a checkpoint) never delays a probe or
 // inflates a measured RTT.
+//
+// The heartbeat promises that this vantage is probing, so it is written only
+// while the probe loop turns: the loop beats a LoopPulse every 100 ms, and
+// when the last beat is older than kLoopStalledMs the store thread writes
+// nothing (rows stay pending) and logs it once. meridiand then sees the
+// vantage's heartbeat age like a stopped healthd's: after
+// --health-stale-after its votes stop counting, instead of stale states being
+// served as fresh.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -21,6 +30,21 @@
 
 namespace meridian::healthd {
 
+/// When the probe loop last turned. The loop thread calls beat() from a
+/// repeating timer; the store thread reads stalledMs(). Any thread.
+class LoopPulse {
+ public:
+  static constexpr int kBeatMs = 100;
+  LoopPulse() { beat(); }
+  void beat() noexcept { last_ms_.store(nowMs(), std::memory_order_relaxed); }
+  /// Milliseconds since the last beat.
+  int64_t sinceMs() const noexcept { return nowMs() - last_ms_.load(std::memory_order_relaxed); }
+
+ private:
+  static int64_t nowMs() noexcept;  // steady clock
+  std::atomic<int64_t> last_ms_{0};
+};
+
 class StoreWorker {
  public:
   /// Called on the store thread with every new endpoint list.
@@ -28,11 +52,13 @@ class StoreWorker {
 
   static constexpr int kTickMs = 250;
   static constexpr int kHeartbeatMs = 500;
+  /// A loop that has not turned for this long is stuck: no heartbeat.
+  static constexpr int kLoopStalledMs = 2000;
 
   /// Takes ownership of `db` (opened by the caller so that open errors
-  /// surface before any thread starts).
+  /// surface before any thread starts). `pulse` outlives the worker.
   StoreWorker(std::unique_ptr<zones::Database> db, VantageInfo vantage, PendingRows& pending,
-              ConfigCallback on_config);
+              ConfigCallback on_config, const LoopPulse& pulse);
   ~StoreWorker();
 
   /// Writes the vantage row once (so a bad database fails here, on the
@@ -54,6 +80,7 @@ class StoreWorker {
   HealthWriter writer_;
   PendingRows& pending_;
   ConfigCallback on_config_;
+  const LoopPulse& pulse_;
 
   std::thread thread_;
   std::mutex mutex_;
@@ -67,6 +94,7 @@ class StoreWorker {
   SpecCache spec_cache_;
   int64_t last_write_ms_ = 0;
   bool write_failing_ = false;
+  bool loop_stalled_ = false;
 };
 
 }  // namespace meridian::healthd

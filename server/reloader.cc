@@ -65,18 +65,41 @@ std::shared_ptr<const Snapshot> Reloader::current() const {
   return published_;
 }
 
-bool Reloader::geoFileChanged() {
+// True when the --geodb file is a version not tried yet that has stayed the
+// same (size, mtime, ctime, inode) for kGeoSettle. `cp new.mmdb geo.mmdb`
+// writes in place: the file is empty, then partly written, for a moment, and
+// every write moves mtime; loading it only once it stays still means we load
+// the finished file rather than refuse a half-written one (and, with the
+// checks in GeoDatabase::open, never serve one).
+bool Reloader::geoFileSettled() {
   if (settings_.geodb_path.empty()) return false;
-  struct stat now {};
-  if (stat(settings_.geodb_path.c_str(), &now) != 0) return false;  // gone: keep the old one
-  return now.st_mtim.tv_sec != geo_stat_.st_mtim.tv_sec ||
-         now.st_mtim.tv_nsec != geo_stat_.st_mtim.tv_nsec || now.st_size != geo_stat_.st_size ||
-         now.st_ino != geo_stat_.st_ino;
+  const std::optional<geo::FileStamp> stamp = geo::stampFile(settings_.geodb_path);
+  if (!stamp) return false;  // gone: keep the old one (a rename may be under way)
+  if (geo_tried_ && *stamp == *geo_tried_) {
+    geo_seen_.reset();
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (!geo_seen_ || !(*stamp == *geo_seen_)) {
+    if (!geo_seen_) {
+      log::info("geo database file " + settings_.geodb_path + " changed; loading it once it has " +
+                "not changed for " + std::to_string(kGeoSettle.count()) + " ms");
+    }
+    geo_seen_ = stamp;
+    geo_seen_at_ = now;
+    return false;
+  }
+  return now - geo_seen_at_ >= kGeoSettle;
 }
 
+// Opens the --geodb file. Either way the version read counts as tried, so a
+// refused file is not retried until it changes again.
 std::shared_ptr<const geo::GeoDatabase> Reloader::openGeo() {
-  stat(settings_.geodb_path.c_str(), &geo_stat_);
-  return geo::GeoDatabase::open(settings_.geodb_path);
+  if (geo_seen_) geo_tried_ = geo_seen_;
+  geo_seen_.reset();
+  std::shared_ptr<const geo::GeoDatabase> geo = geo::GeoDatabase::open(settings_.geodb_path);
+  geo_tried_ = geo->info().stamp;
+  return geo;
 }
 
 // Builds a snapshot of `kind`, reusing the unchanged parts of the published
@@ -191,7 +214,7 @@ Reloader::Decision Reloader::decide(bool reload_requested, const zones::Generati
 }
 
 void Reloader::poll(bool reload_requested) {
-  if (geoFileChanged()) rebuild(Kind::kGeo, "geo database file changed");
+  if (geoFileSettled()) rebuild(Kind::kGeo, "geo database file changed");
   // One read transaction for the decision and the build: the first read
   // fixes the view, so the generations and data_version describe exactly
   // the commit the snapshot is built from. A commit landing meanwhile is

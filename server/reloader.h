@@ -16,12 +16,14 @@
 //  - zones moved, nothing known moved, or a full reload was requested
 //    (SIGHUP): full. An API write only asks for a poll now (pollNow()), and
 //    what its commit moved decides as above;
-//  - the --geodb file changed on disk: geo only.
+//  - the --geodb file changed on disk: geo only, once the file has kept the
+//    same size, times and inode for kGeoSettle (a `cp` or a download into it
+//    is done), and only if GeoDatabase::open accepts it; otherwise the
+//    previous database keeps serving. open() reads the file into a private
+//    copy, so nothing done to the file afterwards reaches a lookup.
 // The generations are read in the same read transaction that the snapshot is
 // built from, so the decision always describes the data it builds.
 // A failed build keeps the previous snapshot serving and is logged and counted.
-
-#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -30,10 +32,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "geo/mmdb.h"
 #include "server/dns_loop.h"
 #include "server/snapshot.h"
 #include "server/steering/compile.h"
@@ -103,6 +107,9 @@ class Reloader {
   /// commit in exactly that window.
   std::function<void()> after_generations_read_for_test;
 
+  /// How long the --geodb file must stay unchanged before it is loaded.
+  static constexpr std::chrono::milliseconds kGeoSettle{500};
+
   enum class Kind { kNone, kFull, kSteering, kHealth, kGeo };
   struct Decision {
     Kind kind;
@@ -120,7 +127,7 @@ class Reloader {
   void trackHeartbeats();
   bool vantageFreshnessMoved() const;
   std::shared_ptr<const geo::GeoDatabase> openGeo();
-  bool geoFileChanged();
+  bool geoFileSettled();
 
   ReloadSettings settings_;
   Publish publish_;
@@ -132,7 +139,9 @@ class Reloader {
   int64_t seen_version_ = 0;
   zones::Generations seen_;
   std::vector<zones::VantageRecord> heartbeats_;  // read when liveness moves
-  struct stat geo_stat_ {};
+  std::optional<geo::FileStamp> geo_tried_;       // the version last loaded or refused
+  std::optional<geo::FileStamp> geo_seen_;        // a newer version, waiting to settle
+  std::chrono::steady_clock::time_point geo_seen_at_;
   std::shared_ptr<const Snapshot> published_;
 
   mutable std::mutex mutex_;

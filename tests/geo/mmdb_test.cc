@@ -284,3 +284,44 @@ TEST_CASE("concurrent lookups from several threads agree") {
   for (auto& thread : threads) thread.join();
   CHECK(wrong == std::vector<int>(4, 0));
 }
+
+// The attacks of issue 9 on the file behind an open database. open() used to
+// have libmaxminddb map the file itself, so these changed what lookups read:
+// SIGBUS past the new end of file, or a half-written tree.
+TEST_CASE("geo attack: the file truncated to 0 bytes after open does not reach lookups") {
+  meridian::test::TempDir dir;
+  const std::string path = dir.file("geo.mmdb");
+  std::filesystem::copy_file(geoipTestFile("GeoIP2-City-Test.mmdb"), path);
+  const auto db = GeoDatabase::open(path);
+  std::filesystem::resize_file(path, 0);
+  checkRecord(mustFind(*db, "175.16.199.0"), kCity[4]);
+  checkRecord(mustFind(*db, "2a02:d300::1"), kCity[10]);
+}
+
+TEST_CASE("geo attack: a broken file copied over the open one in place does not reach lookups") {
+  meridian::test::TempDir dir;
+  const std::string path = dir.file("geo.mmdb");
+  std::filesystem::copy_file(geoipTestFile("GeoIP2-City-Test.mmdb"), path);
+  const auto db = GeoDatabase::open(path);
+  const auto inode = db->info().stamp.inode;
+  {
+    // What `cp broken.mmdb geo.mmdb` does: truncate and rewrite the same inode.
+    std::ifstream in(geoipTestFile("MaxMind-DB-test-broken-pointers-24.mmdb"), std::ios::binary);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+  }
+  REQUIRE(meridian::geo::stampFile(path)->inode == inode);
+  for (const Expected& e : kCity) checkRecord(mustFind(*db, e.ip), e);
+}
+
+TEST_CASE("open records the version of the file it read") {
+  meridian::test::TempDir dir;
+  const std::string path = dir.file("geo.mmdb");
+  std::filesystem::copy_file(geoipTestFile("GeoIP2-City-Test.mmdb"), path);
+  const auto db = GeoDatabase::open(path);
+  const auto stamp = meridian::geo::stampFile(path);
+  REQUIRE(stamp.has_value());
+  CHECK(db->info().stamp == *stamp);
+  CHECK(stamp->size == static_cast<int64_t>(std::filesystem::file_size(path)));
+  CHECK_FALSE(meridian::geo::stampFile(dir.file("missing.mmdb")).has_value());
+}

@@ -4,16 +4,18 @@
 
 namespace meridian::test {
 
-ProbeHarness::ProbeHarness(double max_per_s) {
+ProbeHarness::ProbeHarness(double max_per_s, healthd::Resolver::LookupFunction lookup) {
   uv_loop_init(&loop_);
   gate_ = std::make_unique<healthd::RateGate>(&loop_, max_per_s);
   curl_ = std::make_unique<healthd::CurlMulti>(&loop_);
-  env_ = healthd::ProbeEnv{&loop_, gate_.get(), curl_.get(), &rng_, &stats_};
+  resolver_ = std::make_unique<healthd::Resolver>(&loop_, std::move(lookup));
+  env_ = healthd::ProbeEnv{&loop_, gate_.get(), curl_.get(), resolver_.get(), &rng_, &stats_};
 }
 
 ProbeHarness::~ProbeHarness() {
   probes_.clear();
   curl_.reset();
+  resolver_.reset();
   gate_.reset();
   uv_run(&loop_, UV_RUN_DEFAULT);  // finish closing handles
   uv_loop_close(&loop_);
@@ -31,6 +33,10 @@ healthd::Probe& ProbeHarness::add(const std::string& spec_json, const std::strin
 
 const std::vector<healthd::ProbeResult>& ProbeHarness::runUntil(size_t index, size_t count,
                                                                 uint64_t deadline_ms) {
+  // The loop's clock stood still while the test did other things (made a
+  // certificate, started a server): catch up, or the deadline below and the
+  // probes' timers would be measured from a time long past.
+  uv_update_time(&loop_);
   auto* deadline = healthd::newHandle<uv_timer_t>();
   uv_timer_init(&loop_, deadline);
   bool expired = false;
@@ -43,6 +49,7 @@ const std::vector<healthd::ProbeResult>& ProbeHarness::runUntil(size_t index, si
 }
 
 void ProbeHarness::runFor(uint64_t ms) {
+  uv_update_time(&loop_);  // as in runUntil
   auto* timer = healthd::newHandle<uv_timer_t>();
   uv_timer_init(&loop_, timer);
   bool expired = false;
@@ -57,6 +64,7 @@ healthd::ProbeResult ProbeHarness::once(const std::string& spec_json, const std:
                                         uint64_t deadline_ms) {
   healthd::Probe& probe = add(spec_json, address);
   const size_t index = probes_.size() - 1;
+  uv_update_time(&loop_);  // as in runUntil
   probe.start(0);
   const auto& results = runUntil(index, 1, deadline_ms);
   probe.stop();

@@ -11,13 +11,15 @@
 
 #include "healthd/curl_multi.h"
 #include "healthd/probe.h"
+#include "healthd/resolver.h"
 #include "zones/check_spec.h"
 
 namespace meridian::test {
 
 class ProbeHarness {
  public:
-  explicit ProbeHarness(double max_per_s = 0);
+  /// `lookup` replaces getaddrinfo for host names in URLs when given.
+  explicit ProbeHarness(double max_per_s = 0, healthd::Resolver::LookupFunction lookup = {});
   ~ProbeHarness();
 
   /// Parses `spec_json` (as the API would) and makes the probe for it.
@@ -37,6 +39,7 @@ class ProbeHarness {
                             uint64_t deadline_ms = 5000);
 
   healthd::ProbeStats& stats() { return stats_; }
+  healthd::Resolver& resolver() { return *resolver_; }
   uv_loop_t* loop() { return &loop_; }
 
  private:
@@ -45,6 +48,7 @@ class ProbeHarness {
   healthd::ProbeStats stats_;
   std::unique_ptr<healthd::RateGate> gate_;
   std::unique_ptr<healthd::CurlMulti> curl_;
+  std::unique_ptr<healthd::Resolver> resolver_;
   healthd::ProbeEnv env_;
   std::vector<std::unique_ptr<healthd::Probe>> probes_;
   std::vector<std::vector<healthd::ProbeResult>> results_;

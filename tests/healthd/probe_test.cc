@@ -1,11 +1,19 @@
 // Each probe type against real servers on 127.0.0.1: HTTP status, body,
 // method, Host override and timeouts; HTTPS against a self-signed
-// certificate; TCP accepted and refused; DNS rcode, answer and silence.
+// certificate; TCP accepted and refused; DNS rcode, answer and silence; URLs
+// with host names, resolved by the Resolver's pool (real getaddrinfo for
+// localhost; a lookup the test holds or fails for stuck and failing names).
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/healthd/probe_harness.h"
@@ -268,4 +276,202 @@ TEST_CASE("probes dropped while in flight neither call back nor leak") {
   CHECK(h.resultCount(2) == 0);
   CHECK(h.stats().in_flight == 0);
   CHECK(h.stats().started == 2);
+}
+
+// ---------------------------------------------------------------- host names
+
+namespace {
+
+// A check whose timeout leaves room for a loaded machine: these tests are
+// about names, not timing.
+std::string patientSpec(const std::string& url, const std::string& extra = "") {
+  return R"({"type":")" + url.substr(0, url.find(':')) + R"(","url":")" + url +
+         R"(","interval_s":5,"timeout_ms":4000)" + extra + "}";
+}
+
+// A stand-in name server the test controls: lookups block until released,
+// then answer from `answers` (or fail). Shared with the pool threads, which
+// may still be inside a lookup when the test ends.
+struct ControlledLookup {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool released = false;
+  std::map<std::string, std::string> answers;  // host -> "address[,address...]"
+  std::vector<std::string> asked;
+
+  static meridian::healthd::Resolver::LookupFunction make(std::shared_ptr<ControlledLookup> c) {
+    return [c](const std::string& host) {
+      std::unique_lock<std::mutex> lock(c->mutex);
+      c->asked.push_back(host);
+      c->cv.notify_all();
+      c->cv.wait(lock, [&] { return c->released; });
+      const auto it = c->answers.find(host);
+      if (it == c->answers.end())
+        return meridian::healthd::Resolved{{}, "Name or service not known"};
+      meridian::healthd::Resolved r;
+      for (size_t at = 0; at <= it->second.size();) {  // "a,b": two addresses
+        const size_t comma = std::min(it->second.find(',', at), it->second.size());
+        r.addresses.push_back(it->second.substr(at, comma - at));
+        at = comma + 1;
+      }
+      return r;
+    };
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex);
+    released = true;
+    cv.notify_all();
+  }
+  size_t askedCount() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return asked.size();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("http probe: a host name is resolved off the loop; Host header and TLS name stay") {
+  meridian::test::TempDir dir;
+  const auto cert = meridian::test::makeSelfSignedCertificate(dir.path());
+  TestHttpServer server;
+  ProbeHarness h;
+  const std::string port = std::to_string(server.port());
+  const ProbeResult r = h.once(patientSpec("http://localhost:" + port + "/named"));
+  CHECK_MESSAGE(r.ok, r.error);
+  REQUIRE(server.requests().size() == 1);
+  CHECK(server.requests()[0].host == "localhost:" + port);
+  CHECK(h.resolver().threads() == 1);  // the lookup ran on the pool
+
+  if (!cert || !TestHttpServer::tlsSupported()) {
+    MESSAGE("skipping HTTPS by name: " << (cert ? "libmicrohttpd lacks TLS" : "no openssl"));
+    return;
+  }
+  TestHttpServer::Options options;
+  options.tls_cert_pem = cert->cert_pem;
+  options.tls_key_pem = cert->key_pem;
+  TestHttpServer tls(options);
+  // Verified against CN=localhost: SNI and the certificate check use the
+  // URL's name although curl was handed the address.
+  const ProbeResult s = h.once(patientSpec("https://localhost:" + std::to_string(tls.port()) + "/",
+                                           R"(,"ca_file":")" + cert->cert_file + R"(")"));
+  CHECK_MESSAGE(s.ok, s.error);
+}
+
+TEST_CASE("http probe: a lookup that never returns fails at the timeout; other probes go on") {
+  auto control = std::make_shared<ControlledLookup>();
+  TestHttpServer server;
+  const std::string port = std::to_string(server.port());
+  {
+    ProbeHarness h(0, ControlledLookup::make(control));
+    auto& stuck = h.add(httpSpec("http://stuck.test:" + port + "/stuck"));
+    auto& twin = h.add(httpSpec("http://stuck.test:" + port + "/twin"));
+    auto& ip = h.add(httpSpec(server.url("/ip")));
+    stuck.start(0);
+    twin.start(100);
+    ip.start(50);
+    const auto results = h.runUntil(0, 3, 6000);
+    REQUIRE(results.size() == 3);
+    for (const auto& r : results) CHECK(r.error == "could not resolve stuck.test within 500 ms");
+    // One lookup for the name, however many probes and rounds asked.
+    CHECK(control->askedCount() == 1);
+    CHECK(h.resolver().threads() == 1);
+    CHECK(h.resultCount(1) >= 2);
+    // The loop kept probing the check by address: about once a second.
+    CHECK(h.resultCount(2) >= 2);
+    CHECK(server.count("/stuck") == 0);
+    // The harness (and its Resolver) goes away with the lookup still hanging:
+    // nothing waits for it.
+  }
+  control->release();
+}
+
+TEST_CASE("http probe: a failed lookup names the host and the reason; addresses are cached") {
+  auto control = std::make_shared<ControlledLookup>();
+  control->answers["web.test"] = "127.0.0.1";
+  control->release();
+  TestHttpServer server;
+  const std::string port = std::to_string(server.port());
+  ProbeHarness h(0, ControlledLookup::make(control));
+  const ProbeResult r = h.once(patientSpec("http://nowhere.test:" + port + "/"));
+  CHECK_FALSE(r.ok);
+  CHECK(r.error == "could not resolve nowhere.test: Name or service not known");
+  CHECK(h.once(patientSpec("http://web.test:" + port + "/a")).ok);
+  CHECK(h.once(patientSpec("http://web.test:" + port + "/b")).ok);
+  CHECK(control->askedCount() == 2);  // web.test once: the second probe used the cache
+  REQUIRE(server.requests().size() == 2);
+  CHECK(server.requests()[1].host == "web.test:" + port);
+
+  // IPv6 addresses go to curl in brackets; the server listens on 127.0.0.1
+  // only, so ::1 is refused and curl goes on to the next address.
+  {
+    std::lock_guard<std::mutex> lock(control->mutex);
+    control->answers["dual.test"] = "::1,127.0.0.1";
+  }
+  const ProbeResult dual = h.once(patientSpec("http://dual.test:" + port + "/dual"));
+  CHECK_MESSAGE(dual.ok, dual.error);
+  CHECK(server.count("/dual") == 1);
+}
+
+TEST_CASE("resolver: lookups that never return hold at most kMaxThreads threads; one per name") {
+  using meridian::healthd::Resolved;
+  using meridian::healthd::Resolver;
+  auto control = std::make_shared<ControlledLookup>();
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    Resolver resolver(&loop, ControlledLookup::make(control));
+    int asked_for = 0, answered = 0;
+    // Every name asked for once more, as each probe's next round does.
+    auto askAll = [&] {
+      for (int i = 0; i < 20; ++i) {
+        std::string host = "n";
+        host += std::to_string(i);
+        host += ".test";
+        {
+          std::lock_guard<std::mutex> lock(control->mutex);
+          control->answers[host] = "192.0.2." + std::to_string(i + 1);
+        }
+        resolver.resolve(host, [&answered](const Resolved& r) { answered += r.error.empty(); });
+        ++asked_for;
+      }
+    };
+    auto waitAsked = [&](size_t n) {
+      std::unique_lock<std::mutex> lock(control->mutex);
+      return control->cv.wait_for(lock, std::chrono::seconds(5),
+                                  [&] { return control->asked.size() == n; });
+    };
+    askAll();
+    askAll();
+    const uint64_t cancelled = resolver.resolve("n0.test", [](const Resolved&) { FAIL("called"); });
+    resolver.cancel(cancelled);
+    // Young lookups: kThreads threads, however many names wait.
+    REQUIRE(waitAsked(Resolver::kThreads));
+    CHECK(resolver.threads() == Resolver::kThreads);
+    CHECK(resolver.pending() == 20);
+    // Each time the running lookups have all been stuck for kSlowLookupMs,
+    // the next round of probes adds kThreads threads, up to kMaxThreads.
+    for (size_t expected = 2 * Resolver::kThreads; expected <= Resolver::kMaxThreads + 4;
+         expected += Resolver::kThreads) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(Resolver::kSlowLookupMs + 200));
+      askAll();
+      const size_t cap = std::min(expected, Resolver::kMaxThreads);
+      CHECK(waitAsked(cap));
+      CHECK(resolver.threads() == cap);
+    }
+    CHECK(control->askedCount() == Resolver::kMaxThreads);
+    control->release();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (answered < asked_for && std::chrono::steady_clock::now() < deadline) {
+      uv_run(&loop, UV_RUN_NOWAIT);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(answered == asked_for);
+    CHECK(control->askedCount() == 20);  // each name once
+    CHECK(resolver.threads() <= Resolver::kMaxThreads);
+    const Resolved* hit = resolver.cached("n3.test");
+    REQUIRE(hit);
+    CHECK(hit->addresses == std::vector<std::string>{"192.0.2.4"});
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);  // close the Resolver's handle
+  uv_loop_close(&loop);
 }

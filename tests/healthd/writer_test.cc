@@ -1,11 +1,17 @@
 // healthd's SQLite side against real database files: reading endpoints (with
 // stored rows and bad specs), the batched write, rows for endpoints deleted
-// meanwhile, the loop -> store hand-off, and a write that fails on a lock.
+// meanwhile, the loop -> store hand-off, a write that fails on a lock, and
+// the store thread withholding the heartbeat while the probe loop is stalled.
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "healthd/endpoint_config.h"
 #include "healthd/health_writer.h"
+#include "healthd/store_worker.h"
 #include "tests/healthd/healthd_process.h"
 
 using meridian::healthd::EndpointConfig;
@@ -124,4 +130,47 @@ TEST_CASE("endpoint config: specs, stored rows and bad specs") {
   CHECK_FALSE(meridian::healthd::sameSetups(list, changed));
   CHECK_FALSE(list[0].sameSetup(changed[0]));
   CHECK(list[1].sameSetup(changed[1]));
+}
+
+TEST_CASE("store thread: no heartbeat while the probe loop is stalled; it resumes when it turns") {
+  using meridian::healthd::LoopPulse;
+  using meridian::healthd::StoreWorker;
+  HealthDb db;
+  PendingRows pending;
+  LoopPulse pulse;
+  std::atomic<bool> beating{true};
+  std::atomic<bool> done{false};
+  // The probe loop's timer, played by a thread.
+  std::thread loop([&] {
+    while (!done) {
+      if (beating) pulse.beat();
+      std::this_thread::sleep_for(std::chrono::milliseconds(LoopPulse::kBeatMs));
+    }
+  });
+  StoreWorker worker(
+      std::make_unique<meridian::zones::Database>(db.path()), {"test", {}, {}}, pending,
+      [](std::vector<EndpointConfig>) {}, pulse);
+  worker.start();
+  auto lastWrite = [&] { return db.lastWrite().value_or(0); };
+  const int64_t first = lastWrite();
+  CHECK(meridian::test::waitFor([&] { return lastWrite() > first; }, 2000));
+
+  // The loop stops turning: within kLoopStalledMs (+ a tick) the heartbeat
+  // stops, and stays stopped; a row queued meanwhile waits.
+  beating = false;
+  std::this_thread::sleep_for(std::chrono::milliseconds(StoreWorker::kLoopStalledMs + 1000));
+  const int64_t frozen = lastWrite();
+  const int64_t a = db.addEndpoint("a", "192.0.2.1", kTcp);
+  pending.put(row(a, true, 1000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CHECK(lastWrite() == frozen);
+  CHECK_FALSE(db.health(a).has_value());
+
+  // It turns again: heartbeat and the waiting row are written.
+  beating = true;
+  CHECK(meridian::test::waitFor([&] { return lastWrite() > frozen; }, 2000));
+  CHECK(meridian::test::waitFor([&] { return db.health(a).has_value(); }, 2000));
+  worker.stop();
+  done = true;
+  loop.join();
 }

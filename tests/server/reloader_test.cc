@@ -9,6 +9,10 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 #include "server/dns_loop.h"
 #include "tests/server/steering_fixture.h"
 
@@ -28,10 +32,10 @@ struct ReloadWorld : SteeringWorld {
   // no store transaction, so the schema's triggers see its edits.
   zones::Database shell{db.path()};
 
-  ReloadWorld() {
+  explicit ReloadWorld(const std::string& geodb = geoTestData("GeoIP2-City-Test.mmdb")) {
     server::ReloadSettings settings;
     settings.db_path = db.path();
-    settings.geodb_path = geoTestData("GeoIP2-City-Test.mmdb");
+    settings.geodb_path = geodb;
     settings.health = health_settings;
     reloader = std::make_unique<server::Reloader>(
         settings,
@@ -292,4 +296,63 @@ TEST_CASE("after a failed full build, a configuration write still builds in full
   CHECK(w.reloader->stats().failures == 2);  // tried in full, and still refused
   CHECK(w.reloader->stats().steering_reloads == 0);
   CHECK(w.steered("failover") == "198.51.100.10");  // the last good snapshot
+}
+
+namespace {
+
+// What `cp from path` does to an existing file: truncate and rewrite the same
+// inode, so a reader sees it empty, then partly written.
+void copyInPlace(const std::string& from, const std::string& path) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+}
+
+}  // namespace
+
+TEST_CASE("geo: a file written in place is loaded once it has settled; a broken one never") {
+  TempDir geo_dir;
+  const std::string path = geo_dir.file("geo.mmdb");
+  std::filesystem::copy_file(geoTestData("GeoIP2-City-Test.mmdb"), path);
+  ReloadWorld w(path);
+  const auto city = w.published->geo;
+  REQUIRE(city);
+  REQUIRE(city->info().type == "GeoIP2-City");
+  const uint64_t inode = city->info().stamp.inode;
+
+  // A good file copied in place: seen, but not loaded until it stays still.
+  copyInPlace(geoTestData("GeoIP2-Country-Test.mmdb"), path);
+  REQUIRE(geo::stampFile(path)->inode == inode);
+  w.reloader->poll(false);
+  w.reloader->poll(false);
+  CHECK(w.published->geo == city);
+  std::this_thread::sleep_for(server::Reloader::kGeoSettle + std::chrono::milliseconds(100));
+  w.reloader->poll(false);
+  REQUIRE(w.published->geo != city);
+  CHECK(w.published->geo->info().type == "GeoIP2-Country");
+  CHECK(w.reloader->stats().geo_reloads == 1);
+  const auto country = w.published->geo;
+
+  // Truncated, then a broken file in place: refused once settled, the
+  // Country database keeps serving, and a refused file is not retried.
+  std::filesystem::resize_file(path, 0);
+  w.reloader->poll(false);
+  copyInPlace(geoTestData("MaxMind-DB-test-broken-pointers-24.mmdb"), path);
+  w.reloader->poll(false);
+  std::this_thread::sleep_for(server::Reloader::kGeoSettle + std::chrono::milliseconds(100));
+  w.reloader->poll(false);
+  CHECK(w.published->geo == country);
+  CHECK(w.reloader->stats().geo_failures == 1);
+  std::this_thread::sleep_for(server::Reloader::kGeoSettle + std::chrono::milliseconds(100));
+  w.reloader->poll(false);
+  CHECK(w.reloader->stats().geo_failures == 1);
+
+  // The safe way: a new file renamed over it.
+  std::filesystem::copy_file(geoTestData("GeoIP2-City-Test.mmdb"), path + ".new");
+  std::filesystem::rename(path + ".new", path);
+  w.reloader->poll(false);
+  std::this_thread::sleep_for(server::Reloader::kGeoSettle + std::chrono::milliseconds(100));
+  w.reloader->poll(false);
+  CHECK(w.published->geo->info().type == "GeoIP2-City");
+  CHECK(w.reloader->stats().geo_reloads == 2);
 }
