@@ -36,7 +36,7 @@ struct World {
   std::map<std::string, std::unique_ptr<TestHttpServer>> servers;  // by endpoint name
 
   World() {
-    writeFile(token_file, "health-e2e\n");
+    writeFile(token_file, "health-e2e-health-e2e-health-e2e-health\n");
     meridiand = std::make_unique<MeridiandProcess>(
         db, dir.path(), std::vector<std::string>{"--api-token-file", token_file, "--no-geodb"});
     REQUIRE(call("POST", "/api/v1/zones",
@@ -48,7 +48,8 @@ struct World {
                  const nlohmann::json& body = nullptr) {
     const std::string url = "http://127.0.0.1:" + std::to_string(meridiand->apiPort()) + path;
     return httpRequest(method, url, body.is_null() ? std::nullopt : std::optional(body.dump()),
-                       {"Authorization: Bearer health-e2e", "Content-Type: application/json"});
+                       {"Authorization: Bearer health-e2e-health-e2e-health-e2e-health",
+                        "Content-Type: application/json"});
   }
 
   void region(const std::string& name, double lat, double lon) {
