@@ -40,6 +40,11 @@ class DnsService {
   const std::vector<std::string>& boundAddresses() const { return bound_; }
   DnsTotals totals() const;
   ReloadStats reloadStats() const { return reloader_->stats(); }
+  /// The health table's rows as the reload thread read them last (for
+  /// /metrics, which must not wait on the database). Any thread.
+  std::vector<zones::EndpointHealthSample> healthSamples() const {
+    return reloader_->healthSamples();
+  }
   /// SIGHUP: rebuild everything now.
   void requestReload() { reloader_->requestReload(); }
   /// After an API write: look at what it moved now, not at the next poll.

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <thread>
 
@@ -46,6 +47,11 @@ struct Options {
   std::string ready_file;
   std::string api_listen = "127.0.0.1:8053";
   std::string api_token_file;
+  std::string api_read_token_file;
+  std::string api_tls_cert;
+  std::string api_tls_key;
+  api::ApiLimits api_limits;
+  unsigned api_request_timeout_s = 30;
   bool no_api = false;
   unsigned stats_interval_s = 0;
   unsigned edns_payload = 1232;
@@ -119,12 +125,70 @@ void checkApiListen(const std::string& listen, bool try_bind) {
   }
 }
 
+// What the --api-* files hold, read and checked before anything is served.
+struct ApiFiles {
+  std::optional<std::string> token;  // --api-token-file
+  std::string read_token;            // --api-read-token-file
+  std::string tls_cert_pem, tls_key_pem;
+};
+
+std::string readWholeFile(const std::string& option, const std::string& path) {
+  checkReadableFile(option, path);
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw optionError(option, path, "cannot read");
+  return text;
+}
+
+ApiFiles readApiFiles(const Options& options) {
+  ApiFiles files;
+  auto token = [&](const char* option, const std::string& path) {
+    try {
+      return api::loadOrCreateToken(options.db_path, path);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(option) + ": " + e.what());
+    }
+  };
+  if (!options.api_token_file.empty())
+    files.token = token("--api-token-file", options.api_token_file);
+  if (!options.api_read_token_file.empty()) {
+    files.read_token = token("--api-read-token-file", options.api_read_token_file);
+    if (files.token && *files.token == files.read_token) {
+      throw optionError("--api-read-token-file", options.api_read_token_file,
+                        "holds the same token as --api-token-file; the read-only token must "
+                        "differ from the write token");
+    }
+  }
+  if (options.api_tls_cert.empty() != options.api_tls_key.empty()) {
+    throw std::runtime_error(options.api_tls_cert.empty()
+                                 ? "--api-tls-key needs --api-tls-cert (the certificate)"
+                                 : "--api-tls-cert needs --api-tls-key (the private key)");
+  }
+  if (!options.api_tls_cert.empty()) {
+    files.tls_cert_pem = readWholeFile("--api-tls-cert", options.api_tls_cert);
+    files.tls_key_pem = readWholeFile("--api-tls-key", options.api_tls_key);
+    try {
+      api::checkTlsCredentials(files.tls_cert_pem, files.tls_key_pem);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("--api-tls-cert " + options.api_tls_cert + " --api-tls-key " +
+                               options.api_tls_key + ": " + e.what());
+    }
+  }
+  if (options.api_limits.max_connections_per_client > options.api_limits.max_connections) {
+    throw optionError("--api-max-connections-per-client",
+                      std::to_string(options.api_limits.max_connections_per_client),
+                      "is more than --api-max-connections (" +
+                          std::to_string(options.api_limits.max_connections) + ")");
+  }
+  return files;
+}
+
 // Every option is checked before the database is opened, a socket bound or a
 // query answered: a mistake is one error line naming the option and the
 // file, and exit status 1 (a missing --api-token-file used to be found only
-// after DNS was already being served). Returns the token read from
-// --api-token-file, if one was given and the API is on.
-std::optional<std::string> validateOptions(const Options& options) {
+// after DNS was already being served). Returns what the --api-* files hold
+// when the API is on.
+ApiFiles validateOptions(const Options& options) {
   for (const std::string& address : options.dns_listen) {
     try {
       server::parseListenAddress(address);
@@ -149,14 +213,9 @@ std::optional<std::string> validateOptions(const Options& options) {
                         "cannot write in " + directory + ": " + std::strerror(errno));
     }
   }
-  if (options.no_api) return std::nullopt;
+  if (options.no_api) return {};
   checkApiListen(options.api_listen, !options.check);
-  if (options.api_token_file.empty()) return std::nullopt;
-  try {
-    return api::loadOrCreateToken(options.db_path, options.api_token_file);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("--api-token-file: ") + e.what());
-  }
+  return readApiFiles(options);
 }
 
 // The API's view of health, plus how meridiand serves each endpoint now
@@ -217,7 +276,7 @@ int run(const Options& options) {
     throw std::runtime_error(std::string("--log-level: ") + e.what());
   }
   log::setup("meridiand", level);
-  const std::optional<std::string> given_token = validateOptions(options);
+  const ApiFiles api_files = validateOptions(options);
   {
     // Opening creates the file if needed and runs the schema migrations.
     zones::Database db(options.db_path);
@@ -284,7 +343,8 @@ int run(const Options& options) {
   // that can fail before anything is served.
   std::string api_token;
   if (!options.no_api) {
-    api_token = given_token ? *given_token : api::loadOrCreateToken(options.db_path, std::nullopt);
+    api_token =
+        api_files.token ? *api_files.token : api::loadOrCreateToken(options.db_path, std::nullopt);
   }
 
   raiseFileLimit(options.tcp_max_connections);
@@ -303,20 +363,17 @@ int run(const Options& options) {
     api_config.db_path = options.db_path;
     api_config.health_stale_after_ms = config.health.stale_after_ms;  // one vote, one threshold
     api_config.token = api_token;
+    api_config.read_token = api_files.read_token;
+    api_config.tls_cert_pem = api_files.tls_cert_pem;
+    api_config.tls_key_pem = api_files.tls_key_pem;
+    api_config.limits = options.api_limits;
+    api_config.limits.request_timeout_ms = options.api_request_timeout_s * 1000;
     api::ApiHooks hooks;
-    hooks.metrics_text = [&dns, db_path = options.db_path] {
-      std::string text =
-          server::prometheusText(dns.totals(), dns.reloadStats(), zones::nowMillis());
-      // One connection per API thread, opened on its first scrape.
-      thread_local std::unique_ptr<zones::Database> db;
-      try {
-        if (!db) db = std::make_unique<zones::Database>(db_path, false);
-        text += server::healthMetricsText(*db);
-      } catch (const std::exception& e) {
-        db.reset();
-        log::warn(std::string("health metrics unavailable: ") + e.what());
-      }
-      return text;
+    // From memory only: a scrape must not wait for the database.
+    hooks.metrics_text = [&dns] {
+      const int64_t now = zones::nowMillis();
+      return server::prometheusText(dns.totals(), dns.reloadStats(), now) +
+             server::healthMetricsText(dns.healthSamples(), now);
     };
     hooks.ready = [&dns] { return dns.ready(); };
     hooks.explain = [&dns](const std::string& name, const std::string& type,
@@ -332,7 +389,8 @@ int run(const Options& options) {
     api_server->start();
     api_bound = apiAddress(options.api_listen, api_server->port());
     log::info(
-        "serving the API on http://" + api_bound + " (token in " +
+        std::string("serving the API on ") +
+        (api_config.tls_cert_pem.empty() ? "http://" : "https://") + api_bound + " (token in " +
         (options.api_token_file.empty() ? options.db_path + ".token" : options.api_token_file) +
         ")");
   }
@@ -407,6 +465,25 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--api-token-file", o.api_token_file,
                  "file holding the API bearer token (default: DB.token, created 0600 if missing)");
+  app.add_option("--api-read-token-file", o.api_read_token_file,
+                 "file holding a read-only API token (GET under /api/ and /metrics; with it, "
+                 "/metrics needs a token)");
+  app.add_option("--api-tls-cert", o.api_tls_cert,
+                 "PEM certificate (chain) to serve the API over HTTPS (with --api-tls-key)");
+  app.add_option("--api-tls-key", o.api_tls_key, "PEM private key of --api-tls-cert");
+  app.add_option("--api-max-connections", o.api_limits.max_connections,
+                 "open API connections at most, all clients together")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  app.add_option("--api-max-connections-per-client", o.api_limits.max_connections_per_client,
+                 "open API connections at most per client IP address")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  app.add_option("--api-request-timeout", o.api_request_timeout_s,
+                 "seconds a client has to send a whole API request (and again to take the "
+                 "response); trickled bytes do not extend it")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   app.add_flag("--no-api", o.no_api, "do not serve the API (nor /metrics)");
   CLI::Option* geodb =
       app.add_option("--geodb", o.geodb,

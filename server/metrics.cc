@@ -151,10 +151,11 @@ std::string label(const std::string& value) {
 
 }  // namespace
 
-std::string healthMetricsText(zones::Database& db) {
+std::string healthMetricsText(const std::vector<zones::EndpointHealthSample>& samples,
+                              int64_t now_ms) {
   std::string healthy, transitions, rtt, age;
-  const int64_t now = zones::nowMillis();
-  for (const zones::EndpointHealthSample& row : zones::listEndpointHealthSamples(db)) {
+  const int64_t now = now_ms;
+  for (const zones::EndpointHealthSample& row : samples) {
     const std::string labels = "{endpoint=\"" + label(row.endpoint) + "\",region=\"" +
                                label(row.region) + "\",vantage=\"" + label(row.vantage) + "\"}";
     sample(healthy, "meridian_endpoint_healthy" + labels, row.healthy ? 1.0 : 0.0);

@@ -3,19 +3,22 @@
 // server appends its own request counters). Control plane only.
 
 #include <string>
+#include <vector>
 
 #include "server/counters.h"
 #include "server/reloader.h"
-#include "zones/database.h"
+#include "zones/health_store.h"
 
 namespace meridian::server {
 
 std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int64_t now_ms);
 
 /// Per endpoint and vantage, from the health table as meridian-healthd wrote
-/// it: healthy (0/1), transitions (flaps) and the RTT EWMA of the probes.
-/// Reads through `db` (the caller's connection; API threads).
-std::string healthMetricsText(zones::Database& db);
+/// it: healthy (0/1), transitions (flaps), the RTT EWMA of the probes and the
+/// age of each row at `now_ms`. `samples` are the rows the reload thread read
+/// last (Reloader::healthSamples), so /metrics never reads the database.
+std::string healthMetricsText(const std::vector<zones::EndpointHealthSample>& samples,
+                              int64_t now_ms);
 
 /// One log line with the main counters, for --stats-interval and SIGUSR1.
 std::string statsLine(const DnsTotals& dns, const ReloadStats& reload);

@@ -1,6 +1,7 @@
 #include "server/reloader.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "common/log.h"
 #include "zones/compiler.h"
@@ -18,11 +19,15 @@ Reloader::~Reloader() {
 void Reloader::loadInitial() {
   // Note the data version before building: anything committed after this
   // point changes it and triggers another build.
-  db_ = std::make_unique<zones::Database>(settings_.db_path);
+  db_ = std::make_unique<zones::Database>(settings_.db_path, false);
+  const std::optional<common::FileIdentity> file = common::fileIdentity(settings_.db_path);
+  if (!file) throw std::runtime_error("database " + settings_.db_path + " vanished while opening");
+  db_file_ = *file;
   zones::ReadTransaction view(*db_);
   seen_ = db_->generations();  // starts the read: data_version below is this view's
   seen_version_ = db_->dataVersion();
   trackHeartbeats();
+  refreshHealthSamples(true);
   rebuild(Kind::kFull, nullptr);
 }
 
@@ -53,6 +58,11 @@ void Reloader::pollNow() {
     poll_requested_ = true;
   }
   wake_.notify_all();
+}
+
+std::vector<zones::EndpointHealthSample> Reloader::healthSamples() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return health_samples_;
 }
 
 ReloadStats Reloader::stats() const {
@@ -229,6 +239,8 @@ void Reloader::poll(bool reload_requested) {
     seen_version_ = version;
     seen_ = now;
     if (decision.kind != Kind::kNone) {
+      // Before publishing: /metrics never trails the answers it explains.
+      refreshHealthSamples(true);
       rebuild(decision.kind, decision.why);
       return;
     }
@@ -236,6 +248,42 @@ void Reloader::poll(bool reload_requested) {
   // Freshness moves with the clock and the heartbeats alone: rebuild health
   // when a vantage went stale or came back, or the data's mode flipped.
   if (vantageFreshnessMoved()) rebuild(Kind::kHealth, "health data freshness changed");
+  refreshHealthSamples(false);
+}
+
+// Forced before every rebuild; otherwise (healthd's heartbeats and probe
+// timestamps, several commits a second) at most once a second, and always
+// once the commits stop.
+void Reloader::refreshHealthSamples(bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!force &&
+      (samples_version_ == seen_version_ || now - samples_read_at_ < std::chrono::seconds(1))) {
+    return;
+  }
+  std::vector<zones::EndpointHealthSample> samples = zones::listEndpointHealthSamples(*db_);
+  samples_version_ = seen_version_;
+  samples_read_at_ = now;
+  std::lock_guard<std::mutex> lock(mutex_);
+  health_samples_ = std::move(samples);
+}
+
+bool Reloader::fileStillThere() {
+  const std::string change = common::fileChange(settings_.db_path, db_file_);
+  if (change.empty()) {
+    if (db_file_changed_) {
+      log::info("database file " + settings_.db_path + " is back; watching it again");
+    }
+    db_file_changed_ = false;
+    return true;
+  }
+  if (!db_file_changed_) {
+    log::error("database file " + settings_.db_path + " " + change +
+               " while meridiand runs: DNS keeps answering from the last snapshot and the API "
+               "refuses requests. Put the file back, or restart meridiand to serve what is at "
+               "the path now");
+  }
+  db_file_changed_ = true;
+  return false;
 }
 
 void Reloader::trackHeartbeats() {
@@ -290,7 +338,9 @@ void Reloader::run() {
     }
     graveyard_.clear();  // free snapshots the loops have let go of
     try {
-      if (!db_) db_ = std::make_unique<zones::Database>(settings_.db_path);
+      if (!fileStillThere()) continue;
+      // Never create: a missing file must not become an empty database.
+      if (!db_) db_ = std::make_unique<zones::Database>(settings_.db_path, false);
       poll(requested);
     } catch (const std::exception& e) {
       log::error(std::string("cannot watch the database: ") + e.what());

@@ -24,6 +24,13 @@
 // The generations are read in the same read transaction that the snapshot is
 // built from, so the decision always describes the data it builds.
 // A failed build keeps the previous snapshot serving and is logged and counted.
+//
+// The database file is pinned at start (device and inode): when the path no
+// longer names that file (deleted, or another file renamed over it), the
+// reload thread logs an error once and stops reading, so DNS keeps answering
+// from the last snapshot rather than from a stray or empty file; a
+// connection is never reopened with SQLITE_OPEN_CREATE. When the file is
+// back at the path, watching resumes.
 
 #include <atomic>
 #include <chrono>
@@ -37,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/file_identity.h"
 #include "geo/mmdb.h"
 #include "server/dns_loop.h"
 #include "server/snapshot.h"
@@ -93,6 +101,11 @@ class Reloader {
   void pollNow();
 
   ReloadStats stats() const;
+  /// The health table's rows (per endpoint and vantage) as read last: before
+  /// every rebuild (so they never trail the published snapshot), and at most
+  /// once a second for commits that rebuild nothing (heartbeats). For
+  /// /metrics, which must not read the database itself. Any thread.
+  std::vector<zones::EndpointHealthSample> healthSamples() const;
   /// The snapshot published last (for explain); null before loadInitial().
   std::shared_ptr<const Snapshot> current() const;
 
@@ -123,6 +136,8 @@ class Reloader {
 
  private:
   void run();
+  bool fileStillThere();  // false (logged once) while the path names another file
+  void refreshHealthSamples(bool force);
   void rebuild(Kind kind, const char* why);
   void trackHeartbeats();
   bool vantageFreshnessMoved() const;
@@ -136,7 +151,11 @@ class Reloader {
 
   // Used by the reload thread only (and by loadInitial() before it starts).
   std::unique_ptr<zones::Database> db_;
+  common::FileIdentity db_file_;  // what the path named at loadInitial()
+  bool db_file_changed_ = false;
   int64_t seen_version_ = 0;
+  int64_t samples_version_ = -1;  // data_version the health samples were read at
+  std::chrono::steady_clock::time_point samples_read_at_;
   zones::Generations seen_;
   std::vector<zones::VantageRecord> heartbeats_;  // read when liveness moves
   std::optional<geo::FileStamp> geo_tried_;       // the version last loaded or refused
@@ -150,6 +169,7 @@ class Reloader {
   bool reload_requested_ = false;
   bool poll_requested_ = false;
   ReloadStats stats_;
+  std::vector<zones::EndpointHealthSample> health_samples_;
 };
 
 }  // namespace meridian::server

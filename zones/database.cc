@@ -212,7 +212,20 @@ int Database::latestSchemaVersion() {
   return static_cast<int>(migrations().size());
 }
 
+int Database::storedSchemaVersion() {
+  Statement table(db_,
+                  "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (!table.step()) return 0;
+  Statement s(db_, "SELECT version FROM schema_version");
+  return s.step() ? static_cast<int>(s.columnInt(0)) : 0;
+}
+
 void Database::migrate() {
+  // Read first: a file already at this build's version needs no write lock,
+  // so opening a connection never waits behind another process's write
+  // transaction (an outside BEGIN EXCLUSIVE used to stall every new API
+  // connection for the whole busy timeout).
+  if (storedSchemaVersion() == latestSchemaVersion()) return;
   transaction([&] {
     exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     int version = 0;

@@ -3,7 +3,9 @@
 //
 // Opening a Database sets WAL mode, foreign keys and a busy timeout, then runs
 // the schema migrations (zones/schema.cc) so every process sees the same
-// schema. A Database is used by one thread at a time; open one per thread.
+// schema; a file already at this build's version is only read, so opening
+// never waits for another process's write lock. A Database is used by one
+// thread at a time; open one per thread.
 
 #include <sqlite3.h>
 
@@ -122,6 +124,7 @@ class Database {
 
  private:
   void migrate();
+  int storedSchemaVersion();  // 0 before the first migration
 
   bool hasMetaTable();
 

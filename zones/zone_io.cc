@@ -227,6 +227,13 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
   ParsedZone zone;
   std::vector<int> lines;
   if (text.empty()) throw ZoneError(source + ": zone file is empty");
+  // ldns reads through C strings and drops what follows a NUL in a token:
+  // "ab<NUL>cd" became "abcd". A zero byte in data is written \000.
+  if (const size_t nul = text.find('\0'); nul != std::string::npos) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(nul), '\n');
+    throw ZoneError(source + ":" + std::to_string(line) +
+                    ": contains a NUL byte; write a zero byte in data as \\000");
+  }
   ldns_rdf* origin = nullptr;
   if (zone_name) {
     try {

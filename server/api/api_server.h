@@ -1,14 +1,21 @@
 #pragma once
-// meridiand's JSON API and metrics endpoint over HTTP (libmicrohttpd).
+// meridiand's JSON API and metrics endpoint over HTTP or HTTPS (libmicrohttpd).
 //
-// The server runs on its own threads (libmicrohttpd's internal polling thread
-// pool), never on the DNS loops, and opens its own SQLite connections (one per
-// concurrent request, pooled). Limits: 64 connections, 30 s idle timeout,
-// ~32 KiB of request headers, 1 MiB request bodies (64 MiB for zone file
-// uploads: POST /api/v1/zones and PUT /api/v1/zones/{zone}).
+// The server runs on its own threads, never on the DNS loops: one thread per
+// connection, so a request waiting for the database (a write behind another
+// process's lock) holds up only itself, and /healthz, /readyz and /metrics,
+// which answer from memory, never wait. It opens its own SQLite connections
+// (one per concurrent request, pooled, never creating the file). Limits
+// (ApiLimits): connections in all and per client address, a deadline for
+// each whole request that trickled bytes cannot extend, ~32 KiB of request
+// headers, 1 MiB request bodies (64 MiB for zone file uploads: POST
+// /api/v1/zones and PUT /api/v1/zones/{zone}).
 //
 // Routes and documents: docs/api.md. Every /api/ path needs
-// "Authorization: Bearer TOKEN"; /metrics, /healthz and /readyz do not.
+// "Authorization: Bearer TOKEN": the write token for everything, the
+// read-only token (when configured) for GET and HEAD. /healthz and /readyz
+// need none; /metrics needs either token once a read-only token is
+// configured, none otherwise.
 
 #include <cstdint>
 #include <functional>
@@ -21,6 +28,18 @@
 
 namespace meridian::api {
 
+/// Connection limits: what one client, or many, can hold of the API.
+struct ApiLimits {
+  unsigned max_connections = 256;            // open connections at most (all clients)
+  unsigned max_connections_per_client = 16;  // per client IP address
+  /// A request must arrive whole within this time, counted from the
+  /// connection's start or the end of its previous request; its response must
+  /// be sent within the same time again. Bytes trickling in do not extend it
+  /// (libmicrohttpd's own timeout restarts on every byte).
+  unsigned request_timeout_ms = 30000;
+  unsigned idle_timeout_s = 30;  // a keep-alive connection idle this long is closed
+};
+
 struct ApiConfig {
   std::string listen = "127.0.0.1:8053";  // "ADDR:PORT" or "[V6ADDR]:PORT"; port 0 = ephemeral
   std::string db_path;
@@ -28,6 +47,14 @@ struct ApiConfig {
   /// A vantage silent this long has no say in GET /api/v1/health's summary
   /// (meridiand passes its --health-stale-after).
   int64_t health_stale_after_ms = zones::kDefaultStaleAfterMs;
+  ApiLimits limits;
+  /// Optional read-only token: GET/HEAD under /api/ and /metrics. When set,
+  /// /metrics needs a token (either kind). Must differ from `token`.
+  std::string read_token;
+  /// PEM text of the certificate (chain) and private key: both for HTTPS,
+  /// neither for plain HTTP.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
 };
 
 /// Callbacks into meridiand. Each may be empty; they are called on API threads
@@ -62,7 +89,8 @@ class ApiServer {
   ApiServer& operator=(const ApiServer&) = delete;
 
   /// Binds and starts serving. Throws std::runtime_error naming the address
-  /// and the reason (bad address, port in use, empty token, database error).
+  /// and the reason (bad address, port in use, empty token, database error,
+  /// TLS credentials refused).
   void start();
   /// Stops accepting, finishes in-flight requests, joins the threads.
   void stop();
@@ -75,14 +103,27 @@ class ApiServer {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The shortest token meridiand accepts from a file: 32 characters (128 bits
+/// as hex, `openssl rand -hex 16`). Its own token is 64.
+inline constexpr size_t kMinTokenLength = 32;
+
 /// The API token: `token_file` when given, read by the rule of
 /// common::readTokenFile (one token, surrounding whitespace dropped, not
-/// writable by others; readable by others is logged as a warning).
-/// Otherwise `<db_path>.token`: read the same way when it exists, else
-/// created atomically with 32 random bytes as 64 hex digits, mode 0600.
-/// Throws std::runtime_error naming the file.
+/// writable by others; readable by others is logged as a warning) and at
+/// least kMinTokenLength characters long. Otherwise `<db_path>.token`: read
+/// the same way when it exists, else created atomically with 32 random bytes
+/// as 64 hex digits, mode 0600. Throws std::runtime_error naming the file.
 std::string loadOrCreateToken(const std::string& db_path,
                               const std::optional<std::string>& token_file);
+
+/// A token file by the rule above (the read-only token's). Throws
+/// std::runtime_error naming the file.
+std::string loadTokenFile(const std::string& path);
+
+/// Throws std::runtime_error with libmicrohttpd's and GnuTLS's reason when
+/// the PEM certificate and key cannot serve HTTPS (malformed, not a pair,
+/// or a libmicrohttpd built without TLS). Binds nothing. Any thread.
+void checkTlsCredentials(const std::string& cert_pem, const std::string& key_pem);
 
 /// Constant-time comparison for secrets (time depends only on the lengths).
 bool constantTimeEquals(const std::string& a, const std::string& b);

@@ -2,8 +2,14 @@
 // SQLite connections for the API threads. A zones::Database is used by one
 // thread at a time, so each request borrows one and gives it back; the pool
 // keeps at most `max_idle` open so a burst does not leave many behind.
+//
+// Connections are opened without SQLITE_OPEN_CREATE: the database exists
+// before the API starts, and a file missing later must be reported, never
+// replaced by a new empty one. With a guard, every take() first checks that
+// the path still names the file the API started with (StoreGuard).
 // Thread-safe.
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,8 +23,14 @@ class DbPool {
  public:
   DbPool(std::string path, size_t max_idle) : path_(std::move(path)), max_idle_(max_idle) {}
 
-  /// An idle connection, or a new one. Throws zones::DatabaseError.
+  /// Called by take() before anything else; it throws to refuse (the API
+  /// server installs StoreGuard::requireFile). Set before the first take().
+  void setGuard(std::function<void()> guard) { guard_ = std::move(guard); }
+
+  /// An idle connection, or a new one. Throws zones::DatabaseError, or what
+  /// the guard throws.
   std::unique_ptr<zones::Database> take() {
+    if (guard_) guard_();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!idle_.empty()) {
@@ -27,7 +39,7 @@ class DbPool {
         return db;
       }
     }
-    return std::make_unique<zones::Database>(path_);
+    return std::make_unique<zones::Database>(path_, false);
   }
 
   void give(std::unique_ptr<zones::Database> db) {
@@ -40,6 +52,7 @@ class DbPool {
  private:
   std::string path_;
   size_t max_idle_;
+  std::function<void()> guard_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<zones::Database>> idle_;
 };

@@ -32,6 +32,30 @@ int nestingDepth(const std::string& text) {
   return deepest;
 }
 
+// The first string (value or key) holding a NUL, as the JSON path the
+// validation errors use ("records[0]", "check.url"); "" when there is none.
+// Names and rdata go through C strings (ldns, SQLite text, libc), where a
+// NUL silently ends them: "ab\u0000cd" would be stored as "ab".
+std::string pathWithNul(const nlohmann::json& value, const std::string& path) {
+  if (value.is_string()) {
+    return value.get_ref<const std::string&>().find('\0') != std::string::npos ? path : "";
+  }
+  if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      std::string found = pathWithNul(value[i], path + "[" + std::to_string(i) + "]");
+      if (!found.empty()) return found;
+    }
+  } else if (value.is_object()) {
+    for (const auto& [key, member] : value.items()) {
+      const std::string here = path.empty() ? key : path + "." + key;
+      if (key.find('\0') != std::string::npos) return here.substr(0, here.find('\0'));
+      std::string found = pathWithNul(member, here);
+      if (!found.empty()) return found;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 nlohmann::json Request::json() const {
@@ -69,6 +93,12 @@ nlohmann::json Request::json() const {
   }
   if (!duplicate.empty()) {
     throw HttpError(400, "Malformed JSON", "key \"" + duplicate + "\" appears twice", duplicate);
+  }
+  if (const std::string field = pathWithNul(doc, ""); !field.empty()) {
+    throw HttpError(400, "Invalid input",
+                    "contains a NUL character (\\u0000), which no name or record can hold; "
+                    "in TXT data write a zero byte as \\000",
+                    field);
   }
   return doc;
 }

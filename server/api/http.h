@@ -14,15 +14,16 @@ namespace meridian::api {
 
 struct Request {
   std::string method;                        // "GET", "PUT", ...
-  std::string path;                          // decoded, without the query string
+  std::string path;                          // as sent (escapes kept), without the query string
   std::vector<std::string> params;           // the {} segments of the matched route
   std::map<std::string, std::string> query;  // ?name=value
   std::string content_type;
   std::string body;
 
-  /// The body as JSON: 400 for malformed JSON, duplicate keys or nesting
+  /// The body as JSON: 400 for malformed JSON, duplicate keys, nesting
   /// deeper than 64 levels (the parser recurses; 1 MiB of '[' would otherwise
-  /// exhaust the stack).
+  /// exhaust the stack), or a NUL character in any string or key (naming
+  /// its field: C strings downstream would cut it short).
   nlohmann::json json() const;
   /// A query parameter, or "" when absent.
   std::string arg(const std::string& name) const;

@@ -1,6 +1,7 @@
 #include "server/api/route_util.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "zones/steering_store.h"
 #include "zones/validation.h"
@@ -30,6 +31,22 @@ std::optional<uint16_t> steeredTypeArg(const Request& request) {
     throw zones::ValidationError("type", "steered names are A or AAAA, not " + text);
   }
   return type;
+}
+
+std::string pathSegment(const std::string& text) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    }
+  }
+  return out;
 }
 
 Response created(const nlohmann::json& body, const std::string& location) {

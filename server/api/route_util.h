@@ -17,6 +17,10 @@ uint16_t typeParam(const std::string& text, const std::string& field = "type");
 /// `?type=` for steered names: nullopt when absent, else A or AAAA.
 std::optional<uint16_t> steeredTypeArg(const Request& request);
 
+/// `text` fit for one URL path segment: every byte but A-Z a-z 0-9 - . _ ~
+/// percent-encoded ("a/b.test." -> "a%2Fb.test.").
+std::string pathSegment(const std::string& text);
+
 /// 201 with a Location header.
 Response created(const nlohmann::json& body, const std::string& location);
 

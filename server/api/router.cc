@@ -6,7 +6,8 @@ namespace meridian::api {
 
 namespace {
 
-std::vector<std::string> splitPath(const std::string& path) {
+// Splits on '/' before decoding, so "%2F" stays inside its segment.
+std::vector<std::string> splitRaw(const std::string& path) {
   std::vector<std::string> out;
   size_t start = 1;  // paths begin with '/'
   while (start <= path.size()) {
@@ -19,6 +20,49 @@ std::vector<std::string> splitPath(const std::string& path) {
   if (out.size() > 1 && out.back().empty()) out.pop_back();
   return out;
 }
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "a%2Fb" -> "a/b". A '%' not followed by two hex digits, or an escape that
+// makes a NUL (which a name or C string would cut short), is a 400.
+std::string percentDecode(const std::string& segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out += segment[i];
+      continue;
+    }
+    const bool complete = i + 2 < segment.size();
+    const int high = complete ? hexValue(segment[i + 1]) : -1;
+    const int low = complete ? hexValue(segment[i + 2]) : -1;
+    if (high < 0 || low < 0) {
+      throw HttpError(400, "Bad request",
+                      "path segment \"" + segment + "\" has a '%' not followed by two hex digits");
+    }
+    if (high == 0 && low == 0) {
+      throw HttpError(400, "Bad request", "path segment \"" + segment + "\" contains %00");
+    }
+    out += static_cast<char>(high * 16 + low);
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> Router::decodePath(const std::string& path) {
+  std::vector<std::string> segments = splitRaw(path);
+  for (std::string& segment : segments) segment = percentDecode(segment);
+  return segments;
+}
+
+namespace {
 
 bool segmentsMatch(const Route& route, const std::vector<std::string>& segments,
                    std::vector<std::string>* params) {
@@ -42,7 +86,7 @@ void Router::add(const std::string& method, const std::string& pattern, Handler 
                  size_t body_limit) {
   Route route;
   route.method = method;
-  route.segments = splitPath(pattern);
+  route.segments = splitRaw(pattern);
   route.handler = std::move(handler);
   route.body_limit = body_limit;
   route.writes = method != "GET";
@@ -55,9 +99,12 @@ void Router::addPublic(const std::string& method, const std::string& pattern, Ha
 }
 
 Match Router::match(const std::string& method, const std::string& path) const {
+  if (path.empty() || path[0] != '/') return Match{};
+  return match(method, decodePath(path));
+}
+
+Match Router::match(const std::string& method, const std::vector<std::string>& segments) const {
   Match m;
-  if (path.empty() || path[0] != '/') return m;
-  const std::vector<std::string> segments = splitPath(path);
   const std::string wanted = method == "HEAD" ? "GET" : method;
   for (const Route& route : routes_) {
     std::vector<std::string> params;

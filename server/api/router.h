@@ -1,7 +1,8 @@
 #pragma once
 // The API's route table: "METHOD /api/v1/zones/{}/rrsets/{}/{}" -> handler.
 // Matching happens once when a request's headers arrive, so the server can
-// answer 404/405 and pick the body limit before reading any body.
+// answer 404/405 and pick the body limit before reading any body. The router
+// needs no HTTP server: a test or fuzzer can match and call handlers directly.
 
 #include <cstddef>
 #include <functional>
@@ -61,6 +62,12 @@ struct Match {
 
 class Router {
  public:
+  /// A request path as sent ("/api/v1/zones/a%2Fb.test.") -> its segments,
+  /// each percent-decoded on its own (["api","v1","zones","a/b.test."]), so
+  /// a name holding '/' travels escaped in one segment. A trailing '/' is
+  /// ignored. Throws HttpError 400 for a malformed escape or a %00.
+  static std::vector<std::string> decodePath(const std::string& path);
+
   /// `pattern` like "/api/v1/zones/{}"; later routes never shadow earlier ones.
   void add(const std::string& method, const std::string& pattern, Handler handler,
            size_t body_limit = kDefaultBodyLimit);
@@ -68,8 +75,11 @@ class Router {
   /// server asks for the token on every path under /api/, matched or not.)
   void addPublic(const std::string& method, const std::string& pattern, Handler handler);
 
-  /// Matches a decoded path; a trailing '/' is ignored. HEAD matches GET.
+  /// Matches a path as sent (see decodePath; throws its HttpError). HEAD
+  /// matches GET.
   Match match(const std::string& method, const std::string& path) const;
+  /// Matches decoded segments.
+  Match match(const std::string& method, const std::vector<std::string>& segments) const;
 
  private:
   std::vector<Route> routes_;

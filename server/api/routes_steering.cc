@@ -28,7 +28,7 @@ void addRegionRoutes(Router& r) {
   });
   r.add("POST", "/api/v1/regions", [](HandlerContext& ctx, const Request& req) {
     const zones::Region region = zones::createRegion(ctx.db(), zones::parseRegion(req.json()));
-    return created(toJson(region), "/api/v1/regions/" + region.name);
+    return created(toJson(region), "/api/v1/regions/" + pathSegment(region.name));
   });
   r.add("GET", "/api/v1/regions/{}", [](HandlerContext& ctx, const Request& req) {
     return Response::json(200, toJson(zones::getRegion(ctx.db(), nameParam(req))));
@@ -56,7 +56,7 @@ void addEndpointRoutes(Router& r) {
   });
   r.add("POST", "/api/v1/endpoints", [](HandlerContext& ctx, const Request& req) {
     const zones::Endpoint e = zones::createEndpoint(ctx.db(), zones::parseEndpoint(req.json()));
-    return created(toJson(e), "/api/v1/endpoints/" + e.name);
+    return created(toJson(e), "/api/v1/endpoints/" + pathSegment(e.name));
   });
   r.add("GET", "/api/v1/endpoints/{}", [](HandlerContext& ctx, const Request& req) {
     return Response::json(200, toJson(zones::getEndpoint(ctx.db(), nameParam(req))));

@@ -55,7 +55,7 @@ Response createZone(HandlerContext& ctx, const Request& req) {
   }
   nlohmann::json doc = zones::zoneJson(ctx.db(), *name);
   doc["warnings"] = warnings;
-  return created(doc, "/api/v1/zones/" + *name);
+  return created(doc, "/api/v1/zones/" + pathSegment(*name));
 }
 
 // PUT /api/v1/zones/{zone}: {"zonefile":"..."} replaces every record.

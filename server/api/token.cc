@@ -23,10 +23,16 @@ std::string errnoText() {
   return std::strerror(errno);
 }
 
-// The one rule for token files (common/token_file.h); a warning (readable by
-// others) is logged, not fatal.
+// The one rule for token files (common/token_file.h), and a length that
+// cannot be guessed; a warning (readable by others) is logged, not fatal.
 std::string readToken(const std::string& path) {
   common::TokenFile file = common::readTokenFile(path);
+  if (file.token.size() < kMinTokenLength) {
+    throw std::runtime_error("token file " + path + ": the token has " +
+                             std::to_string(file.token.size()) + " characters; at least " +
+                             std::to_string(kMinTokenLength) +
+                             " are required (make one with: openssl rand -hex 32)");
+  }
   if (!file.warning.empty()) log::warn(file.warning);
   return std::move(file.token);
 }
@@ -88,6 +94,10 @@ std::string loadOrCreateToken(const std::string& db_path,
   const std::string path = db_path + ".token";
   if (access(path.c_str(), F_OK) == 0) return readToken(path);
   return createToken(path);
+}
+
+std::string loadTokenFile(const std::string& path) {
+  return readToken(path);
 }
 
 bool constantTimeEquals(const std::string& a, const std::string& b) {

@@ -1,8 +1,14 @@
 #include "tests/api/api_test_util.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
 
 #include "zones/database.h"
@@ -38,7 +44,7 @@ nlohmann::json HttpReply::json() const {
 
 HttpReply httpRequest(const std::string& method, const std::string& url,
                       const std::optional<std::string>& body,
-                      const std::vector<std::string>& headers) {
+                      const std::vector<std::string>& headers, const HttpOptions& options) {
   CURL* curl = curl_easy_init();
   if (curl == nullptr) throw std::runtime_error("curl_easy_init failed");
   HttpReply reply;
@@ -59,8 +65,10 @@ HttpReply httpRequest(const std::string& method, const std::string& url,
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &collectHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 60000L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  if (!options.source.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, options.source.c_str());
+  if (!options.cacert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.cacert.c_str());
   const CURLcode rc = curl_easy_perform(curl);
   if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.status);
   curl_slist_free_all(list);
@@ -68,6 +76,49 @@ HttpReply httpRequest(const std::string& method, const std::string& url,
   if (rc != CURLE_OK) throw std::runtime_error(url + ": " + curl_easy_strerror(rc));
   reply.content_type = reply.headers.count("content-type") ? reply.headers["content-type"] : "";
   return reply;
+}
+
+RawConnection::RawConnection(const std::string& source, uint16_t port) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  sockaddr_in remote{};
+  remote.sin_family = AF_INET;
+  remote.sin_port = htons(port);
+  remote.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+}
+
+RawConnection::~RawConnection() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool RawConnection::send(const std::string& bytes) {
+  if (fd_ < 0) return false;
+  return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+         static_cast<ssize_t>(bytes.size());
+}
+
+bool RawConnection::closedByPeer(int timeout_ms) {
+  if (fd_ < 0) return true;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buffer[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count()))) > 0) {
+      const ssize_t n = recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) return true;  // EOF or reset
+      continue;
+    }
+    if (left.count() <= 0) return false;
+  }
 }
 
 std::string dumpDatabase(const std::string& path) {
@@ -117,7 +168,10 @@ std::string dumpDatabase(const std::string& path) {
   return out;
 }
 
-ApiFixture::ApiFixture(api::ApiHooks hooks) {
+ApiFixture::ApiFixture(api::ApiHooks hooks)
+    : ApiFixture(std::move(hooks), [](api::ApiConfig&) {}) {}
+
+ApiFixture::ApiFixture(api::ApiHooks hooks, const std::function<void(api::ApiConfig&)>& configure) {
   db_path_ = dir_.file("meridian.db");
   { zones::Database create(db_path_); }
   token_ = api::loadOrCreateToken(db_path_, std::nullopt);
@@ -127,8 +181,9 @@ ApiFixture::ApiFixture(api::ApiHooks hooks) {
     ++*changed;
     if (previous) previous();
   };
-  server_ = std::make_unique<api::ApiServer>(api::ApiConfig{"127.0.0.1:0", db_path_, token_},
-                                             std::move(hooks));
+  api::ApiConfig config{"127.0.0.1:0", db_path_, token_};
+  configure(config);
+  server_ = std::make_unique<api::ApiServer>(config, std::move(hooks));
   server_->start();
 }
 

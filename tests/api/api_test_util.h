@@ -4,6 +4,7 @@
 // table to prove that rejected writes changed nothing.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -24,11 +25,40 @@ struct HttpReply {
   nlohmann::json json() const;                 // parsed body (discarded value if not JSON)
 };
 
+/// How httpRequest connects, beyond the defaults.
+struct HttpOptions {
+  long timeout_ms = 60000;
+  std::string source;  // local address to connect from ("127.0.0.2"); "" = any
+  std::string cacert;  // PEM file of the CA to trust for https://
+};
+
 /// One HTTP request with libcurl. `headers` are sent as given ("Name: value");
-/// `body` is sent as is (no Content-Type unless a header names one).
+/// `body` is sent as is (no Content-Type unless a header names one). Throws
+/// std::runtime_error naming the URL and curl's reason when there is no reply.
 HttpReply httpRequest(const std::string& method, const std::string& url,
                       const std::optional<std::string>& body = std::nullopt,
-                      const std::vector<std::string>& headers = {});
+                      const std::vector<std::string>& headers = {},
+                      const HttpOptions& options = {});
+
+/// A raw TCP connection to 127.0.0.1:port from the local address `source`
+/// (any 127.0.0.0/8 address works on Linux), for tests that play a client
+/// who never finishes its request. Closed by the destructor.
+class RawConnection {
+ public:
+  RawConnection(const std::string& source, uint16_t port);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  bool connected() const { return fd_ >= 0; }
+  /// False when the peer has closed or reset the connection.
+  bool send(const std::string& bytes);
+  /// True when the server has closed the connection (EOF or reset) within
+  /// `timeout`; bytes it sent first (an error response) are skipped.
+  bool closedByPeer(int timeout_ms);
+
+ private:
+  int fd_ = -1;
+};
 
 /// Every table of the database at `path`, rows in a fixed order, as text;
 /// read through a read-only connection.
@@ -38,6 +68,8 @@ std::string dumpDatabase(const std::string& path);
 class ApiFixture {
  public:
   explicit ApiFixture(api::ApiHooks hooks = {});
+  /// `configure` adjusts the server's settings (limits, tokens, TLS) before start.
+  ApiFixture(api::ApiHooks hooks, const std::function<void(api::ApiConfig&)>& configure);
   ~ApiFixture();
 
   std::string url(const std::string& path) const;

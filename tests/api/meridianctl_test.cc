@@ -405,10 +405,13 @@ TEST_CASE("meridianctl: docs/api.md's synopsis lists every command and option --
     CHECK(joined(found->second.positionals) == joined(help.positionals));
   }
   // The global options too.
-  CHECK(top.options == std::set<std::string>{"--api", "--token-file", "--db", "--json"});
+  CHECK(top.options ==
+        std::set<std::string>{"--api", "--token-file", "--db", "--json", "--cacert", "--insecure"});
   const std::string doc =
       readFile(std::string(std::getenv("MERIDIAN_SOURCE_DIR")) + "/docs/api.md");
-  CHECK(contains(doc, "`meridianctl [--api URL] [--token-file F] [--db FILE] [--json] COMMAND`"));
+  CHECK(contains(doc,
+                 "`meridianctl [--api URL] [--token-file F] [--db FILE] [--json] [--cacert PEM] "
+                 "[--insecure] COMMAND`"));
 }
 
 }  // namespace meridian::test

@@ -18,17 +18,19 @@ namespace meridian::test {
 
 namespace {
 
+const std::string kToken = "e2e-token-e2e-token-e2e-token-e2e-token";
+
 struct Meridiand {
   explicit Meridiand(const TempDir& dir)
       : token_file(dir.file("api.token")),
-        process((writeFile(token_file, "e2e-token\n"), dir.file("m.db")), dir.path(),
+        process((writeFile(token_file, kToken + "\n"), dir.file("m.db")), dir.path(),
                 {"--api-listen", "127.0.0.1:0", "--api-token-file", token_file}) {}
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(process.apiPort()) + path;
   }
   HttpReply call(const std::string& method, const std::string& path, const nlohmann::json& body) {
     return httpRequest(method, url(path), body.dump(),
-                       {"Authorization: Bearer e2e-token", "Content-Type: application/json"});
+                       {"Authorization: Bearer " + kToken, "Content-Type: application/json"});
   }
   std::string token_file;
   MeridiandProcess process;
@@ -78,7 +80,7 @@ TEST_CASE("e2e: explain answers 200 for every name, saying when it is not steere
               .status == 201);
   auto explain = [&](const std::string& query) {
     return httpRequest("GET", m.url("/api/v1/explain?" + query), std::nullopt,
-                       {"Authorization: Bearer e2e-token"});
+                       {"Authorization: Bearer " + kToken});
   };
   // The writes reach the snapshot asynchronously.
   HttpReply steered;
@@ -160,7 +162,7 @@ TEST_CASE("e2e: kill -9 of meridiand during writes keeps every acknowledged writ
   // And meridiand starts again on the same file.
   Meridiand again(dir);
   const HttpReply list = httpRequest("GET", again.url("/api/v1/endpoints"), std::nullopt,
-                                     {"Authorization: Bearer e2e-token"});
+                                     {"Authorization: Bearer " + kToken});
   CHECK(list.json().size() >= acknowledged.size());
 }
 

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -135,6 +136,13 @@ TEST_CASE("meridiand: every bad option is one clear error before anything is ser
   BoundSocket busy_api(SOCK_STREAM);
   const std::string busy = "127.0.0.1:" + std::to_string(busy_api.port);
   writeFile(dir.file("two-lines.token"), "first\nsecond\n");
+  writeFile(dir.file("short.token"), "abcde\n");
+  const std::string token(40, 'w');
+  writeFile(dir.file("write.token"), token + "\n");
+  writeFile(dir.file("same.token"), token + "\n");
+  chmod(dir.file("write.token").c_str(), 0600);  // no "readable by others" warning
+  chmod(dir.file("same.token").c_str(), 0600);
+  writeFile(dir.file("garbage.pem"), "-----BEGIN CERTIFICATE-----\nnot base64\n");
   struct Case {
     std::vector<std::string> extra;
     std::string message;
@@ -152,11 +160,30 @@ TEST_CASE("meridiand: every bad option is one clear error before anything is ser
       {{"--api-listen", "nonsense"},
        "--api-listen nonsense: API listen address \"nonsense\" is not ADDR:PORT"},
       {{"--api-listen", busy},
-       "--api-listen " + busy + ": cannot listen on " + busy + " for the API: Address already in use"},
+       "--api-listen " + busy + ": cannot listen on " + busy +
+           " for the API: Address already in use"},
       {{"--ready-file", dir.file("no/such/ready.json")},
        "--ready-file " + dir.file("no/such/ready.json") + ": cannot write in " +
            dir.file("no/such") + ": No such file or directory"},
       {{"--log-level", "loud"}, "--log-level: log level must be debug, info, warn or error"},
+      {{"--api-token-file", dir.file("short.token")},
+       "--api-token-file: token file " + dir.file("short.token") +
+           ": the token has 5 characters; at least 32 are required"},
+      {{"--api-read-token-file", dir.file("short.token")},
+       "--api-read-token-file: token file " + dir.file("short.token") + ": the token has 5"},
+      {{"--api-token-file", dir.file("write.token"), "--api-read-token-file",
+        dir.file("same.token")},
+       "--api-read-token-file " + dir.file("same.token") +
+           ": holds the same token as --api-token-file"},
+      {{"--api-tls-cert", dir.file("garbage.pem")}, "--api-tls-cert needs --api-tls-key"},
+      {{"--api-tls-key", dir.file("garbage.pem")}, "--api-tls-key needs --api-tls-cert"},
+      {{"--api-tls-cert", dir.file("none.pem"), "--api-tls-key", dir.file("garbage.pem")},
+       "--api-tls-cert " + dir.file("none.pem") + ": cannot read: No such file or directory"},
+      {{"--api-tls-cert", dir.file("garbage.pem"), "--api-tls-key", dir.file("garbage.pem")},
+       "--api-tls-cert " + dir.file("garbage.pem") + " --api-tls-key " + dir.file("garbage.pem") +
+           ": the certificate and key cannot serve TLS"},
+      {{"--api-max-connections", "4", "--api-max-connections-per-client", "8"},
+       "--api-max-connections-per-client 8: is more than --api-max-connections (4)"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.message);
@@ -171,7 +198,7 @@ TEST_CASE("meridiand: every bad option is one clear error before anything is ser
 TEST_CASE("meridiand: --check reads an explicit token file but binds nothing") {
   TempDir dir;
   BoundSocket busy_api(SOCK_STREAM);
-  writeFile(dir.file("t"), "check-token\n");
+  writeFile(dir.file("t"), "check-token-check-token-check-token\n");
   int status = -1;
   const std::string out = runCommand(
       buildPath("server/meridiand") + " --db " + dir.file("m.db") + " --demo --no-geodb --check" +

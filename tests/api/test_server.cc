@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "server/api/api_server.h"
+#include "zones/database.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) {
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   }
   using namespace meridian::api;
   const std::string db = argv[1];
+  { meridian::zones::Database create(db); }  // the API itself never creates it
   ApiServer server({"127.0.0.1:0", db, loadOrCreateToken(db, std::nullopt)}, {});
   server.start();
   const std::string ready = argv[2];

@@ -33,8 +33,9 @@ TEST_CASE("token: created next to the database, 0600, reused") {
 
 TEST_CASE("token: an explicit token file is read and trimmed; empty ones are refused") {
   TempDir dir;
-  writeFile(dir.file("t"), "s3cret \n");
-  CHECK(api::loadOrCreateToken("", dir.file("t")) == "s3cret");
+  const std::string secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
+  writeFile(dir.file("t"), secret + " \n");
+  CHECK(api::loadOrCreateToken("", dir.file("t")) == secret);
   writeFile(dir.file("empty"), "\n");
   CHECK_THROWS_WITH_AS(api::loadOrCreateToken("", dir.file("empty")), doctest::Contains("empty"),
                        std::runtime_error);
@@ -47,14 +48,15 @@ TEST_CASE("token: meridiand reads token files by the shared rule (common/token_f
   writeFile(dir.file("two"), "first\nsecond\n");
   CHECK_THROWS_WITH_AS(api::loadOrCreateToken("", dir.file("two")),
                        doctest::Contains("must hold one token on one line"), std::runtime_error);
-  writeFile(dir.file("open"), "s3cret\n");
+  writeFile(dir.file("open"), "s3cret-s3cret-s3cret-s3cret-s3cret\n");
   REQUIRE(chmod(dir.file("open").c_str(), 0666) == 0);
   CHECK_THROWS_WITH_AS(api::loadOrCreateToken("", dir.file("open")),
                        doctest::Contains("is writable by others"), std::runtime_error);
   // The default <db>.token is held to the same rule once it exists.
-  writeFile(dir.file("m.db.token"), "  padded \n");
+  writeFile(dir.file("m.db.token"), "  padded-padded-padded-padded-padded \n");
   REQUIRE(chmod(dir.file("m.db.token").c_str(), 0600) == 0);
-  CHECK(api::loadOrCreateToken(dir.file("m.db"), std::nullopt) == "padded");
+  CHECK(api::loadOrCreateToken(dir.file("m.db"), std::nullopt) ==
+        "padded-padded-padded-padded-padded");
 }
 
 TEST_CASE("token: constant-time comparison") {

@@ -37,7 +37,7 @@ struct World {
 
   /// `meridiand_args` are added to meridiand's command line.
   explicit World(const std::vector<std::string>& meridiand_args = {}) {
-    writeFile(token_file, "health-e2e\n");
+    writeFile(token_file, "health-e2e-health-e2e-health-e2e-health\n");
     std::vector<std::string> args{"--api-token-file", token_file, "--no-geodb"};
     args.insert(args.end(), meridiand_args.begin(), meridiand_args.end());
     meridiand = std::make_unique<MeridiandProcess>(db, dir.path(), args);
@@ -50,7 +50,8 @@ struct World {
                  const nlohmann::json& body = nullptr) {
     const std::string url = "http://127.0.0.1:" + std::to_string(meridiand->apiPort()) + path;
     return httpRequest(method, url, body.is_null() ? std::nullopt : std::optional(body.dump()),
-                       {"Authorization: Bearer health-e2e", "Content-Type: application/json"});
+                       {"Authorization: Bearer health-e2e-health-e2e-health-e2e-health",
+                        "Content-Type: application/json"});
   }
 
   void region(const std::string& name, double lat, double lon) {

@@ -23,7 +23,7 @@ struct Deployment {
   std::unique_ptr<MeridiandProcess> meridiand;
 
   Deployment() {
-    writeFile(token_file, "steering-e2e\n");
+    writeFile(token_file, "steering-e2e-steering-e2e-steering-e2e\n");
     meridiand = std::make_unique<MeridiandProcess>(
         dir.file("m.db"), dir.path(),
         std::vector<std::string>{"--api-token-file", token_file, "--geodb",
@@ -34,7 +34,8 @@ struct Deployment {
                  const nlohmann::json& body = nullptr) {
     const std::string url = "http://127.0.0.1:" + std::to_string(meridiand->apiPort()) + path;
     return httpRequest(method, url, body.is_null() ? std::nullopt : std::optional(body.dump()),
-                       {"Authorization: Bearer steering-e2e", "Content-Type: application/json"});
+                       {"Authorization: Bearer steering-e2e-steering-e2e-steering-e2e",
+                        "Content-Type: application/json"});
   }
   std::string dig(const std::string& args) const { return test::dig(meridiand->dnsPort(), args); }
 };

@@ -186,3 +186,25 @@ TEST_CASE("the compiled table: empty non-terminals, wildcards and cuts are flagg
   CHECK(table->zone(0).has_delegations);
   CHECK_FALSE(table->zone(0).has_wildcards);
 }
+
+TEST_CASE("zone file NUL smuggling: a NUL byte is refused naming the line, not dropped") {
+  // ldns reads a zone file as C strings: "ab<NUL>cd" used to be stored as "abcd".
+  const std::string text =
+      std::string(kAllTypes) + "nul TXT \"ab" + std::string(1, '\0') + "cd\"\n";
+  const std::string error = errorOf(text);
+  CHECK(error.find("bad.zone:22:") != std::string::npos);
+  CHECK(error.find("NUL") != std::string::npos);
+  // Written the zone-file way, a zero byte is data, and it round-trips.
+  const zones::ParsedZone parsed =
+      zones::parseZoneText(std::string(kAllTypes) + "nul TXT \"ab\\000cd\"\n", "ok.zone");
+  bool found = false;
+  for (const auto& r : parsed.records) {
+    if (r.owner != "nul.t.example.") continue;
+    found = true;
+    CHECK(r.rdata == std::string("\x05"
+                                 "ab\0cd",
+                                 6));
+    CHECK(zones::rdataToText(r.type, r.rdata) == "\"ab\\000cd\"");
+  }
+  CHECK(found);
+}

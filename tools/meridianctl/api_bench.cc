@@ -18,6 +18,7 @@
 
 #include "server/api/api_server.h"
 #include "tools/meridianctl/api_client.h"
+#include "zones/database.h"
 
 int main(int argc, char** argv) {
   using namespace meridian;
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
       char pattern[] = "/tmp/meridian-api-bench-XXXXXX";
       dir = mkdtemp(pattern);
       const std::string db = dir + "/bench.db";
+      { zones::Database create(db); }  // the API server never creates its database
       token = api::loadOrCreateToken(db, std::nullopt);
       server = std::make_unique<api::ApiServer>(api::ApiConfig{"127.0.0.1:0", db, token},
                                                 api::ApiHooks{});

@@ -28,8 +28,8 @@ nlohmann::json ApiReply::json() const {
   return doc;
 }
 
-ApiClient::ApiClient(std::string base, std::string token)
-    : base_(std::move(base)), token_(std::move(token)) {
+ApiClient::ApiClient(std::string base, std::string token, TlsTrust trust)
+    : base_(std::move(base)), token_(std::move(token)), trust_(std::move(trust)) {
   while (!base_.empty() && base_.back() == '/') base_.pop_back();
   curl_ = curl_easy_init();
   if (curl_ == nullptr) throw CtlError("cannot initialise libcurl");
@@ -77,6 +77,11 @@ ApiReply ApiClient::send(const std::string& method, const std::string& path,
   curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 120000L);
   curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+  if (!trust_.cacert.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, trust_.cacert.c_str());
+  if (trust_.insecure) {
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   const CURLcode rc = curl_easy_perform(curl_);
   if (rc != CURLE_OK) {
     throw CtlError("cannot reach the API at " + base_ + ": " + curl_easy_strerror(rc));

@@ -25,10 +25,17 @@ struct ApiReply {
   nlohmann::json json() const;  // throws CtlError when the body is not JSON
 };
 
+/// How to trust an https:// API (meridiand --api-tls-cert).
+struct TlsTrust {
+  std::string cacert;     // PEM file of the CA (or the self-signed certificate) to trust
+  bool insecure = false;  // verify nothing (tests, first set-up); the token still travels encrypted
+};
+
 class ApiClient {
  public:
-  /// `base` like "http://127.0.0.1:8053"; `token` sent as Bearer.
-  ApiClient(std::string base, std::string token);
+  /// `base` like "http://127.0.0.1:8053" or "https://api.example:8053";
+  /// `token` sent as Bearer.
+  ApiClient(std::string base, std::string token, TlsTrust trust = {});
   ~ApiClient();
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
@@ -47,6 +54,7 @@ class ApiClient {
  private:
   std::string base_;
   std::string token_;
+  TlsTrust trust_;
   CURL* curl_ = nullptr;
 };
 

@@ -18,6 +18,7 @@ struct Context {
   std::string token_file;
   std::string db;  // offline mode for zone commands; else locates <db>.token
   bool json = false;
+  TlsTrust tls;  // --cacert, --insecure
 
   /// The client, created on first use: token from --token-file, else
   /// <db>.token when --db is given, else $MERIDIAN_TOKEN_FILE.

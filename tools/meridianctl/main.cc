@@ -28,7 +28,7 @@ ApiClient& Context::api() {
           "no API token: give --token-file FILE, --db FILE (uses FILE.token) or set "
           "MERIDIAN_TOKEN_FILE");
     }
-    client_ = std::make_unique<ApiClient>(api_url, readTokenFile(file));
+    client_ = std::make_unique<ApiClient>(api_url, readTokenFile(file), tls);
   }
   return *client_;
 }
@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
                  "database file: zone commands work on it directly (offline); other commands "
                  "take the API token from <db>.token");
   app.add_flag("--json", ctx.json, "print the API's JSON instead of tables");
+  app.add_option("--cacert", ctx.tls.cacert,
+                 "PEM file of the CA (or self-signed certificate) to trust for an https:// --api")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--insecure", ctx.tls.insecure,
+               "do not verify the https:// API's certificate (testing only)");
   ctl::addZoneCommands(app, ctx);
   ctl::addSteeringCommands(app, ctx);
   try {
