@@ -49,6 +49,24 @@ bool parseClientSubnet(const uint8_t* data, size_t length, ClientSubnet& ecs) no
   return true;
 }
 
+// Validates the COOKIE option (RFC 7873 5.2.2): 8 octets (client cookie
+// only) or 16 to 40 (client plus server cookie); any other length, and a
+// second COOKIE option, is FORMERR. E.g. 12 octets is a client cookie with a
+// 4-octet server cookie, shorter than the 8 the RFC allows: FORMERR.
+bool parseCookie(const uint8_t* data, size_t length, Cookie& cookie) noexcept {
+  if (cookie.present || length < edns::kClientCookieLength) return false;
+  const size_t server_length = length - edns::kClientCookieLength;
+  if (server_length != 0 && (server_length < edns::kMinServerCookieLength ||
+                             server_length > edns::kMaxServerCookieLength)) {
+    return false;
+  }
+  cookie.present = true;
+  std::memcpy(cookie.client, data, edns::kClientCookieLength);
+  cookie.server_length = static_cast<uint8_t>(server_length);
+  std::memcpy(cookie.server, data + edns::kClientCookieLength, server_length);
+  return true;
+}
+
 // Parses the OPT pseudo-record's fixed fields and options.
 bool parseOpt(const uint8_t* rr, const uint8_t* rdata, size_t rdlength, Query& q) noexcept {
   q.has_edns = true;
@@ -64,6 +82,9 @@ bool parseOpt(const uint8_t* rr, const uint8_t* rdata, size_t rdlength, Query& q
     pos += 4;
     if (option_length > rdlength - pos) return false;
     if (code == edns::kOptionEcs && !parseClientSubnet(rdata + pos, option_length, q.ecs)) {
+      return false;
+    }
+    if (code == edns::kOptionCookie && !parseCookie(rdata + pos, option_length, q.cookie)) {
       return false;
     }
     // Unknown options are ignored (RFC 6891 section 6.1.2).
@@ -110,6 +131,7 @@ size_t readName(const uint8_t* packet, size_t length, size_t offset, uint8_t* ou
 ParseStatus parseQuery(const uint8_t* packet, size_t length, Query& q) noexcept {
   q.has_edns = false;
   q.ecs.present = false;
+  q.cookie.present = false;
   q.has_tsig = false;
   q.question_end = 0;
   q.edns_version = 0;

@@ -285,3 +285,47 @@ TEST_CASE("readName follows backward pointers and rejects loops") {
   p.push_back(static_cast<uint8_t>(p.size() - 1));  // points at itself
   CHECK(wire::readName(p.data(), p.size(), p.size() - 2, out, &length) == 0);
 }
+
+namespace {
+
+std::vector<uint8_t> cookieQuery(std::vector<uint8_t> cookie) {
+  QueryOptions o;
+  o.edns = true;
+  o.cookie = std::move(cookie);
+  return makeQuery("www.example.com", o);
+}
+
+}  // namespace
+
+TEST_CASE("COOKIE: lengths 8 and 16..40 parse; client and server cookie split (RFC 7873 4)") {
+  wire::Query q;
+  std::vector<uint8_t> data(40);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i + 1);
+  for (size_t length : {8, 16, 24, 40}) {
+    const auto packet = cookieQuery(std::vector<uint8_t>(data.begin(), data.begin() + length));
+    REQUIRE(wire::parseQuery(packet.data(), packet.size(), q) == wire::ParseStatus::kOk);
+    CHECK(q.cookie.present);
+    CHECK(q.cookie.client[0] == 1);
+    CHECK(q.cookie.client[7] == 8);
+    CHECK(q.cookie.server_length == length - 8);
+    if (length > 8) CHECK(q.cookie.server[0] == 9);
+  }
+  const auto plain = makeQuery("www.example.com");
+  REQUIRE(wire::parseQuery(plain.data(), plain.size(), q) == wire::ParseStatus::kOk);
+  CHECK_FALSE(q.cookie.present);  // not left over from the previous packet
+}
+
+TEST_CASE_FIXTURE(Fixture, "COOKIE: bad lengths and two options get FORMERR (RFC 7873 5.2.2)") {
+  for (size_t length : {0, 1, 7, 9, 12, 15, 41, 64}) {
+    INFO("option length " << length);
+    const Response r = send(cookieQuery(std::vector<uint8_t>(length, 0xab)));
+    CHECK(r.rcode == 1);
+    CHECK_FALSE(r.has_cookie);
+    CHECK(r.answer.empty());
+  }
+  auto two = cookieQuery(std::vector<uint8_t>(8, 0xab));
+  const std::vector<uint8_t> option(two.end() - 12, two.end());
+  two.insert(two.end(), option.begin(), option.end());
+  two[two.size() - 24 - 1] = 24;  // OPT rdlength low octet
+  CHECK(send(two).rcode == 1);
+}
