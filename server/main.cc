@@ -252,11 +252,11 @@ int run(const Options& options) {
   config.rrl.slip = options.rrl_slip;
   config.rrl.ipv4_prefix = static_cast<uint8_t>(options.rrl_ipv4_prefix);
   config.rrl.ipv6_prefix = static_cast<uint8_t>(options.rrl_ipv6_prefix);
+  // Without --cookie-secret-file the settings carry a random secret, the
+  // same for every query thread (they all copy these settings).
   config.loop.answer.cookies = !options.no_cookies;
-  if (!options.no_cookies) {
-    config.loop.answer.cookie_secrets = options.cookie_secret_file.empty()
-                                            ? server::randomCookieSecrets()
-                                            : readCookieSecrets(options.cookie_secret_file);
+  if (!options.cookie_secret_file.empty()) {
+    config.loop.answer.cookie_secrets = readCookieSecrets(options.cookie_secret_file);
   }
   server::DnsService dns(config);
 

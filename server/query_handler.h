@@ -33,9 +33,11 @@ struct AnswerSettings {
   /// Response rate limiting, shared by every query thread; null = off. It
   /// outlives the threads (DnsService owns it).
   RateLimiter* rrl = nullptr;
-  /// DNS cookies: each query thread keys its own CookieEngine with these.
+  /// DNS cookies: each query thread keys its own CookieEngine with these;
+  /// every thread must get the same (copies of one AnswerSettings), so that
+  /// a cookie minted on one verifies on all. Random unless set.
   bool cookies = true;
-  CookieSecrets cookie_secrets;
+  CookieSecrets cookie_secrets = randomCookieSecrets();
 };
 
 /// Per-loop scratch space, allocated once and reused for every query.

@@ -44,10 +44,26 @@ uint64_t finish(uint64_t h) noexcept {
   return h ^ (h >> 33);
 }
 
-uint64_t load64(const uint8_t* p, size_t length) noexcept {
-  uint64_t v = 0;
-  std::memcpy(&v, p, length < 8 ? length : 8);
+uint64_t load64(const uint8_t* p) noexcept {
+  uint64_t v;
+  std::memcpy(&v, p, 8);  // a fixed size: one unaligned load
   return v;
+}
+
+// The last 1..7 octets of a name, zero-padded.
+uint64_t loadTail(const uint8_t* p, size_t length) noexcept {
+  uint64_t v = 0;
+  for (size_t i = 0; i < length; ++i) v |= uint64_t{p[i]} << (8 * i);
+  return v;
+}
+
+// Network-order address octets kept by a prefix of `bits`, as two 64-bit
+// masks; e.g. /56 keeps the first 7 octets: ff..ff00 and 0.
+void prefixMasks(unsigned bits, size_t octets, uint8_t* masks) noexcept {
+  for (size_t i = 0; i < 16; ++i) {
+    const unsigned keep = i >= octets || i * 8 >= bits ? 0 : bits - i * 8 >= 8 ? 8 : bits - i * 8;
+    masks[i] = static_cast<uint8_t>(0xff00u >> keep);
+  }
 }
 
 }  // namespace
@@ -79,6 +95,12 @@ RateLimiter::RateLimiter(const RrlSettings& settings, uint64_t now_us)
   if (getrandom(&seed_, sizeof seed_, 0) != static_cast<ssize_t>(sizeof seed_)) {
     seed_ = now_us * 0x9e3779b97f4a7c15ull ^ reinterpret_cast<uintptr_t>(this);
   }
+  uint8_t masks[16];
+  prefixMasks(settings_.ipv4_prefix, 4, masks);
+  mask4_ = load64(masks);
+  prefixMasks(settings_.ipv6_prefix, 16, masks);
+  mask6_[0] = load64(masks);
+  mask6_[1] = load64(masks + 8);
   const size_t buckets = size_t{1} << settings_.table_bits;
   set_mask_ = buckets / kWays - 1;
   buckets_ = std::make_unique<std::atomic<uint64_t>[]>(buckets);  // value-initialized: empty
@@ -87,19 +109,23 @@ RateLimiter::RateLimiter(const RrlSettings& settings, uint64_t now_us)
 uint64_t RateLimiter::key(uint8_t family, const uint8_t* address, RrlClass c, const uint8_t* name,
                           size_t name_length, uint16_t qtype) const noexcept {
   // The client prefix, e.g. 192.0.2.77 with /24 -> 192.0.2.0.
-  uint8_t prefix[16] = {};
-  const size_t octets = family == 4 ? 4 : 16;
-  const unsigned bits = family == 4 ? settings_.ipv4_prefix : settings_.ipv6_prefix;
-  for (size_t i = 0; i < octets && i * 8 < bits; ++i) {
-    const unsigned keep = bits - i * 8 >= 8 ? 8 : bits - i * 8;
-    prefix[i] = static_cast<uint8_t>(address[i] & (0xff00u >> keep));
+  uint64_t high, low = 0;
+  if (family == 4) {
+    uint32_t v4;
+    std::memcpy(&v4, address, 4);
+    high = v4 & mask4_;
+  } else {
+    high = load64(address) & mask6_[0];
+    low = load64(address + 8) & mask6_[1];
   }
   uint64_t h = seed_;
   h = mix(h, uint64_t{family} | uint64_t{static_cast<uint8_t>(c)} << 8 | uint64_t{qtype} << 16 |
                  uint64_t{name_length} << 32);
-  h = mix(h, load64(prefix, 8));
-  h = mix(h, load64(prefix + 8, 8));
-  for (size_t at = 0; at < name_length; at += 8) h = mix(h, load64(name + at, name_length - at));
+  h = mix(h, high);
+  h = mix(h, low);
+  size_t at = 0;
+  for (; at + 8 <= name_length; at += 8) h = mix(h, load64(name + at));
+  if (at < name_length) h = mix(h, loadTail(name + at, name_length - at));
   return finish(h);
 }
 

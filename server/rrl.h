@@ -73,7 +73,9 @@ class RateLimiter {
   uint64_t interval_us_;   // one response's worth of time: 1e6 / rate
   uint64_t tolerance_us_;  // the burst: (rate - 1) responses ahead of time
   uint64_t seed_;
-  size_t set_mask_;  // sets - 1
+  uint64_t mask4_;     // the IPv4 prefix's octets, as loaded from memory
+  uint64_t mask6_[2];  // the IPv6 prefix's
+  size_t set_mask_;    // sets - 1
   std::unique_ptr<std::atomic<uint64_t>[]> buckets_;
 };
 

@@ -236,7 +236,19 @@ TEST_CASE("cookies: dig +cookie gets a server cookie; sent back, it exempts the 
   };
   CHECK(flood(bytes) == 1000);
   CHECK(flood(std::nullopt) < 1000);
+  // From 16 source ports, which SO_REUSEPORT spreads over both UDP threads:
+  // the cookie is valid on every thread (they share the secret).
+  const double valid_before = s.metrics().at("meridian_dns_cookies_total{state=\"valid\"}");
+  for (int i = 0; i < 16; ++i) {
+    UdpClient client(s.port());
+    QueryOptions o;
+    o.edns = true;
+    o.cookie = bytes;
+    client.send(makeQuery("www.example.com", o));
+    CHECK(client.drain(200ms).size() == 1);
+  }
   const auto m = s.metrics();
+  CHECK(m.at("meridian_dns_cookies_total{state=\"valid\"}") == valid_before + 16);
   CHECK(m.at("meridian_dns_cookies_total{state=\"valid\"}") >= 1001);
   CHECK(m.at("meridian_dns_cookies_total{state=\"client_only\"}") >= 1);
   CHECK(m.at("meridian_dns_cookies_total{state=\"bad\"}") >= 1);
