@@ -208,6 +208,11 @@ size_t handleQuery(const Snapshot& snapshot, QueryContext& context, const uint8_
     case wire::ParseStatus::kBadVers:
       outcome.rcode = wire::rcode::BADVERS;
       break;
+    case wire::ParseStatus::kCookieOnly:
+      // RFC 7873 5.4: no question, our cookie in the answer; without
+      // cookies such a query is malformed, as it was before them.
+      outcome.rcode = send_cookie ? wire::rcode::NOERROR : wire::rcode::FORMERR;
+      break;
     default:
       outcome.rcode = wire::rcode::FORMERR;
       break;

@@ -64,6 +64,7 @@ enum class ParseStatus : uint8_t {
   kFormErr,   // malformed: answer FORMERR
   kNotImp,    // opcode other than QUERY
   kBadVers,   // EDNS version above 0
+  kCookieOnly,  // QDCOUNT 0 with a COOKIE option: asks for a server cookie (RFC 7873 5.4)
 };
 
 /// Parses `length` bytes at `packet` into `query`. Never throws or allocates.

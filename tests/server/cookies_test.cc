@@ -309,3 +309,20 @@ TEST_CASE_FIXTURE(CookieFixture,
   CHECK(nx.rcode == 3);
   CHECK(nx.cookie.size() == 24);
 }
+
+TEST_CASE_FIXTURE(CookieFixture, "cookies: QDCOUNT 0 with a COOKIE gets NOERROR, no question, a cookie") {
+  const std::vector<uint8_t> packet = {0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                                       0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 12,
+                                       0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+  const Response r = runner.run(snapshot, packet);
+  CHECK(r.rcode == 0);
+  CHECK(r.question.empty());
+  CHECK(r.answer.empty());
+  CHECK_FALSE(r.aa);
+  REQUIRE(r.cookie.size() == 24);
+  CHECK(check(r.cookie) == server::CookieVerdict::kValid);
+  runner.context.cookies = nullptr;  // cookies off: malformed, as before
+  const Response off = runner.run(snapshot, packet);
+  CHECK(off.rcode == 1);
+  CHECK_FALSE(off.has_cookie);
+}

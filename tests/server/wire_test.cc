@@ -329,3 +329,25 @@ TEST_CASE_FIXTURE(Fixture, "COOKIE: bad lengths and two options get FORMERR (RFC
   two[two.size() - 24 - 1] = 24;  // OPT rdlength low octet
   CHECK(send(two).rcode == 1);
 }
+
+TEST_CASE("COOKIE: QDCOUNT 0 is a query for a server cookie only with a COOKIE option (RFC 7873 5.4)") {
+  wire::Query q;
+  // Header with QDCOUNT 0, ARCOUNT 1, then an OPT with an 8-octet cookie.
+  std::vector<uint8_t> packet = {0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                                 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 12,
+                                 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+  REQUIRE(wire::parseQuery(packet.data(), packet.size(), q) == wire::ParseStatus::kCookieOnly);
+  CHECK(q.cookie.present);
+  CHECK(q.question_end == 0);
+  // The same without the option, or without EDNS: malformed, as before.
+  std::vector<uint8_t> bare(packet.begin(), packet.begin() + 23);
+  bare[22] = 0;  // OPT rdlength 0
+  CHECK(wire::parseQuery(bare.data(), bare.size(), q) == wire::ParseStatus::kFormErr);
+  std::vector<uint8_t> header(packet.begin(), packet.begin() + 12);
+  header[11] = 0;
+  CHECK(wire::parseQuery(header.data(), header.size(), q) == wire::ParseStatus::kFormErr);
+  // Two questions stay malformed.
+  auto two = makeQuery("www.example.com");
+  two[5] = 2;
+  CHECK(wire::parseQuery(two.data(), two.size(), q) == wire::ParseStatus::kFormErr);
+}
