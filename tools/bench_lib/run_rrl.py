@@ -61,13 +61,16 @@ def _rrl_counters(server):
     if not isinstance(server, servers.Meridian) or not server.api_url:
         return {}
     m = server.metrics()
-    return {what: sum(v for k, v in m.items() if k.startswith(f"meridian_rrl_{what}_total"))
-            for what in ("limited", "slipped", "dropped")}
+    out = {what: sum(v for k, v in m.items() if k.startswith(f"meridian_rrl_{what}_total"))
+           for what in ("limited", "slipped", "dropped")}
+    out["received"] = m.get('meridian_dns_queries_total{transport="udp"}', 0)
+    return out
 
 
 def _phase(server, args, flood_file, legit_file):
     """One flood with the legitimate clients beside it; the figures."""
     before = _rrl_counters(server)
+    udp0 = procstat.udp_counters()
     cpu0 = procstat.cpu_seconds(server.proc.pid)
     wall0 = time.monotonic()
     flood = _dnsperf(server, FLOOD_SOURCE, flood_file, args.flood_qps, args.seconds,
@@ -79,6 +82,7 @@ def _phase(server, args, flood_file, legit_file):
     ls = [_finish(p) for p in legit]
     wall = time.monotonic() - wall0
     user, system = procstat.cpu_seconds(server.proc.pid)
+    udp1 = procstat.udp_counters()
     after = _rrl_counters(server)
     bytes_in = f["sent"] * f.get("request_bytes", 0)
     bytes_out = f["completed"] * f.get("response_bytes", 0)
@@ -96,6 +100,9 @@ def _phase(server, args, flood_file, legit_file):
         "legit_answered": report.ratio(legit_done, legit_sent),
         "legit_rcodes": [x.get("rcodes", {}) for x in ls],
         "server_cores": (user + system - cpu0[0] - cpu0[1]) / wall,
+        # Datagrams the kernel dropped because a receive buffer was full (the
+        # server's or a dnsperf's): what the machine could not carry.
+        "udp_rcvbuf_errors": udp1.get("RcvbufErrors", 0) - udp0.get("RcvbufErrors", 0),
     }
     for what in after:
         stats[f"rrl_{what}"] = after[what] - before.get(what, 0)
@@ -167,7 +174,7 @@ def measure(args, binaries, workdir):
                           for k in ("flood_qps", "amplification", "legit_answered",
                                     "flood_response_bytes", "flood_request_bytes",
                                     "server_cores", "rrl_limited", "rrl_slipped",
-                                    "rrl_dropped")}
+                                    "rrl_dropped", "rrl_received", "udp_rcvbuf_errors")}
         data["legit_lost"] = sum(x["legit_sent"] - x["legit_completed"] for x in rounds)
     return result
 
@@ -181,18 +188,21 @@ def render(result):
            f"(load {report.load_text(start)} at start, {report.load_text(end)} at end, "
            f"{start['nproc']} CPUs)"]
     headers = ["server", "flood qps", "req B", "resp B", "amplification", "legit answered %",
-               "legit lost", "limited", "slipped", "dropped", "srv cores"]
+               "legit lost", "rcvbuf drops", "received", "limited", "slipped", "dropped",
+               "srv cores"]
     rows = []
     for name, data in result["servers"].items():
         m = data["median"]
         rows.append([name, m["flood_qps"], m["flood_request_bytes"], m["flood_response_bytes"],
                      m["amplification"],
                      None if m["legit_answered"] is None else 100 * m["legit_answered"],
-                     data["legit_lost"], m["rrl_limited"], m["rrl_slipped"], m["rrl_dropped"],
-                     m["server_cores"]])
+                     data["legit_lost"], m["udp_rcvbuf_errors"], m["rrl_received"],
+                     m["rrl_limited"], m["rrl_slipped"], m["rrl_dropped"], m["server_cores"]])
     out.append(report.table(headers, rows))
     for name, why in result["skipped"].items():
         out.append(f"skipped {name}: {why}")
+    out.append("(rcvbuf drops: datagrams the kernel dropped for a full receive buffer, the "
+               "server's or a dnsperf's; received: UDP queries meridiand read)")
     out.append("\nsummary (goals: amplification <= 1, legitimate answered 100%)")
     for name, data in result["servers"].items():
         m = data["median"]
