@@ -292,6 +292,9 @@ void Answerer::writeReferral(uint32_t cut) noexcept {
   const Node& node = table_.node(cut);
   const RRset* ns = table_.findRRset(node, wire::type::NS);
   out_.authoritative = false;
+  out_.referral = true;
+  out_.rate_name = table_.nodeName(node);
+  out_.rate_name_length = node.name_length;
   context_.counters->referrals.add();
   if (!writeRRset(*ns, table_.nodeName(node), node.name_length, &out_.authority_count)) return;
   writeAdditional(*ns, true);
@@ -369,10 +372,18 @@ AnswerOutcome Answerer::run() noexcept {
     }
     if (found.match == Match::kNxDomain) {
       out_.rcode = wire::rcode::NXDOMAIN;  // for the last name in a chain (RFC 6604)
+      const Node& apex = table_.node(table_.zone(zone_index).apex);
+      out_.rate_name = table_.nodeName(apex);
+      out_.rate_name_length = apex.name_length;
       writeNegative(zone_index);
       return out_;
     }
     const Node& node = table_.node(found.node);
+    if (found.match == Match::kWildcard && step == 0) {
+      // Random names under a wildcard share the wildcard's bucket.
+      out_.rate_name = table_.nodeName(node);
+      out_.rate_name_length = node.name_length;
+    }
     const RRset* cname = table_.findRRset(node, wire::type::CNAME);
     if (cname != nullptr && q.qtype != wire::type::CNAME) {
       if (!writeRRset(*cname, name.wire, name.length, &out_.answer_count)) return out_;

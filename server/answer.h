@@ -18,6 +18,13 @@ struct AnswerOutcome {
   uint16_t answer_count = 0;
   uint16_t authority_count = 0;
   uint16_t additional_count = 0;
+  // For response rate limiting (server/rrl.h): a referral, and the name the
+  // answer is counted under when it is not the question's: the zone apex
+  // for NXDOMAIN, the delegation point for a referral, the wildcard for a
+  // synthesized answer (lowercase wire format, in the snapshot).
+  bool referral = false;
+  const uint8_t* rate_name = nullptr;
+  uint8_t rate_name_length = 0;
 };
 
 /// Writes the answer, authority and additional sections for the parsed

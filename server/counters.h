@@ -59,7 +59,39 @@ namespace meridian::server {
   SCALAR(steered_panic, "meridian_steered_panic_total", "",                                      \
          "Steered answers in panic mode (too many endpoints down: health ignored).")             \
   SCALAR(steered_drained, "meridian_steered_drained_only_total", "",                             \
-         "Steered answers that fell back to drained endpoints.")
+         "Steered answers that fell back to drained endpoints.")                                 \
+  SCALAR(cookies_client_only, "meridian_dns_cookies_total", "state=\"client_only\"",             \
+         "Queries with a DNS COOKIE option, by what their server cookie was.")                   \
+  SCALAR(cookies_valid, "meridian_dns_cookies_total", "state=\"valid\"",                         \
+         "Queries with a DNS COOKIE option, by what their server cookie was.")                   \
+  SCALAR(cookies_stale, "meridian_dns_cookies_total", "state=\"stale\"",                         \
+         "Queries with a DNS COOKIE option, by what their server cookie was.")                   \
+  SCALAR(cookies_bad, "meridian_dns_cookies_total", "state=\"bad\"",                             \
+         "Queries with a DNS COOKIE option, by what their server cookie was.")                   \
+  SCALAR(rrl_limited_positive, "meridian_rrl_limited_total", "class=\"positive\"",               \
+         "UDP responses over the rate limit (slipped + dropped), by RRL class.")                 \
+  SCALAR(rrl_limited_nxdomain, "meridian_rrl_limited_total", "class=\"nxdomain\"",               \
+         "UDP responses over the rate limit (slipped + dropped), by RRL class.")                 \
+  SCALAR(rrl_limited_referral, "meridian_rrl_limited_total", "class=\"referral\"",               \
+         "UDP responses over the rate limit (slipped + dropped), by RRL class.")                 \
+  SCALAR(rrl_limited_error, "meridian_rrl_limited_total", "class=\"error\"",                     \
+         "UDP responses over the rate limit (slipped + dropped), by RRL class.")                 \
+  SCALAR(rrl_slipped_positive, "meridian_rrl_slipped_total", "class=\"positive\"",               \
+         "Rate-limited responses sent truncated (TC) or as BADCOOKIE, by RRL class.")            \
+  SCALAR(rrl_slipped_nxdomain, "meridian_rrl_slipped_total", "class=\"nxdomain\"",               \
+         "Rate-limited responses sent truncated (TC) or as BADCOOKIE, by RRL class.")            \
+  SCALAR(rrl_slipped_referral, "meridian_rrl_slipped_total", "class=\"referral\"",               \
+         "Rate-limited responses sent truncated (TC) or as BADCOOKIE, by RRL class.")            \
+  SCALAR(rrl_slipped_error, "meridian_rrl_slipped_total", "class=\"error\"",                     \
+         "Rate-limited responses sent truncated (TC) or as BADCOOKIE, by RRL class.")            \
+  SCALAR(rrl_dropped_positive, "meridian_rrl_dropped_total", "class=\"positive\"",               \
+         "Rate-limited responses not sent, by RRL class.")                                       \
+  SCALAR(rrl_dropped_nxdomain, "meridian_rrl_dropped_total", "class=\"nxdomain\"",               \
+         "Rate-limited responses not sent, by RRL class.")                                       \
+  SCALAR(rrl_dropped_referral, "meridian_rrl_dropped_total", "class=\"referral\"",               \
+         "Rate-limited responses not sent, by RRL class.")                                       \
+  SCALAR(rrl_dropped_error, "meridian_rrl_dropped_total", "class=\"error\"",                     \
+         "Rate-limited responses not sent, by RRL class.")
 
 class Counter {
  public:

@@ -68,6 +68,10 @@ void ensureAddressFree(const ListenAddress& where) {
 DnsService::DnsService(DnsServiceConfig config) : config_(std::move(config)) {
   if (config_.threads == 0) config_.threads = 1;
   if (config_.listen.empty()) throw std::invalid_argument("no --dns-listen address given");
+  if (config_.rrl.rate > 0) {
+    rrl_ = std::make_unique<RateLimiter>(config_.rrl, SystemClock().monotonicMicros());
+  }
+  config_.loop.answer.rrl = rrl_.get();
   ReloadSettings reload;
   reload.db_path = config_.db_path;
   reload.geodb_path = config_.geodb_path;

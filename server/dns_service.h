@@ -21,8 +21,9 @@ struct DnsServiceConfig {
   steering::HealthSettings health;
   std::vector<std::string> listen;  // "ADDR:PORT"; port 0 picks a free port (the same for all)
   unsigned threads = 2;
-  LoopSettings loop;
+  LoopSettings loop;  // loop.answer.rrl is set by DnsService from `rrl`
   unsigned reload_poll_ms = 200;
+  RrlSettings rrl;  // rate 0: no rate limiting
 };
 
 class DnsService {
@@ -58,6 +59,7 @@ class DnsService {
   void publish(std::shared_ptr<const Snapshot> snapshot);
 
   DnsServiceConfig config_;
+  std::unique_ptr<RateLimiter> rrl_;  // shared by every query thread; outlives them
   SnapshotGraveyard graveyard_;
   std::unique_ptr<TcpLimits> tcp_limits_;  // shared by every loop
   std::vector<std::unique_ptr<DnsLoop>> loops_;

@@ -18,12 +18,14 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "common/log.h"
 #include "common/socket_address.h"
 #include "geo/mmdb.h"
 #include "server/api/api_server.h"
+#include "server/cookies.h"
 #include "server/demo.h"
 #include "server/dns_service.h"
 #include "server/explain.h"
@@ -61,6 +63,12 @@ struct Options {
   unsigned tcp_idle_timeout_ms = 10000;
   unsigned tcp_io_timeout_ms = 2000;
   unsigned reload_poll_ms = 200;
+  unsigned rrl_rate = 200;
+  unsigned rrl_slip = 2;
+  unsigned rrl_ipv4_prefix = 24;
+  unsigned rrl_ipv6_prefix = 56;
+  std::string cookie_secret_file;
+  bool no_cookies = false;
   std::string log_level = "info";
   bool demo = false;
   bool check = false;
@@ -109,6 +117,21 @@ void checkReadableFile(const std::string& option, const std::string& path) {
     throw optionError(option, path, std::string("cannot read: ") + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode)) throw optionError(option, path, "is not a regular file");
+}
+
+// --cookie-secret-file: one or two secrets in hex (server/cookies.h), or an
+// error naming the option, the file and the line.
+server::CookieSecrets readCookieSecrets(const std::string& path) {
+  checkReadableFile("--cookie-secret-file", path);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) throw optionError("--cookie-secret-file", path, "cannot read");
+  try {
+    return server::parseCookieSecrets(text.str());
+  } catch (const std::exception& e) {
+    throw optionError("--cookie-secret-file", path, e.what());
+  }
 }
 
 // --api-listen: split as the API server splits it and, unless we only
@@ -203,6 +226,7 @@ ApiFiles validateOptions(const Options& options) {
         "is more than --tcp-max-connections (" + std::to_string(options.tcp_max_connections) + ")");
   }
   if (!options.geodb.empty()) checkReadableFile("--geodb", options.geodb);
+  if (!options.cookie_secret_file.empty()) readCookieSecrets(options.cookie_secret_file);
   if (!options.ready_file.empty()) {
     const auto slash = options.ready_file.rfind('/');
     const std::string directory = slash == std::string::npos ? "."
@@ -319,6 +343,16 @@ int run(const Options& options) {
   config.loop.tcp_idle_timeout_ms = options.tcp_idle_timeout_ms;
   config.loop.tcp_io_timeout_ms = options.tcp_io_timeout_ms;
   config.reload_poll_ms = options.reload_poll_ms;
+  config.rrl.rate = options.rrl_rate;
+  config.rrl.slip = options.rrl_slip;
+  config.rrl.ipv4_prefix = static_cast<uint8_t>(options.rrl_ipv4_prefix);
+  config.rrl.ipv6_prefix = static_cast<uint8_t>(options.rrl_ipv6_prefix);
+  // Without --cookie-secret-file the settings carry a random secret, the
+  // same for every query thread (they all copy these settings).
+  config.loop.answer.cookies = !options.no_cookies;
+  if (!options.cookie_secret_file.empty()) {
+    config.loop.answer.cookie_secrets = readCookieSecrets(options.cookie_secret_file);
+  }
   server::DnsService dns(config);
 
   if (options.check) {
@@ -532,6 +566,31 @@ int main(int argc, char** argv) {
   app.add_option("--reload-poll-ms", o.reload_poll_ms, "how often to look for database changes")
       ->check(CLI::Range(10, 10000))
       ->capture_default_str();
+  app.add_option("--rrl-rate", o.rrl_rate,
+                 "response rate limit: UDP responses per second per client prefix and answer "
+                 "(0 = off)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--rrl-slip", o.rrl_slip,
+                 "every Nth rate-limited answer is sent truncated (TC) instead of dropped "
+                 "(0 = never, 1 = always)")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  app.add_option("--rrl-ipv4-prefix", o.rrl_ipv4_prefix,
+                 "IPv4 clients in one prefix of this length share rate limits")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
+  app.add_option("--rrl-ipv6-prefix", o.rrl_ipv6_prefix,
+                 "IPv6 clients in one prefix of this length share rate limits")
+      ->check(CLI::Range(1, 128))
+      ->capture_default_str();
+  CLI::Option* cookie_secret =
+      app.add_option("--cookie-secret-file", o.cookie_secret_file,
+                     "DNS cookie secrets in hex: the primary (mints), then optionally a staging "
+                     "one (also accepted); the same file on every node of a cluster (default: "
+                     "a random secret per process)");
+  app.add_flag("--no-cookies", o.no_cookies, "ignore DNS cookies (no COOKIE option in answers)")
+      ->excludes(cookie_secret);
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_flag("--demo", o.demo, "seed an empty database with the embedded demo zone");
   app.add_flag("--check", o.check, "load and compile the database, then exit");

@@ -8,7 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "server/cookies.h"
 #include "server/counters.h"
+#include "server/query_clock.h"
+#include "server/rrl.h"
 #include "server/steering/steer.h"
 #include "server/snapshot.h"
 #include "wire/query.h"
@@ -27,6 +30,14 @@ struct ClientAddress {
 /// Settings a loop answers with; copied into each QueryContext at start.
 struct AnswerSettings {
   uint16_t max_udp_payload = wire::kDefaultEdnsPayload;  // our EDNS buffer size
+  /// Response rate limiting, shared by every query thread; null = off. It
+  /// outlives the threads (DnsService owns it).
+  RateLimiter* rrl = nullptr;
+  /// DNS cookies: each query thread keys its own CookieEngine with these;
+  /// every thread must get the same (copies of one AnswerSettings), so that
+  /// a cookie minted on one verifies on all. Random unless set.
+  bool cookies = true;
+  CookieSecrets cookie_secrets = randomCookieSecrets();
 };
 
 /// Per-loop scratch space, allocated once and reused for every query.
@@ -42,11 +53,19 @@ struct QueryContext {
   steering::Random random;
   steering::SteeringResult steering;
   steering::ClientView client;
+  // Abuse defences (null = off; QueryThreadState sets them, explain does
+  // not): the shared rate limiter, this thread's cookie engine, and the
+  // clock both read, which must be set when either is.
+  RateLimiter* rrl = nullptr;
+  unsigned rrl_slip_count = 0;  // limited answers since the last slipped one
+  CookieEngine* cookies = nullptr;
+  const QueryClock* clock = nullptr;
 };
 
 /// Answers one query. Writes the response into `response` (at most
 /// `capacity` bytes; 65535 is enough for anything) and returns its length, or
-/// 0 when the packet must be dropped (shorter than a header, or a response).
+/// 0 when the packet must be dropped (shorter than a header, a response, or
+/// a UDP answer over the rate limit that does not slip).
 size_t handleQuery(const Snapshot& snapshot, QueryContext& context, const uint8_t* packet,
                    size_t length, const ClientAddress& client, Transport transport,
                    uint8_t* response, size_t capacity) noexcept;

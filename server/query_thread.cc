@@ -12,6 +12,11 @@ QueryThreadState::QueryThreadState(const AnswerSettings& settings, SnapshotGrave
     : graveyard_(graveyard) {
   context_.settings = settings;
   context_.counters = &counters_;
+  // The rate limiter is shared; cookies need a SipHash context per thread.
+  context_.rrl = settings.rrl;
+  if (settings.cookies) cookies_ = std::make_unique<CookieEngine>(settings.cookie_secrets);
+  context_.cookies = cookies_.get();
+  context_.clock = &clock_;
   // Each thread draws its own weighted picks; seed from the clock and the
   // object's address so threads (and restarts) do not move in step.
   context_.random.state = static_cast<uint64_t>(zones::nowMillis()) ^

@@ -25,7 +25,8 @@ class QueryThreadState {
   QueryThreadState& operator=(const QueryThreadState&) = delete;
 
   /// Answers one packet from `from` into `out`; 0 when it is dropped (no
-  /// snapshot yet, or handleQuery drops it). No allocation, no lock.
+  /// snapshot yet, or handleQuery drops it, rate limiting included). No
+  /// allocation, no lock.
   size_t answer(const uint8_t* packet, size_t length, const sockaddr* from, Transport transport,
                 uint8_t* out, size_t capacity) noexcept;
 
@@ -41,6 +42,8 @@ class QueryThreadState {
  private:
   SnapshotGraveyard& graveyard_;
   DnsCounters counters_;
+  SystemClock clock_;
+  std::unique_ptr<CookieEngine> cookies_;  // null when cookies are off
   QueryContext context_;
   std::shared_ptr<const Snapshot> current_;
   std::atomic<uint64_t> generation_{0};

@@ -1,5 +1,5 @@
 #pragma once
-// DNS protocol numbers used across Meridian (RFC 1035, 2308, 6891, 7871, 8482).
+// DNS protocol numbers used across Meridian (RFC 1035, 2308, 6891, 7871, 7873, 8482).
 
 #include <cstddef>
 #include <cstdint>
@@ -55,8 +55,9 @@ inline constexpr uint16_t NXDOMAIN = 3;
 inline constexpr uint16_t NOTIMP = 4;
 inline constexpr uint16_t REFUSED = 5;
 inline constexpr uint16_t NOTAUTH = 9;
-inline constexpr uint16_t BADVERS = 16;  // extended: needs an OPT record to carry the upper bits
-inline constexpr int kCount = 17;        // counters are kept for 0..16
+inline constexpr uint16_t BADVERS = 16;    // extended: needs an OPT record to carry the upper bits
+inline constexpr uint16_t BADCOOKIE = 23;  // extended (RFC 7873 8): upper bits 1, header bits 7
+inline constexpr int kCount = 24;          // counters are kept for 0..23
 
 /// Mnemonic of the RCODEs Meridian sends, nullptr for the others.
 inline constexpr const char* name(uint16_t code) noexcept {
@@ -69,13 +70,18 @@ inline constexpr const char* name(uint16_t code) noexcept {
     case REFUSED: return "REFUSED";
     case NOTAUTH: return "NOTAUTH";
     case BADVERS: return "BADVERS";
+    case BADCOOKIE: return "BADCOOKIE";
     default: return nullptr;
   }
 }
 }  // namespace rcode
 
 namespace edns {
-inline constexpr uint16_t kOptionEcs = 8;  // RFC 7871 Client Subnet
+inline constexpr uint16_t kOptionEcs = 8;      // RFC 7871 Client Subnet
+inline constexpr uint16_t kOptionCookie = 10;  // RFC 7873 DNS Cookie
+inline constexpr size_t kClientCookieLength = 8;
+inline constexpr size_t kMinServerCookieLength = 8;   // RFC 7873 4: 8 to 32 octets
+inline constexpr size_t kMaxServerCookieLength = 32;
 inline constexpr uint16_t kFamilyIPv4 = 1;
 inline constexpr uint16_t kFamilyIPv6 = 2;
 }  // namespace edns

@@ -49,6 +49,24 @@ bool parseClientSubnet(const uint8_t* data, size_t length, ClientSubnet& ecs) no
   return true;
 }
 
+// Validates the COOKIE option (RFC 7873 5.2.2): 8 octets (client cookie
+// only) or 16 to 40 (client plus server cookie); any other length, and a
+// second COOKIE option, is FORMERR. E.g. 12 octets is a client cookie with a
+// 4-octet server cookie, shorter than the 8 the RFC allows: FORMERR.
+bool parseCookie(const uint8_t* data, size_t length, Cookie& cookie) noexcept {
+  if (cookie.present || length < edns::kClientCookieLength) return false;
+  const size_t server_length = length - edns::kClientCookieLength;
+  if (server_length != 0 && (server_length < edns::kMinServerCookieLength ||
+                             server_length > edns::kMaxServerCookieLength)) {
+    return false;
+  }
+  cookie.present = true;
+  std::memcpy(cookie.client, data, edns::kClientCookieLength);
+  cookie.server_length = static_cast<uint8_t>(server_length);
+  std::memcpy(cookie.server, data + edns::kClientCookieLength, server_length);
+  return true;
+}
+
 // Parses the OPT pseudo-record's fixed fields and options.
 bool parseOpt(const uint8_t* rr, const uint8_t* rdata, size_t rdlength, Query& q) noexcept {
   q.has_edns = true;
@@ -66,10 +84,46 @@ bool parseOpt(const uint8_t* rr, const uint8_t* rdata, size_t rdlength, Query& q
     if (code == edns::kOptionEcs && !parseClientSubnet(rdata + pos, option_length, q.ecs)) {
       return false;
     }
+    if (code == edns::kOptionCookie && !parseCookie(rdata + pos, option_length, q.cookie)) {
+      return false;
+    }
     // Unknown options are ignored (RFC 6891 section 6.1.2).
     pos += option_length;
   }
   return true;
+}
+
+// The question (name, type, class) at kHeaderSize: fills q.qname (lowercased),
+// its labels, qtype, qclass and question_end, and returns the offset after
+// it, or 0 when it is malformed. No compression is possible this early in a
+// message.
+size_t parseQuestion(const uint8_t* packet, size_t length, Query& q) noexcept {
+  size_t pos = kHeaderSize;
+  size_t written = 0;
+  uint8_t labels = 0;
+  while (true) {
+    if (pos >= length) return 0;
+    const uint8_t label = packet[pos];
+    if (label & 0xc0) return 0;
+    if (written + 1 + label > kMaxNameLength || pos + 1 + label > length) return 0;
+    if (label == 0) {
+      q.qname[written++] = 0;
+      ++pos;
+      break;
+    }
+    q.label_offsets[labels++] = static_cast<uint8_t>(written);
+    q.qname[written++] = label;
+    for (size_t i = 0; i < label; ++i) q.qname[written++] = asciiLower(packet[pos + 1 + i]);
+    pos += 1 + label;
+  }
+  q.qname_length = static_cast<uint8_t>(written);
+  q.label_count = labels;
+  if (length - pos < 4) return 0;
+  q.qtype = readU16(packet + pos);
+  q.qclass = readU16(packet + pos + 2);
+  pos += 4;
+  q.question_end = static_cast<uint16_t>(pos);
+  return pos;
 }
 
 }  // namespace
@@ -110,6 +164,7 @@ size_t readName(const uint8_t* packet, size_t length, size_t offset, uint8_t* ou
 ParseStatus parseQuery(const uint8_t* packet, size_t length, Query& q) noexcept {
   q.has_edns = false;
   q.ecs.present = false;
+  q.cookie.present = false;
   q.has_tsig = false;
   q.question_end = 0;
   q.edns_version = 0;
@@ -125,36 +180,13 @@ ParseStatus parseQuery(const uint8_t* packet, size_t length, Query& q) noexcept 
   const uint16_t nscount = readU16(packet + 8);
   const uint16_t arcount = readU16(packet + 10);
   if (q.opcode != opcode::QUERY) return ParseStatus::kNotImp;
-  if (qdcount != 1 || ancount != 0 || nscount != 0) return ParseStatus::kFormErr;
-
-  // The question name: no compression is possible this early in a message.
+  // QDCOUNT 0 is only a query for a server cookie (RFC 7873 5.4), below.
+  if (qdcount > 1 || ancount != 0 || nscount != 0) return ParseStatus::kFormErr;
   size_t pos = kHeaderSize;
-  size_t written = 0;
-  uint8_t labels = 0;
-  while (true) {
-    if (pos >= length) return ParseStatus::kFormErr;
-    const uint8_t label = packet[pos];
-    if (label & 0xc0) return ParseStatus::kFormErr;
-    if (written + 1 + label > kMaxNameLength || pos + 1 + label > length) {
-      return ParseStatus::kFormErr;
-    }
-    if (label == 0) {
-      q.qname[written++] = 0;
-      ++pos;
-      break;
-    }
-    q.label_offsets[labels++] = static_cast<uint8_t>(written);
-    q.qname[written++] = label;
-    for (size_t i = 0; i < label; ++i) q.qname[written++] = asciiLower(packet[pos + 1 + i]);
-    pos += 1 + label;
+  if (qdcount == 1) {
+    pos = parseQuestion(packet, length, q);
+    if (pos == 0) return ParseStatus::kFormErr;
   }
-  q.qname_length = static_cast<uint8_t>(written);
-  q.label_count = labels;
-  if (length - pos < 4) return ParseStatus::kFormErr;
-  q.qtype = readU16(packet + pos);
-  q.qclass = readU16(packet + pos + 2);
-  pos += 4;
-  q.question_end = static_cast<uint16_t>(pos);
 
   // The additional section: at most one OPT (owner root), TSIG only last.
   bool format_error = false;
@@ -184,6 +216,7 @@ ParseStatus parseQuery(const uint8_t* packet, size_t length, Query& q) noexcept 
   if (pos != length) format_error = true;  // trailing junk
   if (format_error) return ParseStatus::kFormErr;
   if (q.has_edns && q.edns_version > 0) return ParseStatus::kBadVers;
+  if (qdcount == 0) return q.cookie.present ? ParseStatus::kCookieOnly : ParseStatus::kFormErr;
   if (q.qtype == type::OPT) return ParseStatus::kFormErr;  // OPT is a pseudo-type
   return ParseStatus::kOk;
 }

@@ -22,6 +22,16 @@ struct ClientSubnet {
   uint8_t address[16] = {};    // zero-padded to the full family width
 };
 
+/// DNS COOKIE option as it arrived (RFC 7873 4): a client cookie of 8
+/// octets, and a server cookie of 8 to 32 octets when the client has one.
+/// Lengths are checked by the parser; the server cookie is not verified.
+struct Cookie {
+  bool present = false;
+  uint8_t client[edns::kClientCookieLength] = {};
+  uint8_t server_length = 0;  // 0 = client cookie only
+  uint8_t server[edns::kMaxServerCookieLength] = {};
+};
+
 /// What the parser learned; valid fields depend on the status returned.
 struct Query {
   uint16_t id = 0;
@@ -44,6 +54,7 @@ struct Query {
   bool dnssec_ok = false;
   uint16_t udp_payload = 0;  // as advertised, clamped up to 512
   ClientSubnet ecs;
+  Cookie cookie;
   bool has_tsig = false;
 };
 
@@ -53,6 +64,7 @@ enum class ParseStatus : uint8_t {
   kFormErr,   // malformed: answer FORMERR
   kNotImp,    // opcode other than QUERY
   kBadVers,   // EDNS version above 0
+  kCookieOnly,  // QDCOUNT 0 with a COOKIE option: asks for a server cookie (RFC 7873 5.4)
 };
 
 /// Parses `length` bytes at `packet` into `query`. Never throws or allocates.

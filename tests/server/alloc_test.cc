@@ -157,3 +157,71 @@ TEST_CASE("steered queries allocate nothing: every policy, health applied, ECS a
   CHECK(runner.counters.steered.get() == 20 * queries.size());
   CHECK(g_allocations.load() == 0);
 }
+
+TEST_CASE("RRL and DNS cookies on: limited, slipped, exempt and cookie answers allocate nothing") {
+  TempDir dir;
+  const server::Snapshot snapshot = snapshotFor(dir, kExampleZone);
+  QueryRunner runner;
+  // Built before counting: the shared table, this thread's SipHash
+  // contexts (the two secrets of a roll-over) and the clock.
+  server::ManualClock clock;
+  server::RrlSettings settings;
+  settings.rate = 20;
+  settings.slip = 2;
+  server::RateLimiter rrl(settings, clock.micros);
+  server::CookieEngine cookies(server::parseCookieSecrets(
+      "e5e973e5a6b2a43f48e7dc849e37bfcf\n445536bcd2513298075a5d379663c962\n"));
+  runner.context.rrl = &rrl;
+  runner.context.cookies = &cookies;
+  runner.context.clock = &clock;
+  server::ClientAddress client;
+  client.family = 4;
+  client.bytes[0] = 198;
+
+  std::vector<std::vector<uint8_t>> queries;
+  QueryOptions o;
+  o.edns = true;
+  o.cookie = std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8};
+  // A valid server cookie for this client, minted the way the server does.
+  const std::vector<uint8_t> probe = makeQuery("www.example.com", o);
+  REQUIRE(server::handleQuery(snapshot, runner.context, probe.data(), probe.size(), client,
+                              server::Transport::kTcp, runner.buffer.data(),
+                              runner.buffer.size()) > 0);
+  const std::vector<uint8_t> valid = decode(runner.buffer.data(), runner.buffer.size()).cookie;
+  REQUIRE(valid.size() == 24);
+  std::vector<uint8_t> bad = valid;
+  bad[20] ^= 1;
+  for (const char* name : {"www.example.com", "nothere.example.com", "x.wild.example.com",
+                           "a.sub.example.com", "www.example.org", "big.example.com"}) {
+    QueryOptions plain;
+    queries.push_back(makeQuery(name, plain));
+    o.cookie = std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8};
+    queries.push_back(makeQuery(name, o));
+    o.cookie = valid;
+    queries.push_back(makeQuery(name, o));
+    o.cookie = bad;
+    queries.push_back(makeQuery(name, o));
+  }
+
+  g_allocations = 0;
+  g_counting = true;
+  size_t sent = 0;
+  for (int round = 0; round < 50; ++round) {  // far over 20 per second: most are limited
+    clock.micros += 1000;
+    for (const auto& q : queries) {
+      for (auto transport : {server::Transport::kUdp, server::Transport::kTcp}) {
+        sent += server::handleQuery(snapshot, runner.context, q.data(), q.size(), client,
+                                    transport, runner.buffer.data(), runner.buffer.size()) > 0;
+      }
+    }
+  }
+  g_counting = false;
+  CHECK(g_allocations.load() == 0);
+  // Every kind happened: limited (dropped and slipped), exempt, cookies.
+  CHECK(runner.counters.rrl_dropped_positive.get() > 0);
+  CHECK(runner.counters.rrl_slipped_nxdomain.get() > 0);
+  CHECK(runner.counters.rcode[wire::rcode::BADCOOKIE].get() > 0);
+  CHECK(runner.counters.cookies_valid.get() > 0);
+  CHECK(runner.counters.cookies_bad.get() > 0);
+  CHECK(sent < 50 * 2 * queries.size());
+}

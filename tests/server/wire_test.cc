@@ -285,3 +285,69 @@ TEST_CASE("readName follows backward pointers and rejects loops") {
   p.push_back(static_cast<uint8_t>(p.size() - 1));  // points at itself
   CHECK(wire::readName(p.data(), p.size(), p.size() - 2, out, &length) == 0);
 }
+
+namespace {
+
+std::vector<uint8_t> cookieQuery(std::vector<uint8_t> cookie) {
+  QueryOptions o;
+  o.edns = true;
+  o.cookie = std::move(cookie);
+  return makeQuery("www.example.com", o);
+}
+
+}  // namespace
+
+TEST_CASE("COOKIE: lengths 8 and 16..40 parse; client and server cookie split (RFC 7873 4)") {
+  wire::Query q;
+  std::vector<uint8_t> data(40);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i + 1);
+  for (size_t length : {8, 16, 24, 40}) {
+    const auto packet = cookieQuery(std::vector<uint8_t>(data.begin(), data.begin() + length));
+    REQUIRE(wire::parseQuery(packet.data(), packet.size(), q) == wire::ParseStatus::kOk);
+    CHECK(q.cookie.present);
+    CHECK(q.cookie.client[0] == 1);
+    CHECK(q.cookie.client[7] == 8);
+    CHECK(q.cookie.server_length == length - 8);
+    if (length > 8) CHECK(q.cookie.server[0] == 9);
+  }
+  const auto plain = makeQuery("www.example.com");
+  REQUIRE(wire::parseQuery(plain.data(), plain.size(), q) == wire::ParseStatus::kOk);
+  CHECK_FALSE(q.cookie.present);  // not left over from the previous packet
+}
+
+TEST_CASE_FIXTURE(Fixture, "COOKIE: bad lengths and two options get FORMERR (RFC 7873 5.2.2)") {
+  for (size_t length : {0, 1, 7, 9, 12, 15, 41, 64}) {
+    INFO("option length " << length);
+    const Response r = send(cookieQuery(std::vector<uint8_t>(length, 0xab)));
+    CHECK(r.rcode == 1);
+    CHECK_FALSE(r.has_cookie);
+    CHECK(r.answer.empty());
+  }
+  auto two = cookieQuery(std::vector<uint8_t>(8, 0xab));
+  const std::vector<uint8_t> option(two.end() - 12, two.end());
+  two.insert(two.end(), option.begin(), option.end());
+  two[two.size() - 24 - 1] = 24;  // OPT rdlength low octet
+  CHECK(send(two).rcode == 1);
+}
+
+TEST_CASE("COOKIE: QDCOUNT 0 is a query for a server cookie only with a COOKIE option (RFC 7873 5.4)") {
+  wire::Query q;
+  // Header with QDCOUNT 0, ARCOUNT 1, then an OPT with an 8-octet cookie.
+  std::vector<uint8_t> packet = {0x12, 0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                                 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 12,
+                                 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
+  REQUIRE(wire::parseQuery(packet.data(), packet.size(), q) == wire::ParseStatus::kCookieOnly);
+  CHECK(q.cookie.present);
+  CHECK(q.question_end == 0);
+  // The same without the option, or without EDNS: malformed, as before.
+  std::vector<uint8_t> bare(packet.begin(), packet.begin() + 23);
+  bare[22] = 0;  // OPT rdlength 0
+  CHECK(wire::parseQuery(bare.data(), bare.size(), q) == wire::ParseStatus::kFormErr);
+  std::vector<uint8_t> header(packet.begin(), packet.begin() + 12);
+  header[11] = 0;
+  CHECK(wire::parseQuery(header.data(), header.size(), q) == wire::ParseStatus::kFormErr);
+  // Two questions stay malformed.
+  auto two = makeQuery("www.example.com");
+  two[5] = 2;
+  CHECK(wire::parseQuery(two.data(), two.size(), q) == wire::ParseStatus::kFormErr);
+}

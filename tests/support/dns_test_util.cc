@@ -78,6 +78,11 @@ std::vector<uint8_t> makeQuery(const std::string& name, const QueryOptions& o) {
       rdata.push_back(o.ecs_scope);
       rdata.insert(rdata.end(), o.ecs_address.begin(), o.ecs_address.end());
     }
+    if (o.cookie) {
+      put16(rdata, 10);
+      put16(rdata, static_cast<uint16_t>(o.cookie->size()));
+      rdata.insert(rdata.end(), o.cookie->begin(), o.cookie->end());
+    }
     put16(q, static_cast<uint16_t>(rdata.size()));
     q.insert(q.end(), rdata.begin(), rdata.end());
   }
@@ -126,6 +131,10 @@ Response decode(const uint8_t* data, size_t length) {
           r.ecs_source = p[pos + 6];
           r.ecs_scope = p[pos + 7];
           r.ecs_address.assign(p + pos + 8, p + pos + 4 + len);
+        }
+        if (code == 10 && pos + 4 + len <= n) {
+          r.has_cookie = true;
+          r.cookie.assign(p + pos + 4, p + pos + 4 + len);
         }
         pos += 4u + len;
       }

@@ -3,6 +3,7 @@
 // plain values that doctest can compare, and make throwaway databases.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct QueryOptions {
   uint8_t ecs_source = 24;
   uint8_t ecs_scope = 0;
   std::vector<uint8_t> ecs_address;
+  // COOKIE option data (client cookie, then server cookie), sent as given
+  // (any length, to test bad ones) when set; needs `edns`.
+  std::optional<std::vector<uint8_t>> cookie;
 };
 
 /// Encodes a query for `name` (presentation text, case kept as given).
@@ -44,6 +48,9 @@ struct Response {
   uint16_t ecs_family = 0;
   uint8_t ecs_source = 0, ecs_scope = 0;
   std::vector<uint8_t> ecs_address;
+  // COOKIE option in the response, when present: its data as sent.
+  bool has_cookie = false;
+  std::vector<uint8_t> cookie;
 };
 
 Response decode(const uint8_t* data, size_t length);

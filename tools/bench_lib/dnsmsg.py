@@ -14,6 +14,7 @@ TYPE_A = 1
 TYPE_AAAA = 28
 TYPE_OPT = 41
 OPTION_ECS = 8
+OPTION_COOKIE = 10
 
 
 def encode_name(name):
@@ -42,12 +43,16 @@ def ecs_option(address, prefix):
     return struct.pack("!HH", OPTION_ECS, len(body)) + body
 
 
-def build_query(name, qtype=TYPE_A, msg_id=None, edns=False, ecs=None, payload=1232):
-    """A query message. ecs=(address, prefix) adds an ECS option (and EDNS)."""
+def build_query(name, qtype=TYPE_A, msg_id=None, edns=False, ecs=None, payload=1232,
+                cookie=None):
+    """A query message. ecs=(address, prefix) adds an ECS option (and EDNS);
+    cookie=bytes a COOKIE option (RFC 7873) with that data (and EDNS)."""
     if msg_id is None:
         msg_id = random.randrange(65536)
     options = ecs_option(*ecs) if ecs else b""
-    arcount = 1 if (edns or ecs) else 0
+    if cookie is not None:
+        options += struct.pack("!HH", OPTION_COOKIE, len(cookie)) + cookie
+    arcount = 1 if (edns or ecs or cookie is not None) else 0
     msg = struct.pack("!HHHHHH", msg_id, 0, 1, 0, 0, arcount)
     msg += encode_name(name) + struct.pack("!HH", qtype, 1)
     if arcount:
@@ -88,6 +93,43 @@ def answer_addresses(msg, msg_id):
     except (IndexError, struct.error):
         return None
     return flags & 0xF, addresses
+
+
+def edns_options(msg):
+    """{option code: data} of the OPT record in a response ({} if none)."""
+    _, _, qd, an, ns, ar = struct.unpack("!HHHHHH", msg[:12])
+    pos = 12
+    for _ in range(qd):
+        pos = _skip_name(msg, pos) + 4
+    for i in range(an + ns + ar):
+        pos = _skip_name(msg, pos)
+        rtype, _, _, rdlen = struct.unpack("!HHIH", msg[pos:pos + 10])
+        pos += 10
+        if rtype == TYPE_OPT and i >= an + ns:
+            options, at = {}, pos
+            while at + 4 <= pos + rdlen:
+                code, length = struct.unpack("!HH", msg[at:at + 4])
+                options[code] = msg[at + 4:at + 4 + length]
+                at += 4 + length
+            return options
+        pos += rdlen
+    return {}
+
+
+def fetch_cookie(host, port, name, timeout=2.0):
+    """Asks `name` with a random client cookie; returns the whole COOKIE the
+    server sent back (client + server cookie, 24 octets for RFC 9018), which
+    this address may then send with its queries (valid for an hour)."""
+    client = bytes(random.randrange(256) for _ in range(8))
+    msg_id = random.randrange(65536)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(build_query(name, msg_id=msg_id, cookie=client), (host, port))
+        data, _ = sock.recvfrom(4096)
+    cookie = edns_options(data).get(OPTION_COOKIE)
+    if not cookie or cookie[:8] != client:
+        raise RuntimeError(f"{host}:{port} sent no COOKIE for our client cookie")
+    return cookie
 
 
 def query_once(host, port, name, timeout=0.05):

@@ -14,23 +14,29 @@ class Contender:
     """A server to start: `make()` returns a configured, not started Server
     whose .name is `name`; `setup(server)` (optional) runs after it serves
     (e.g. API calls). `peer` is the server kind when `name` is a second
-    instance with other settings ("pdns-shared" is a pdns)."""
+    instance with other settings ("pdns-shared" is a pdns). `extra` are
+    dnsperf arguments for this server alone (setup may fill them in, e.g.
+    a cookie the server handed out)."""
 
-    def __init__(self, name, make, setup=None, peer=None):
+    def __init__(self, name, make, setup=None, peer=None, extra=None):
         self.name = name
         self.make = make
         self.setup = setup
         self.peer = peer or name
+        self.extra = list(extra or [])
 
 
 def compare(contenders, probe, query_file, settings, rounds, result, binary=False, extra=(),
-            check=None, perf=False):
+            check=None, perf=False, after=None):
     """Fills result["servers"] / ["skipped"] / ["ratios"]. probe = (name,
     address) that answers once a server is serving. check(server) -> dict of
-    correctness figures, stored with the server's results."""
+    correctness figures, stored with the server's results. after(server,
+    info) runs once the rounds are done, while the servers still run (e.g.
+    to read their counters)."""
     result.setdefault("servers", {})
     result.setdefault("skipped", {})
     result["machine_start"] = report.machine_state()
+    own_extra = {}  # server name -> its contender's dnsperf arguments
     with common.running([]) as started:
         live = []
         for c in contenders:
@@ -57,6 +63,9 @@ def compare(contenders, probe, query_file, settings, rounds, result, binary=Fals
                     server.stop()
                 continue
             result["servers"][c.name] = info
+            if c.extra:
+                info["dnsperf_extra"] = c.extra
+            own_extra[server.name] = list(extra) + c.extra
             live.append(server)
         if "meridiand" not in result["servers"]:
             common.warn("meridiand is not running: no ratios, absolute figures only")
@@ -68,7 +77,7 @@ def compare(contenders, probe, query_file, settings, rounds, result, binary=Fals
         warm = dnsperf.ClientSettings(settings.clients, settings.outstanding, settings.threads, 1)
         for server in live:
             dnsperf.run(server.host, server.port, query_file, warm, server.proc.pid,
-                        binary=binary, extra=extra)
+                        binary=binary, extra=own_extra[server.name])
             result["servers"][server.name]["threads_total"] = procstat.thread_count(
                 server.proc.pid)
         width = max(len(s.name) for s in live)
@@ -76,7 +85,8 @@ def compare(contenders, probe, query_file, settings, rounds, result, binary=Fals
             order = live[r % len(live):] + live[:r % len(live)]
             for server in order:
                 stats = dnsperf.run(server.host, server.port, query_file, settings,
-                                    server.proc.pid, binary=binary, extra=extra, perf=perf)
+                                    server.proc.pid, binary=binary,
+                                    extra=own_extra[server.name], perf=perf)
                 stats["round"] = r
                 result["servers"][server.name]["rounds"].append(stats)
                 common.say(f"  round {r + 1}/{rounds} {server.name:{width}} "
@@ -85,6 +95,9 @@ def compare(contenders, probe, query_file, settings, rounds, result, binary=Fals
                            f"load {stats['loadavg_1m']:.1f}")
                 if not server.alive():
                     raise SystemExit(f"bench: {server.name} died:\n{server.log_tail()}")
+        if after:
+            for server in live:
+                after(server, result["servers"][server.name])
     result["machine_end"] = report.machine_state()
     summarize(result)
     return result

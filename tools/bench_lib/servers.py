@@ -157,6 +157,11 @@ class Meridian(Server):
         self.extra_args = []  # e.g. --geodb for the geo run
         self.api_url = None
         self.token_file = None
+        # Response rate limiting and DNS cookies at their defaults (200
+        # responses per second per client /24 and answer). Off unless a run
+        # asks: dnsperf from one address asking one name would mostly get
+        # truncated "slip" answers, as the NSD stanza below says for NSD.
+        self.defences = False
 
     def version(self):
         return "working tree"
@@ -206,9 +211,23 @@ class Meridian(Server):
             self.import_seconds[zone.name] = time.monotonic() - t0
 
     def command(self):
+        defences = [] if self.defences else ["--rrl-rate", "0", "--no-cookies"]
         return [self.meridiand, "--db", self.db, "--dns-listen", f"{self.host}:{self.port}",
                 "--threads", str(self.threads), "--log-level", "warn",
-                "--ready-file", os.path.join(self.dir, "ready.json")] + self.extra_args
+                "--ready-file", os.path.join(self.dir, "ready.json")] + defences + \
+            self.extra_args
+
+    def metrics(self):
+        """/metrics as {sample: value}; needs enable_api()."""
+        import urllib.request
+        with urllib.request.urlopen(self.api_url + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
 
 
 class Gdnsd(Server):
@@ -246,23 +265,33 @@ class Nsd(Server):
     package = "nsd"
     binary = "nsd"
 
+    def __init__(self, workdir, threads, host="127.0.0.1", label=None, rrl=False):
+        super().__init__(workdir, threads, host, label)
+        self.rrl = rrl  # True: NSD's own RRL defaults (tools/bench rrl)
+
     def configure(self, zones):
         stanzas = ""
         for zone in zones:
             self._link_zone(zone, zone.name + ".zone")
             stanzas += f"zone:\n  name: {zone.name}\n  zonefile: {zone.name}.zone\n"
         d = self.dir
+        if self.rrl:
+            # NSD's defaults, spelled out: 200 per second per /24 (IPv6 /64),
+            # every second limited answer slips as TC.
+            rrl = ("  rrl-ratelimit: 200\n  rrl-slip: 2\n  rrl-ipv4-prefix-length: 24\n"
+                   "  rrl-ipv6-prefix-length: 64\n")
+        else:
+            # Debian's NSD has response rate limiting on (200 qps per /24); a
+            # benchmark from one address would mostly get truncated "slip"
+            # answers.
+            rrl = "  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n"
         with open(os.path.join(d, "nsd.conf"), "w") as f:
             f.write(f"""server:
   ip-address: {self.host}@{self.port}
   server-count: {self.threads}
   reuseport: yes
   minimal-responses: yes
-  # Debian's NSD has response rate limiting on (200 qps per /24); a benchmark
-  # from one address would mostly get truncated "slip" answers.
-  rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-  username: ""
+{rrl}  username: ""
   chroot: ""
   zonesdir: "{d}"
   database: ""

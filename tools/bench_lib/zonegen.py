@@ -26,6 +26,18 @@ def write_static(path, zone):
     return f"{STATIC_NAME}.{zone}", STATIC_ADDRESS
 
 
+def write_static_names(path, zone, count):
+    """The static zone plus `count` more A names, h0 .. h<count-1>; returns
+    the probe and the names (fully qualified), for a query file that spreads
+    the load over many names (tools/bench static --rrl)."""
+    probe = write_static(path, zone)
+    names = [f"h{i}.{zone}" for i in range(count)]
+    with open(path, "a") as f:
+        for i in range(count):
+            f.write(f"h{i} IN A {host_address(i)}\n")
+    return probe, names
+
+
 # Addresses come from 198.18.0.0/15 (RFC 2544, benchmarking): 131072 of them,
 # reused round-robin; the data only has to be distinct enough to be realistic.
 _BASE = int(ipaddress.IPv4Address("198.18.0.0"))
