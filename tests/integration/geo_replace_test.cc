@@ -44,6 +44,9 @@ uint64_t inodeOf(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
+// The API token (at least 32 characters, as meridiand requires).
+constexpr const char* kToken = "geo-replace-test-token-0123456789";
+
 // meridiand serving gslb.example. with a nearest-policy name over three
 // regions, locating clients with a copy of GeoIP2-City-Test.mmdb in its
 // work directory (the file the tests attack).
@@ -54,11 +57,14 @@ struct GeoDeployment {
   std::unique_ptr<MeridiandProcess> meridiand;
 
   GeoDeployment() {
-    writeFile(token_file, "geo-replace-test\n");
+    writeFile(token_file, std::string(kToken) + "\n");
     runCommand("cp " + kGeoData + "GeoIP2-City-Test.mmdb " + geodb);
     meridiand = std::make_unique<MeridiandProcess>(
         dir.file("m.db"), dir.path(),
-        std::vector<std::string>{"--api-token-file", token_file, "--geodb", geodb});
+        // --rrl-rate 0: the load below asks one name from 127.0.0.1 far
+        // faster than a real client, which is what rate limiting is for.
+        std::vector<std::string>{"--api-token-file", token_file, "--geodb", geodb, "--rrl-rate",
+                                 "0"});
     REQUIRE(call("POST", "/api/v1/zones",
                  {{"name", "gslb.example."}, {"nameservers", {"ns1.gslb.example."}}})
                 .status == 201);
@@ -96,7 +102,7 @@ struct GeoDeployment {
     const std::string url = "http://127.0.0.1:" + std::to_string(meridiand->apiPort()) + path;
     return httpRequest(
         method, url, body.dump(),
-        {"Authorization: Bearer geo-replace-test", "Content-Type: application/json"});
+        {std::string("Authorization: Bearer ") + kToken, "Content-Type: application/json"});
   }
 
   // The A record www.gslb.example answers for `client`'s subnet, "" when none

@@ -79,6 +79,9 @@ meridian_dns_truncated_total 445
 # HELP meridian_dns_dropped_total Packets not answered: shorter than a header, QR set, or lost on send.
 # TYPE meridian_dns_dropped_total counter
 meridian_dns_dropped_total 447
+# HELP meridian_dns_send_errors_total UDP replies the kernel refused to send (source port 0: EINVAL, a firewall: EPERM); each is also counted as dropped, and the rest of its batch is sent.
+# TYPE meridian_dns_send_errors_total counter
+meridian_dns_send_errors_total 899
 # HELP meridian_dns_ecs_queries_total Queries with a valid ECS option.
 # TYPE meridian_dns_ecs_queries_total counter
 meridian_dns_ecs_queries_total 449
@@ -91,9 +94,19 @@ meridian_tcp_connections_total 465
 # HELP meridian_tcp_rejected_total TCP connections refused at the cap.
 # TYPE meridian_tcp_rejected_total counter
 meridian_tcp_rejected_total 467
+# HELP meridian_tcp_evicted_total TCP connections closed to make room at --tcp-max-connections (the one that had waited longest for a query).
+# TYPE meridian_tcp_evicted_total counter
+meridian_tcp_evicted_total 901
+# HELP meridian_tcp_client_refused_total TCP connections refused because their address held --tcp-max-per-client.
+# TYPE meridian_tcp_client_refused_total counter
+meridian_tcp_client_refused_total 903
 # HELP meridian_tcp_idle_closed_total TCP connections closed when idle.
 # TYPE meridian_tcp_idle_closed_total counter
 meridian_tcp_idle_closed_total 469
+# HELP meridian_tcp_io_timeout_total TCP connections closed when a query did not arrive whole (read) or a reply was not taken (write) within --tcp-io-timeout-ms.
+# TYPE meridian_tcp_io_timeout_total counter
+meridian_tcp_io_timeout_total{direction="read"} 905
+meridian_tcp_io_timeout_total{direction="write"} 907
 # HELP meridian_steered_answers_total Answers chosen by a steering policy.
 # TYPE meridian_steered_answers_total counter
 meridian_steered_answers_total 453
