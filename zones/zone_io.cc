@@ -79,10 +79,13 @@ std::string rdataWire(const ldns_rr* rr) {
                      ldns_buffer_position(buffer.get()));
 }
 
+// Meridian's canonical text (wire::wireToText), not ldns's: the two escape
+// differently ('$' is bare in ldns's, "\\$" in ours), and every lookup by
+// name (API, meridianctl) goes through wire::canonicalName.
 std::string ownerText(const ldns_rr* rr) {
   RdfPtr owner(ldns_rdf_clone(ldns_rr_owner(rr)));
   ldns_dname2canonical(owner.get());
-  return takeString(ldns_rdf2str(owner.get()));
+  return wire::wireToText(ldns_rdf_data(owner.get()), ldns_rdf_size(owner.get()));
 }
 
 // Line `number` (1-based) of `text`, trimmed, for error messages.
