@@ -395,13 +395,29 @@ std::string recordToText(const std::string& owner, uint16_t type, uint32_t ttl,
     throw ZoneError("stored record for " + owner + " cannot be decoded");
   }
   RrPtr rr(raw);
-  std::string text = takeString(ldns_rr2str(rr.get()));
-  while (!text.empty() && text.back() == '\n') text.pop_back();
+  // ldns_rr2str's layout ("owner<TAB>ttl<TAB>IN<TAB>type<TAB>rdata", fields
+  // of the rdata separated by spaces), but names in Meridian's text: ldns
+  // prints '"', '$' and '@' in names bare, and its own parser then reads an
+  // owner `a".example.` as the start of a quoted string, so a '(' in a TXT
+  // after it opens a group that swallows the next records. Nor does it add
+  // ldns's " ;{id = N}" comment to DNSKEY rdata, which the API refuses.
+  auto nameText = [](const ldns_rdf* name) {
+    return wire::wireToText(ldns_rdf_data(name), ldns_rdf_size(name));
+  };
+  std::string text = nameText(ldns_rr_owner(rr.get())) + "\t" + std::to_string(ttl) + "\tIN\t" +
+                     typeToText(type) + "\t";
+  if (ldns_rr_rd_count(rr.get()) == 0) text += "\\# 0";
+  for (size_t i = 0; i < ldns_rr_rd_count(rr.get()); ++i) {
+    const ldns_rdf* field = ldns_rr_rdf(rr.get(), i);
+    if (i > 0) text += ' ';
+    text += ldns_rdf_get_type(field) == LDNS_RDF_TYPE_DNAME ? nameText(field)
+                                                            : takeString(ldns_rdf2str(field));
+  }
   return text;
 }
 
 std::string rdataToText(uint16_t type, const std::string& rdata) {
-  // ldns prints "owner<TAB>ttl<TAB>class<TAB>type<TAB>rdata"; keep the rdata.
+  // recordToText prints "owner<TAB>ttl<TAB>class<TAB>type<TAB>rdata"; keep the rdata.
   const std::string text = recordToText(".", type, 0, rdata);
   size_t pos = 0;
   for (int field = 0; field < 4; ++field) {

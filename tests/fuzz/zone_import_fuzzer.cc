@@ -42,12 +42,26 @@ std::vector<RecordKey> keys(const std::vector<zones::ZoneRecord>& records) {
   return out;
 }
 
+std::string describe(const RecordKey& k) {
+  return std::get<0>(k) + " " + zones::typeToText(std::get<1>(k)) + " " +
+         std::to_string(std::get<2>(k)) + " " + zones::rdataToText(std::get<1>(k), std::get<3>(k));
+}
+
 void checkStored(zones::Database& db, const std::string& zone) {
   server::buildSnapshot(db, nullptr, nullptr, {}, zones::nowMillis());
   const std::string text = zones::exportZone(db, zone);
   const zones::ParsedZone again = zones::parseZoneText(text, "export", zone);
-  if (keys(again.records) != keys(zones::zoneRecords(db, zones::zoneId(db, zone)))) {
-    fuzz::defect("exported zone " + zone + " parses back to other records:\n" + text);
+  const std::vector<RecordKey> stored = keys(zones::zoneRecords(db, zones::zoneId(db, zone)));
+  const std::vector<RecordKey> read = keys(again.records);
+  if (read != stored) {
+    std::string what = "exported zone " + zone + " parses back to other records:\n" + text;
+    for (const auto& k : stored) {
+      if (!std::binary_search(read.begin(), read.end(), k)) what += "lost: " + describe(k) + "\n";
+    }
+    for (const auto& k : read) {
+      if (!std::binary_search(stored.begin(), stored.end(), k)) what += "new: " + describe(k) + "\n";
+    }
+    fuzz::defect(what);
   }
 }
 
