@@ -56,10 +56,14 @@ void checkStored(zones::Database& db, const std::string& zone) {
   if (read != stored) {
     std::string what = "exported zone " + zone + " parses back to other records:\n" + text;
     for (const auto& k : stored) {
-      if (!std::binary_search(read.begin(), read.end(), k)) what += "lost: " + describe(k) + "\n";
+      if (!std::binary_search(read.begin(), read.end(), k)) {
+        what += "lost: " + describe(k) + "\n";
+      }
     }
     for (const auto& k : read) {
-      if (!std::binary_search(stored.begin(), stored.end(), k)) what += "new: " + describe(k) + "\n";
+      if (!std::binary_search(stored.begin(), stored.end(), k)) {
+        what += "new: " + describe(k) + "\n";
+      }
     }
     fuzz::defect(what);
   }

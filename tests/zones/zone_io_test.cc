@@ -187,7 +187,8 @@ TEST_CASE("DNSKEY rdata read back for the API carries no comment, so it can be w
   // ldns's default output appends " ;{id = N}" to DNSKEY records, and the
   // API refuses rdata with a comment.
   const std::string key =
-      "257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==";
+      "257 3 13 "
+      "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==";
   const std::string text = zones::rdataToText(48, zones::rdataFromText(48, key, "t.example."));
   CHECK(text == key);
   CHECK_NOTHROW(zones::rdataFromText(48, text, "t.example."));
