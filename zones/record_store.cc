@@ -133,6 +133,11 @@ RecordSet parseRecordSet(const nlohmann::json& body, const std::string& zone,
     }
     if (given != type) throw ValidationError("type", "does not match the URL");
   }
+  if (owner.size() > kMaxOwnerText) {
+    throw ValidationError("name", "is " + std::to_string(owner.size()) +
+                                      " characters written out; a zone file holds at most 254 "
+                                      "characters of an owner (each \\DDD escape counts 4)");
+  }
   RecordSet rrset;
   rrset.name = owner;
   rrset.type = type;

@@ -70,6 +70,21 @@ std::string relativeName(const ldns_rr* rr, const ldns_rdf* unknown) {
   return found;
 }
 
+// ldns accepts RFC 3597 generic rdata ("NS \\# 0", "MX \\# 2 000a") with
+// fewer fields than the type has, e.g. an NS without its name; such a record
+// would be stored and then fail every zone-table build. Unknown types carry
+// opaque rdata and are not checked.
+void checkFieldCount(const ldns_rr* rr) {
+  const auto type = ldns_rr_get_type(rr);
+  const ldns_rr_descriptor* descriptor = ldns_rr_descript(type);
+  if (descriptor == nullptr || descriptor->_type != type) return;
+  const size_t needed = ldns_rr_descriptor_minimum(descriptor);
+  if (ldns_rr_rd_count(rr) < needed) {
+    throw ZoneError(typeToText(type) + " rdata needs at least " + std::to_string(needed) +
+                    " fields, has " + std::to_string(ldns_rr_rd_count(rr)));
+  }
+}
+
 std::string rdataWire(const ldns_rr* rr) {
   BufferPtr buffer(ldns_buffer_new(512));
   if (ldns_rr_rdata2buffer_wire(buffer.get(), rr) != LDNS_STATUS_OK) {
@@ -119,6 +134,12 @@ void validateZone(ParsedZone& zone, const std::vector<int>& lines, const std::st
   size_t soa_count = 0;
   for (size_t i = 0; i < zone.records.size(); ++i) {
     const ZoneRecord& r = zone.records[i];
+    if (r.owner.size() > kMaxOwnerText) {
+      throw ZoneError(where(i) + "owner " + r.owner.substr(0, 40) + "... is " +
+                      std::to_string(r.owner.size()) +
+                      " characters written out; a zone file holds at most 254 characters of an "
+                      "owner (each \\DDD escape counts 4)");
+    }
     const std::string owner = wire::nameToWire(r.owner);
     if (!wire::isSubdomain(owner, apex)) {
       throw ZoneError(where(i) + r.owner + " is outside zone " + zone.name);
@@ -304,6 +325,7 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
     record.type = static_cast<uint16_t>(ldns_rr_get_type(rr.get()));
     record.ttl = ldns_rr_ttl(rr.get());
     try {
+      checkFieldCount(rr.get());
       record.rdata = rdataWire(rr.get());
     } catch (const ZoneError& e) {
       error = where + e.what();
@@ -444,6 +466,11 @@ std::string rdataFromText(uint16_t type, const std::string& text, const std::str
   RrPtr rr(raw);
   if (ldns_rr_rd_count(rr.get()) == 0) {
     throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\"");
+  }
+  try {
+    checkFieldCount(rr.get());
+  } catch (const ZoneError& e) {
+    throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\": " + e.what());
   }
   return rdataWire(rr.get());
 }
