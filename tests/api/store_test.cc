@@ -182,8 +182,8 @@ TEST_CASE("store: a zone from nameservers whose names hold escapes is created, n
   CHECK(rrsets[1].records == std::vector<std::string>{"ns1.-0\\;.mt."});
   CHECK(rrsets[0].records[0].find("ns1.-0\\;.mt. hostmaster.example.org. 1 ") == 0);
   // A zone name is an owner: too long written out is refused, naming "name".
-  const std::string zone = wire::canonicalName(std::string(62, '\x01') + "." +
-                                               std::string(10, '\x01') + ".test.");
+  const std::string zone =
+      wire::canonicalName(std::string(62, '\x01') + "." + std::string(10, '\x01') + ".test.");
   CHECK(fieldOf([&] { zones::createZone(db, zone, {"ns.example.net."}); }) == "name");
 }
 
