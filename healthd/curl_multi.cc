@@ -19,10 +19,6 @@ void globalInit() {
   });
 }
 
-// Pooled handles beyond this are freed instead of kept: a burst of probes
-// should not pin its peak memory forever.
-constexpr size_t kMaxPooled = 256;
-
 }  // namespace
 
 // One watched socket; curl keeps a pointer to it (curl_multi_assign).
@@ -47,28 +43,22 @@ CurlMulti::~CurlMulti() {
   // Owners cancel their transfers first; curl_multi_cleanup then reports the
   // remaining sockets as removed, which closes their poll handles.
   curl_multi_cleanup(multi_);
-  for (CURL* easy : pool_) curl_easy_cleanup(easy);
   closeAndFree(timer_);
 }
 
+// A fresh handle per transfer, never a reused one: libcurl 7.88 (Debian 12)
+// keeps a pointer to the last header of the previous transfer after freeing
+// it, and a response whose first header line is folded (starts with a space)
+// is appended to that freed header: a use-after-free any checked endpoint
+// can trigger (curl issue 11620; found by tests/fuzz/http_probe_fuzzer.cc).
 CURL* CurlMulti::borrow() {
-  if (pool_.empty()) {
-    CURL* easy = curl_easy_init();
-    if (!easy) throw std::bad_alloc();
-    return easy;
-  }
-  CURL* easy = pool_.back();
-  pool_.pop_back();
-  curl_easy_reset(easy);
+  CURL* easy = curl_easy_init();
+  if (!easy) throw std::bad_alloc();
   return easy;
 }
 
 void CurlMulti::giveBack(CURL* easy) {
-  if (pool_.size() < kMaxPooled) {
-    pool_.push_back(easy);
-  } else {
-    curl_easy_cleanup(easy);
-  }
+  curl_easy_cleanup(easy);
 }
 
 bool CurlMulti::start(CURL* easy, CurlTransfer* owner) {

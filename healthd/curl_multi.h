@@ -4,9 +4,10 @@
 // it (CURLMOPT_TIMERFUNCTION); uv_poll_t and uv_timer_t do the waiting. No
 // HTTP or TLS is written here; curl does all of it.
 //
-// Easy handles are pooled: a transfer borrows one (curl_easy_reset, so no
-// option leaks from the previous user) and gives it back when done, so
-// memory grows with probes in flight, not with the number of checks.
+// Each transfer borrows a fresh easy handle and gives it back (freed) when
+// done, so memory grows with probes in flight, not with the number of
+// checks. Handles are not reused: libcurl 7.88 carries freed header state
+// from one transfer into the next (see borrow() in curl_multi.cc).
 //
 // Loop thread only. curl_global_init must have run (CurlMulti's constructor
 // does it once per process).
@@ -14,7 +15,6 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include <vector>
 
 namespace meridian::healthd {
 
@@ -23,7 +23,7 @@ class CurlTransfer {
  public:
   virtual ~CurlTransfer() = default;
   /// The transfer finished with `code`; `easy` is still valid for
-  /// curl_easy_getinfo() until this returns, then it goes back to the pool.
+  /// curl_easy_getinfo() until this returns, then it is freed.
   virtual void onTransferDone(CURL* easy, CURLcode code) = 0;
 };
 
@@ -34,7 +34,7 @@ class CurlMulti {
   CurlMulti(const CurlMulti&) = delete;
   CurlMulti& operator=(const CurlMulti&) = delete;
 
-  /// A clean easy handle from the pool, for the caller to set options on.
+  /// A new easy handle, for the caller to set options on.
   CURL* borrow();
   /// Starts the transfer on `easy` (from borrow()); `owner` hears the end.
   /// Returns false (and takes `easy` back) if curl refuses it.
@@ -57,7 +57,6 @@ class CurlMulti {
   uv_loop_t* loop_;
   CURLM* multi_;
   uv_timer_t* timer_;
-  std::vector<CURL*> pool_;
   size_t running_ = 0;
 };
 

@@ -133,6 +133,11 @@ RecordSet parseRecordSet(const nlohmann::json& body, const std::string& zone,
     }
     if (given != type) throw ValidationError("type", "does not match the URL");
   }
+  if (owner.size() > kMaxOwnerText) {
+    throw ValidationError("name", "is " + std::to_string(owner.size()) +
+                                      " characters written out; a zone file holds at most 254 "
+                                      "characters of an owner (each \\DDD escape counts 4)");
+  }
   RecordSet rrset;
   rrset.name = owner;
   rrset.type = type;
@@ -286,6 +291,13 @@ std::vector<std::string> createZone(Database& db, const std::string& zone,
   if (nameservers.empty()) {
     throw ValidationError("nameservers", "must list at least one nameserver");
   }
+  if (zone.size() > kMaxOwnerText) {
+    throw ValidationError("name", "is " + std::to_string(zone.size()) +
+                                      " characters written out; a zone file holds at most 254 "
+                                      "characters of an owner (each \\DDD escape counts 4)");
+  }
+  // NS and SOA rdata are built in wire form, not as text for ldns, which
+  // reads an escaped ';' in a name ("ns1.a\\;b.") as a comment.
   ParsedZone parsed;
   parsed.name = zone;
   std::set<std::string> seen;
@@ -302,14 +314,22 @@ std::vector<std::string> createZone(Database& db, const std::string& zone,
       throw ValidationError(indexPath("nameservers", i), ns + " is listed twice");
     }
     if (first.empty()) first = ns;
-    parsed.records.push_back({zone, wire::type::NS, 3600, rdataFromText(wire::type::NS, ns, zone)});
+    parsed.records.push_back({zone, wire::type::NS, 3600, wire::nameToWire(ns)});
   }
   // MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM: a day's retries, two
   // weeks to expire, 5 minutes of negative caching (RFC 1912 2.2 ranges).
-  const std::string soa =
-      first + " hostmaster." + (zone == "." ? "" : zone) + " 1 10800 3600 1209600 300";
-  parsed.records.insert(parsed.records.begin(),
-                        {zone, wire::type::SOA, 3600, rdataFromText(wire::type::SOA, soa, zone)});
+  std::string soa = wire::nameToWire(first);
+  try {
+    soa += wire::nameToWire("hostmaster." + (zone == "." ? "" : zone));
+  } catch (const wire::NameError& e) {
+    throw ValidationError("name", std::string("the SOA's RNAME hostmaster.<zone>: ") + e.what());
+  }
+  for (const uint32_t value : {1u, 10800u, 3600u, 1209600u, 300u}) {
+    uint8_t field[4];
+    wire::writeU32(field, value);
+    soa.append(reinterpret_cast<const char*>(field), sizeof field);
+  }
+  parsed.records.insert(parsed.records.begin(), {zone, wire::type::SOA, 3600, soa});
   importZone(db, parsed, false);
   return missingGlue(parsed, [](size_t) { return std::string(); });
 }

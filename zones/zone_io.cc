@@ -70,6 +70,21 @@ std::string relativeName(const ldns_rr* rr, const ldns_rdf* unknown) {
   return found;
 }
 
+// ldns accepts RFC 3597 generic rdata ("NS \\# 0", "MX \\# 2 000a") with
+// fewer fields than the type has, e.g. an NS without its name; such a record
+// would be stored and then fail every zone-table build. Unknown types carry
+// opaque rdata and are not checked.
+void checkFieldCount(const ldns_rr* rr) {
+  const auto type = ldns_rr_get_type(rr);
+  const ldns_rr_descriptor* descriptor = ldns_rr_descript(type);
+  if (descriptor == nullptr || descriptor->_type != type) return;
+  const size_t needed = ldns_rr_descriptor_minimum(descriptor);
+  if (ldns_rr_rd_count(rr) < needed) {
+    throw ZoneError(typeToText(type) + " rdata needs at least " + std::to_string(needed) +
+                    " fields, has " + std::to_string(ldns_rr_rd_count(rr)));
+  }
+}
+
 std::string rdataWire(const ldns_rr* rr) {
   BufferPtr buffer(ldns_buffer_new(512));
   if (ldns_rr_rdata2buffer_wire(buffer.get(), rr) != LDNS_STATUS_OK) {
@@ -79,10 +94,13 @@ std::string rdataWire(const ldns_rr* rr) {
                      ldns_buffer_position(buffer.get()));
 }
 
+// Meridian's canonical text (wire::wireToText), not ldns's: the two escape
+// differently ('$' is bare in ldns's, "\\$" in ours), and every lookup by
+// name (API, meridianctl) goes through wire::canonicalName.
 std::string ownerText(const ldns_rr* rr) {
   RdfPtr owner(ldns_rdf_clone(ldns_rr_owner(rr)));
   ldns_dname2canonical(owner.get());
-  return takeString(ldns_rdf2str(owner.get()));
+  return wire::wireToText(ldns_rdf_data(owner.get()), ldns_rdf_size(owner.get()));
 }
 
 // Line `number` (1-based) of `text`, trimmed, for error messages.
@@ -116,6 +134,12 @@ void validateZone(ParsedZone& zone, const std::vector<int>& lines, const std::st
   size_t soa_count = 0;
   for (size_t i = 0; i < zone.records.size(); ++i) {
     const ZoneRecord& r = zone.records[i];
+    if (r.owner.size() > kMaxOwnerText) {
+      throw ZoneError(where(i) + "owner " + r.owner.substr(0, 40) + "... is " +
+                      std::to_string(r.owner.size()) +
+                      " characters written out; a zone file holds at most 254 characters of an "
+                      "owner (each \\DDD escape counts 4)");
+    }
     const std::string owner = wire::nameToWire(r.owner);
     if (!wire::isSubdomain(owner, apex)) {
       throw ZoneError(where(i) + r.owner + " is outside zone " + zone.name);
@@ -308,6 +332,7 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
     record.type = static_cast<uint16_t>(ldns_rr_get_type(rr.get()));
     record.ttl = ldns_rr_ttl(rr.get());
     try {
+      checkFieldCount(rr.get());
       record.rdata = rdataWire(rr.get());
     } catch (const ZoneError& e) {
       error = where + e.what();
@@ -399,13 +424,29 @@ std::string recordToText(const std::string& owner, uint16_t type, uint32_t ttl,
     throw ZoneError("stored record for " + owner + " cannot be decoded");
   }
   RrPtr rr(raw);
-  std::string text = takeString(ldns_rr2str(rr.get()));
-  while (!text.empty() && text.back() == '\n') text.pop_back();
+  // ldns_rr2str's layout ("owner<TAB>ttl<TAB>IN<TAB>type<TAB>rdata", fields
+  // of the rdata separated by spaces), but names in Meridian's text: ldns
+  // prints '"', '$' and '@' in names bare, and its own parser then reads an
+  // owner `a".example.` as the start of a quoted string, so a '(' in a TXT
+  // after it opens a group that swallows the next records. Nor does it add
+  // ldns's " ;{id = N}" comment to DNSKEY rdata, which the API refuses.
+  auto nameText = [](const ldns_rdf* name) {
+    return wire::wireToText(ldns_rdf_data(name), ldns_rdf_size(name));
+  };
+  std::string text = nameText(ldns_rr_owner(rr.get())) + "\t" + std::to_string(ttl) + "\tIN\t" +
+                     typeToText(type) + "\t";
+  if (ldns_rr_rd_count(rr.get()) == 0) text += "\\# 0";
+  for (size_t i = 0; i < ldns_rr_rd_count(rr.get()); ++i) {
+    const ldns_rdf* field = ldns_rr_rdf(rr.get(), i);
+    if (i > 0) text += ' ';
+    text += ldns_rdf_get_type(field) == LDNS_RDF_TYPE_DNAME ? nameText(field)
+                                                            : takeString(ldns_rdf2str(field));
+  }
   return text;
 }
 
 std::string rdataToText(uint16_t type, const std::string& rdata) {
-  // ldns prints "owner<TAB>ttl<TAB>class<TAB>type<TAB>rdata"; keep the rdata.
+  // recordToText prints "owner<TAB>ttl<TAB>class<TAB>type<TAB>rdata"; keep the rdata.
   const std::string text = recordToText(".", type, 0, rdata);
   size_t pos = 0;
   for (int field = 0; field < 4; ++field) {
@@ -432,6 +473,11 @@ std::string rdataFromText(uint16_t type, const std::string& text, const std::str
   RrPtr rr(raw);
   if (ldns_rr_rd_count(rr.get()) == 0) {
     throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\"");
+  }
+  try {
+    checkFieldCount(rr.get());
+  } catch (const ZoneError& e) {
+    throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\": " + e.what());
   }
   return rdataWire(rr.get());
 }

@@ -28,6 +28,14 @@ class UnknownOriginError : public ZoneError {
   using ZoneError::ZoneError;
 };
 
+/// The longest owner name, written out as Meridian stores it (wire::wireToText),
+/// that a zone file can hold: ldns reads at most 254 characters of an owner
+/// (the longest name without escapes, 255 octets in wire form, is 254).
+/// Only escapes make a name longer than that ("\\255" is one octet); such
+/// owners are refused by parseZoneText and the API, since the zone could not
+/// be exported and read back.
+inline constexpr size_t kMaxOwnerText = 254;
+
 /// One record, ready to store: canonical owner text, type code, TTL, wire rdata.
 struct ZoneRecord {
   std::string owner;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/api/api_test_util.h"
+#include "wire/name.h"
 #include "zones/model.h"
 #include "zones/record_store.h"
 #include "zones/steering_store.h"
@@ -166,6 +167,24 @@ TEST_CASE("store: zone import refuses data that would collide with steering") {
   CHECK(zones::importZone(db, zones::parseZoneText(with_txt, "t"), true) == 7);
   CHECK_THROWS_AS(zones::importZone(db, zones::parseZoneText(with_txt, "t"), false),
                   zones::ConflictError);
+}
+
+TEST_CASE("store: a zone from nameservers whose names hold escapes is created, not a 500") {
+  // POST /api/v1/zones {"nameservers":[...]} built the NS and SOA rdata as
+  // text for ldns, which reads the escaped ';' of "ns1.-0\;.mt." as a comment
+  // and a zone name longer than 254 characters not at all: a ZoneError, which
+  // the API answered with 500. Found by api_fuzzer.
+  ApiFixture api;
+  zones::Database db(api.dbPath());
+  zones::createZone(db, "example.org.", {"ns1.-0;.mt"});
+  const auto rrsets = zones::listRecordSets(db, "example.org.");
+  REQUIRE(rrsets.size() == 2);
+  CHECK(rrsets[1].records == std::vector<std::string>{"ns1.-0\\;.mt."});
+  CHECK(rrsets[0].records[0].find("ns1.-0\\;.mt. hostmaster.example.org. 1 ") == 0);
+  // A zone name is an owner: too long written out is refused, naming "name".
+  const std::string zone =
+      wire::canonicalName(std::string(62, '\x01') + "." + std::string(10, '\x01') + ".test.");
+  CHECK(fieldOf([&] { zones::createZone(db, zone, {"ns.example.net."}); }) == "name");
 }
 
 TEST_CASE("store: the SOA serial wraps per RFC 1982") {
