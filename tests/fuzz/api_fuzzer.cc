@@ -128,7 +128,17 @@ struct Harness {
     if (question != std::string::npos) request.query = arguments(target.substr(question + 1));
     request.content_type = "application/json";
     request.body = body;
-    const api::Match match = router.match(request.method, request.path);
+    api::Match match;
+    try {
+      match = router.match(request.method, request.path);
+    } catch (const api::HttpError& e) {
+      // A path that does not decode (a bad %-escape, an encoded NUL): the
+      // client's error, answered before any handler runs, as dispatch does.
+      if (e.status() < 400 || e.status() >= 500) {
+        fuzz::defect("path " + request.path + " refused with " + std::to_string(e.status()));
+      }
+      return std::nullopt;
+    }
     if (!match.route) return std::nullopt;
     request.params = match.params;
     *matched = match.route;
@@ -177,7 +187,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         stderr, "%s -> %s\n", line.c_str(),
         outcome ? (std::to_string(outcome->status) + " " + outcome->detail).c_str() : "no route");
   }
-  if (!outcome) return 0;  // 404 or 405, decided before any handler runs
+  if (!outcome) return 0;  // 400, 404 or 405, decided before any handler runs
   if (outcome->status >= 500) {
     fuzz::defect(line + " answered " + std::to_string(outcome->status) + ": " + outcome->detail);
   }

@@ -58,7 +58,8 @@ struct Harness {
   Harness() {
     uv_loop_init(&loop);
     gate = std::make_unique<healthd::RateGate>(&loop, 0);
-    env = healthd::ProbeEnv{&loop, gate.get(), nullptr, &rng, &stats};
+    // No resolver: the check targets 127.0.0.1, never a host name.
+    env = healthd::ProbeEnv{.loop = &loop, .gate = gate.get(), .rng = &rng, .stats = &stats};
     for (const char* check : kChecks) {
       const auto spec = zones::parseCheckSpec(nlohmann::json::parse(check), "check");
       probes.push_back(std::make_unique<healthd::DnsProbe>(env, spec, "127.0.0.1",

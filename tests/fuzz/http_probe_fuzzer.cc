@@ -73,7 +73,9 @@ struct Harness {
     uv_loop_init(&loop);
     gate = std::make_unique<healthd::RateGate>(&loop, 0);
     curl = std::make_unique<healthd::CurlMulti>(&loop);
-    env = healthd::ProbeEnv{&loop, gate.get(), curl.get(), &rng, &stats};
+    // No resolver: every URL below has an IP literal, never a host name.
+    env = healthd::ProbeEnv{
+        .loop = &loop, .gate = gate.get(), .curl = curl.get(), .rng = &rng, .stats = &stats};
     uv_tcp_init(&loop, &listener);
     listener.data = this;
     sockaddr_in address{};
