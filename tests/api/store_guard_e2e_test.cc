@@ -22,12 +22,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-const std::string kToken = "store-guard-e2e-token-0123456789abcdef";
+const std::string kGuardToken = "store-guard-e2e-token-0123456789abcdef";
 
-struct Meridiand {
-  explicit Meridiand(const TempDir& dir)
+struct GuardedMeridiand {
+  explicit GuardedMeridiand(const TempDir& dir)
       : db(dir.file("m.db")),
-        token_file((writeFile(dir.file("api.token"), kToken + "\n"), dir.file("api.token"))),
+        token_file((writeFile(dir.file("api.token"), kGuardToken + "\n"), dir.file("api.token"))),
         process(db, dir.path(), {"--api-token-file", token_file, "--demo", "--no-geodb"}) {}
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(process.apiPort()) + path;
@@ -37,7 +37,7 @@ struct Meridiand {
     HttpOptions options;
     options.timeout_ms = timeout_ms;
     return httpRequest(method, url(path), body.dump(),
-                       {"Authorization: Bearer " + kToken, "Content-Type: application/json"},
+                       {"Authorization: Bearer " + kGuardToken, "Content-Type: application/json"},
                        options);
   }
   std::string db;
@@ -69,7 +69,7 @@ bool exists(const std::string& path) {
 
 TEST_CASE("database lock: another process holding BEGIN EXCLUSIVE stalls no liveness route") {
   TempDir dir;
-  Meridiand m(dir);
+  GuardedMeridiand m(dir);
   sqlite3* holder = nullptr;
   REQUIRE(sqlite3_open(m.db.c_str(), &holder) == SQLITE_OK);
   sqlite3_busy_timeout(holder, 5000);
@@ -110,7 +110,7 @@ TEST_CASE("database lock: another process holding BEGIN EXCLUSIVE stalls no live
 
 TEST_CASE("database deleted under meridiand: writes are refused loudly, DNS keeps serving") {
   TempDir dir;
-  Meridiand m(dir);
+  GuardedMeridiand m(dir);
   REQUIRE(m.call("PUT", "/api/v1/zones/demo.meridian.example./rrsets/before/A",
                  json{{"ttl", 60}, {"records", {"192.0.2.99"}}})
               .status == 201);
@@ -153,7 +153,7 @@ TEST_CASE("database deleted under meridiand: writes are refused loudly, DNS keep
 
 TEST_CASE("database replaced under meridiand: writes are refused, DNS keeps the last snapshot") {
   TempDir dir;
-  Meridiand m(dir);
+  GuardedMeridiand m(dir);
   // Another database (empty, freshly made) renamed over the path.
   const std::string other = dir.file("other.db");
   {
