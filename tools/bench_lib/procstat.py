@@ -77,6 +77,20 @@ def _status_kb(pid, key):
     return 0
 
 
+def rss_kb(pid):
+    """VmRSS of one process (not its tree) in KiB; 0 when it is gone."""
+    return _status_kb(pid, "VmRSS")
+
+
+def fd_count(pid):
+    """Open file descriptors of one process; None when it is gone (a count
+    that only grows over a long run is a descriptor leak)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
 def _pss_kb(pid):
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
