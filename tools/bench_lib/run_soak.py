@@ -385,10 +385,15 @@ def render(result):
         # so what RRL limited beyond that was someone else's. Worked example:
         # 120,371 sent, 64,297 answered of which 56,073 slips -> 8,224 full,
         # 112,147 limited: 112,147 - (120,371 - 8,224) = 0.
+        # Answers still in flight when the flood stops are neither completed
+        # nor lost, so the figure may be off by up to that many either way.
         full = f.get("completed", 0) - slipped
-        out.append(f"RRL limited beyond the flood's own queries: "
-                   f"{int(limited - (f['sent'] - full)):,} (0: no legitimate answer was limited;"
-                   f" the flood's queries dropped by the kernel make it negative)")
+        in_flight = f["sent"] - f.get("completed", 0) - f.get("lost", 0)
+        beyond = int(limited - (f["sent"] - full))
+        verdict = ("so no legitimate answer was limited" if abs(beyond) <= in_flight else
+                   "so RRL limited answers that were not the flood's")
+        out.append(f"RRL limited beyond the flood's own queries: {beyond:+,} (exact up to the "
+                   f"{in_flight:,} flood queries in flight when it stopped), {verdict}")
     for name, lv in result["logs"].items():
         out.append(f"{name} log: {lv['warn']} warn, {lv['error']} error lines"
                    + (f"; last: {lv['last_error']}" if lv["last_error"] else ""))
