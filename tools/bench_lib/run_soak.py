@@ -32,7 +32,7 @@ import signal
 import subprocess
 import time
 
-from . import api, common, dnsperf, report, run_reload, run_rrl, servers
+from . import api, common, dnsperf, procstat, report, run_reload, run_rrl, servers
 from .soak_load import ApiWriter, Flood, FlappingHttp, Reloader, Sampler
 
 ZONE = "soak.example"
@@ -208,12 +208,17 @@ def measure(args, binaries, workdir):
             while not dead() and time.monotonic() - t0 < run - 1:
                 settings.seconds = round(min(interval, run - (time.monotonic() - t0)), 1)
                 begin = time.monotonic()
+                drops = procstat.udp_socket_drops(server.port)
+                # -b 4096: dnsperf's sockets get 4 MiB receive buffers, as
+                # meridiand's have, so a dnsperf starved of CPU for a moment
+                # on a busy machine does not lose answers in its own buffer.
                 load = dnsperf.start_background(server.host, server.port, legit_file, settings,
-                                                server.proc.pid, extra=["-Q", str(args.qps)],
-                                                own_session=True)
+                                                server.proc.pid, own_session=True,
+                                                extra=["-Q", str(args.qps), "-b", "4096"])
                 while not load.done() and not dead():
                     time.sleep(0.2)
                 stats = load.finish() if load.done() else load.interrupt()
+                stats["server_drops"] = procstat.udp_socket_drops(server.port) - drops
                 _record(result, t0, begin, time.monotonic(), stats, sampler, writer, reloader,
                         _counters(server, flapping))
         except KeyboardInterrupt:
@@ -222,8 +227,10 @@ def measure(args, binaries, workdir):
             common.say("soak: interrupted; stopping everything and reporting what ran")
             if load is not None and not load.done():
                 try:  # the interval cut short still counts
-                    _record(result, t0, begin, time.monotonic(), load.interrupt(), sampler,
-                            writer, reloader, _counters(server, flapping))
+                    stats = load.interrupt()
+                    stats["server_drops"] = procstat.udp_socket_drops(server.port) - drops
+                    _record(result, t0, begin, time.monotonic(), stats, sampler, writer,
+                            reloader, _counters(server, flapping))
                 except (OSError, RuntimeError) as e:
                     common.warn(f"the last interval's dnsperf: {e}")
         result["crashes"] = dead()
@@ -238,9 +245,12 @@ def measure(args, binaries, workdir):
         server.stop()
         result["meridiand_exit"] = server.proc.returncode
     result["samples"] = [(t - t0, s) for t, s in sampler.samples]
+    slowest = max(writer.calls, key=lambda c: c[3], default=None)
     result["api"] = {"writes": writer.count(), "failures": writer.failures(),
                      "errors": writer.errors, "thread_error": writer.error,
-                     "max_s": max((c[3] for c in writer.calls), default=None)}
+                     "p99_s": report.percentile([c[3] for c in writer.calls], 99),
+                     "max_s": slowest and slowest[3],
+                     "slowest": slowest and f"{slowest[1]} at {_clock(slowest[0] - t0).strip()}"}
     result["reload"] = {"sighups": reloader.count(kind="sighup"),
                         "edits": reloader.count(kind="edit"), "edit_failed": reloader.edit_failed,
                         "not_served": reloader.not_served, "thread_error": reloader.error,
@@ -265,12 +275,17 @@ def _record(result, t0, begin, end, stats, sampler, writer, reloader, counters):
         "completed": stats.get("completed", 0), "lost": stats.get("lost", 0),
         "interrupted": stats.get("interrupted", 0),
         "not_noerror": sum(v for k, v in stats.get("rcodes", {}).items() if k != "NOERROR"),
-        "udp_rcvbuf_errors": stats.get("udp_rcvbuf_errors"),
+        # Kernel drops for full receive buffers: at meridiand's sockets, and
+        # anywhere else on the machine (dnsperf's sockets, other processes).
+        "server_drops": stats.get("server_drops"),
+        "other_drops": max(0, (stats.get("udp_rcvbuf_errors") or 0) -
+                           (stats.get("server_drops") or 0)),
         "rss_kb": {name: v[0] for name, v in last.items()},
         "fds": {name: v[1] for name, v in last.items()},
         "api_writes": writer.count(begin, end),
         "api_failures": writer.failures(begin, end),
         "reloads": reloader.count(begin, end),
+        "loadavg_1m": os.getloadavg()[0],
         "counters": counters})
     i = result["intervals"][-1]
     common.say(f"  {_clock(end - t0)}  legit sent {i['sent']:,} lost {i['lost']}  RSS meridiand "
@@ -333,20 +348,21 @@ def render(result):
     first = result["samples"][0][1] if result["samples"] else {}
     if first:
         rows.append(["0:00", _mib(first["meridiand"][0]), _mib(first["healthd"][0]),
-                     first["meridiand"][1], first["healthd"][1]] + [None] * 9)
+                     first["meridiand"][1], first["healthd"][1]] + [None] * 11)
     prev = result.get("start_counters") or {}
     for i in result["intervals"]:
         c = i["counters"] or {}
         rows.append([_clock(i["end_s"]).strip(), _mib(i["rss_kb"].get("meridiand")),
                      _mib(i["rss_kb"].get("healthd")), i["fds"].get("meridiand"),
-                     i["fds"].get("healthd"), i["sent"], i["lost"], i["udp_rcvbuf_errors"],
-                     i["not_noerror"],
+                     i["fds"].get("healthd"), i["sent"], i["lost"], i["server_drops"],
+                     i["other_drops"], i["not_noerror"],
                      i["api_writes"], i["api_failures"], i["reloads"],
-                     _diff(c, prev, "flips"), _diff(c, prev, "limited")])
+                     _diff(c, prev, "flips"), _diff(c, prev, "limited"), i["loadavg_1m"]])
         prev = c or prev
     out.append(report.table(["time", "meridiand MiB", "healthd MiB", "m fds", "h fds",
-                             "legit sent", "lost", "rcvbuf drops", "not NOERROR", "API writes",
-                             "API failed", "reloads", "flips", "RRL limited"], rows))
+                             "legit sent", "lost", "srv drops", "other drops", "not NOERROR",
+                             "API writes", "API failed", "reloads", "flips", "RRL limited",
+                             "load"], rows))
     for name, g in result["growth"].items():
         if g is None:
             out.append(f"RSS {name}: too few samples after the {result['warmup_s']:g} s warm-up")
@@ -360,8 +376,9 @@ def render(result):
                f"{lg['not_noerror']:,} answered other than NOERROR, {lg['interrupted']} "
                "interrupted at the end")
     a = result["api"]
-    out.append(f"API writes: {a['writes']:,}, not 2xx or no answer: {a['failures']}, slowest "
-               f"{_ms(a['max_s'])}" + (f"; first failures: {a['errors']}" if a["errors"] else ""))
+    out.append(f"API writes: {a['writes']:,}, not 2xx or no answer: {a['failures']}, p99 "
+               f"{_ms(a['p99_s'])}, slowest {_ms(a['max_s'])} ({a['slowest']})" +
+               (f"; first failures: {a['errors']}" if a["errors"] else ""))
     r = result["reload"]
     out.append(f"reloads: {r['sighups']} SIGHUP + {r['edits']} sqlite3 edits ("
                f"{len(r['edit_failed'])} failed, {r['not_served']} not served within 5 s, "
@@ -390,8 +407,12 @@ def render(result):
         full = f.get("completed", 0) - slipped
         in_flight = f["sent"] - f.get("completed", 0) - f.get("lost", 0)
         beyond = int(limited - (f["sent"] - full))
-        verdict = ("so no legitimate answer was limited" if abs(beyond) <= in_flight else
-                   "so RRL limited answers that were not the flood's")
+        if beyond > in_flight:
+            verdict = "so RRL limited answers that were not the flood's"
+        elif beyond < -in_flight:
+            verdict = "fewer: some flood queries never reached meridiand (kernel drops)"
+        else:
+            verdict = "so no legitimate answer was limited"
         out.append(f"RRL limited beyond the flood's own queries: {beyond:+,} (exact up to the "
                    f"{in_flight:,} flood queries in flight when it stopped), {verdict}")
     for name, lv in result["logs"].items():
