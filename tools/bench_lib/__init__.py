@@ -15,4 +15,7 @@ run_geo      `tools/bench geo`
 run_api      `tools/bench api`
 run_healthd  `tools/bench healthd`
 api          a minimal client for meridiand's JSON API
+run_soak     `tools/soak`: the run, its report and goals
+soak_load    what tools/soak runs beside the load: API writes, reloads,
+             flapping HTTP port, RSS sampler, the flood
 """

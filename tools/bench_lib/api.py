@@ -7,7 +7,9 @@ import urllib.parse
 
 
 class ApiError(RuntimeError):
-    pass
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status  # the HTTP status that was not in `ok`
 
 
 class Client:
@@ -46,7 +48,7 @@ class Client:
                     raise
         parsed = json.loads(raw) if raw else None
         if response.status not in ok:
-            raise ApiError(f"{method} {path}: {response.status} {raw[:300]!r}")
+            raise ApiError(f"{method} {path}: {response.status} {raw[:300]!r}", response.status)
         return response.status, parsed
 
     def close(self):

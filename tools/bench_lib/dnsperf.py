@@ -102,7 +102,7 @@ class _Measurement:
     """dnsperf as a child plus the server's CPU and the UDP drop counter
     from just before it started; finish() collects everything."""
 
-    def __init__(self, cmd, server_pid, perf=False):
+    def __init__(self, cmd, server_pid, perf=False, own_session=False):
         self.server_pid = server_pid
         self.perf_proc = _start_perf(server_pid) if perf else None
         if self.perf_proc:
@@ -110,12 +110,21 @@ class _Measurement:
         self.cpu0 = procstat.cpu_seconds(server_pid)
         self.udp0 = procstat.udp_counters()
         self.wall0 = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # own_session: a Ctrl-C at the terminal does not reach dnsperf, so the
+        # caller decides when it stops (and still gets its statistics).
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=own_session)
+
+    def done(self):
+        """True once dnsperf has exited. Does not reap it (Popen.poll()
+        would): finish() reaps it with wait4() for its CPU time."""
+        return os.waitid(os.P_PID, self.proc.pid,
+                         os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
     def interrupt(self):
         """Ends the run early; dnsperf prints its statistics on SIGINT and
         counts the queries still in flight as interrupted, not lost."""
-        if self.proc.poll() is None:
+        if not self.done():
             self.proc.send_signal(signal.SIGINT)
         return self.finish()
 
@@ -163,9 +172,12 @@ def run(host, port, query_file, settings, server_pid, binary=False, extra=(), pe
     return _Measurement(cmd, server_pid, perf).finish()
 
 
-def start_background(host, port, query_file, settings, server_pid, binary=False, extra=()):
+def start_background(host, port, query_file, settings, server_pid, binary=False, extra=(),
+                     own_session=False):
     """dnsperf for settings.seconds (make it longer than the work it runs
     beside) without waiting; .interrupt() ends it and returns what run()
-    returns. For load that must keep running while something else is timed."""
+    returns, .finish() waits for it to end by itself. For load that must
+    keep running while something else is timed. own_session: in its own
+    session, out of reach of the terminal's Ctrl-C."""
     cmd = _command(host, port, query_file, settings, binary, extra)
-    return _Measurement(cmd, server_pid)
+    return _Measurement(cmd, server_pid, own_session=own_session)

@@ -77,6 +77,20 @@ def _status_kb(pid, key):
     return 0
 
 
+def rss_kb(pid):
+    """VmRSS of one process (not its tree) in KiB; 0 when it is gone."""
+    return _status_kb(pid, "VmRSS")
+
+
+def fd_count(pid):
+    """Open file descriptors of one process; None when it is gone (a count
+    that only grows over a long run is a descriptor leak)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
 def _pss_kb(pid):
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -112,3 +126,23 @@ def udp_counters():
     with open("/proc/net/snmp") as f:
         rows = [line.split() for line in f if line.startswith("Udp:")]
     return dict(zip(rows[0][1:], (int(v) for v in rows[1][1:])))
+
+
+def udp_socket_drops(port):
+    """Datagrams dropped at the UDP sockets bound to local `port` (the last
+    column of /proc/net/udp and udp6, per socket): a server's own drops,
+    told apart from udp_counters()'s system-wide RcvbufErrors, which also
+    count the load generator's sockets and every other process's. The
+    local address is hex "ADDR:PORT", e.g. 0100007F:1F90 is 127.0.0.1:8080."""
+    total = 0
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                next(f)  # header
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 12 and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        total += int(fields[-1])
+        except OSError:
+            pass
+    return total

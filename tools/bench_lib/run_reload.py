@@ -36,9 +36,11 @@ PROMISE_S = 1.0
 
 
 class FlappingPort:
-    """A TCP port that accepts for 0.7 s, then refuses for 0.7 s, and so on."""
+    """A TCP port that accepts for `period` s (0.7), then refuses for as long,
+    and so on."""
 
-    def __init__(self):
+    def __init__(self, period=0.7):
+        self.period = period
         self.port = servers.free_port()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -50,14 +52,14 @@ class FlappingPort:
             listener.bind(("127.0.0.1", self.port))
             listener.listen(64)
             listener.settimeout(0.05)
-            until = time.monotonic() + 0.7
+            until = time.monotonic() + self.period
             while time.monotonic() < until and not self.stop.is_set():
                 try:
                     listener.accept()[0].close()
                 except OSError:
                     pass
             listener.close()
-            self.stop.wait(0.7)
+            self.stop.wait(self.period)
 
     def __enter__(self):
         self.thread.start()

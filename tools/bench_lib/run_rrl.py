@@ -32,8 +32,10 @@ FLOOD_SOURCE = "127.0.1.1"
 AMP_NAME = "amp"
 
 
-def _write_zone(path, legit_names):
-    probe, names = zonegen.write_static_names(path, ZONE, legit_names)
+def write_zone(path, legit_names, zone=ZONE):
+    """The static zone with legit_names names h0.. and the large amp TXT
+    (also tools/soak's zone); returns the probe and the names."""
+    probe, names = zonegen.write_static_names(path, zone, legit_names)
     with open(path, "a") as f:
         for i in range(4):  # 4 x 100-character strings: a ~500-octet answer
             f.write(f'{AMP_NAME} IN TXT "{str(i) * 100}"\n')
@@ -111,7 +113,7 @@ def _phase(server, args, flood_file, legit_file):
 
 def measure(args, binaries, workdir):
     zone_path = os.path.join(workdir, ZONE + ".zone")
-    probe, names = _write_zone(zone_path, args.legit_names)
+    probe, names = write_zone(zone_path, args.legit_names)
     flood_file = os.path.join(workdir, "flood.txt")
     with open(flood_file, "w") as f:
         f.write(f"{AMP_NAME}.{ZONE} TXT\n")
