@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/support/dns_test_util.h"
+#include "tests/support/example_server.h"
 #include "tests/support/example_zone.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
@@ -25,21 +26,7 @@ bool has(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
-struct Server {
-  TempDir dir;
-  std::string db = dir.file("meridian.db");
-  std::unique_ptr<MeridiandProcess> meridiand;
-
-  explicit Server(const std::vector<std::string>& extra = {}) {
-    {
-      zones::Database database(db);
-      zones::storeZone(database, zones::parseZoneText(kExampleZone, "test", "example.com."));
-    }
-    meridiand = std::make_unique<MeridiandProcess>(db, dir.path(), extra);
-  }
-  uint16_t port() const { return meridiand->dnsPort(); }
-  std::string dig(const std::string& args) const { return test::dig(port(), args); }
-};
+using Server = ExampleZoneServer;
 
 }  // namespace
 

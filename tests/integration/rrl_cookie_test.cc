@@ -18,10 +18,8 @@
 #include <thread>
 
 #include "tests/support/dns_test_util.h"
-#include "tests/support/example_zone.h"
+#include "tests/support/example_server.h"
 #include "tests/support/process.h"
-#include "zones/database.h"
-#include "zones/zone_io.h"
 
 using namespace meridian;
 using namespace meridian::test;
@@ -29,40 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Server {
-  TempDir dir;
-  std::string db = dir.file("meridian.db");
-  std::unique_ptr<MeridiandProcess> meridiand;
-
-  explicit Server(const std::vector<std::string>& extra = {}) {
-    {
-      zones::Database database(db);
-      zones::storeZone(database, zones::parseZoneText(kExampleZone, "test", "example.com."));
-    }
-    meridiand = std::make_unique<MeridiandProcess>(db, dir.path(), extra);
-  }
-  uint16_t port() const { return meridiand->dnsPort(); }
-  std::string dig(const std::string& args) const { return test::dig(port(), args); }
-
-  // Every sample of /metrics, by name with labels.
-  std::map<std::string, double> metrics() const {
-    const std::string text = runCommand(
-        "curl -s -H \"Authorization: Bearer $(cat " + db +
-        ".token)\" http://127.0.0.1:" + std::to_string(meridiand->apiPort()) + "/metrics");
-    std::map<std::string, double> out;
-    size_t at = 0;
-    while (at < text.size()) {
-      const size_t end =
-          text.find('\n', at) == std::string::npos ? text.size() : text.find('\n', at);
-      const std::string line = text.substr(at, end - at);
-      at = end + 1;
-      if (line.empty() || line[0] == '#') continue;
-      const size_t space = line.rfind(' ');
-      out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return out;
-  }
-};
+using Server = ExampleZoneServer;
 
 // A UDP client socket on 127.0.0.1 (one source address and port).
 struct UdpClient {

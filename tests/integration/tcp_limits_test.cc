@@ -19,11 +19,9 @@
 
 #include "tests/integration/tcp_flood.h"
 #include "tests/support/dns_test_util.h"
-#include "tests/support/example_zone.h"
+#include "tests/support/example_server.h"
 #include "tests/support/net.h"
 #include "tests/support/process.h"
-#include "zones/database.h"
-#include "zones/zone_io.h"
 
 using namespace meridian;
 using namespace meridian::test;
@@ -41,31 +39,9 @@ bool has(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
-struct Server {
-  TempDir dir;
-  std::string db = dir.file("meridian.db");
-  std::unique_ptr<MeridiandProcess> meridiand;
-
-  explicit Server(const std::vector<std::string>& extra = {}) {
-    {
-      zones::Database database(db);
-      zones::storeZone(database, zones::parseZoneText(kExampleZone, "test", "example.com."));
-    }
-    meridiand = std::make_unique<MeridiandProcess>(db, dir.path(), extra);
-  }
-  uint16_t port() const { return meridiand->dnsPort(); }
-  std::string digTcp() const { return test::dig(port(), "+tcp +short www.example.com A"); }
-
-  // One sample of /metrics, e.g. metric("meridian_tcp_io_timeout_total{direction=\"read\"}");
-  // -1 when it is missing.
-  double metric(const std::string& sample) const {
-    const std::string text = runCommand(
-        "curl -s -H \"Authorization: Bearer $(cat " + db +
-        ".token)\" http://127.0.0.1:" + std::to_string(meridiand->apiPort()) + "/metrics");
-    const size_t at = text.find("\n" + sample + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + sample.size() + 2));
-  }
+struct Server : ExampleZoneServer {
+  using ExampleZoneServer::ExampleZoneServer;
+  std::string digTcp() const { return dig("+tcp +short www.example.com A"); }
 };
 
 constexpr const char* kAnswer = "192.0.2.10\n192.0.2.11";
