@@ -4,21 +4,11 @@
 #include <random>
 
 #include "common/ip_address.h"
+#include "common/mix64.h"
 
 namespace meridian::server {
 
 namespace {
-
-// The splitmix64 finalizer: a bijection that spreads every input bit over
-// the whole output, so the low bits of two nearby addresses are unrelated.
-uint64_t mix(uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
 
 uint64_t randomSecret() {
   std::random_device device;
@@ -57,7 +47,7 @@ ClientKey TcpLimits::clientKey(const sockaddr* peer) const noexcept {
   const common::IpAddress address = common::ipAddressFromSockaddr(peer);
   uint64_t key = 0;
   for (size_t i = 0; i < (address.family == 6 ? 8u : 4u); ++i) key = (key << 8) | address.bytes[i];
-  const uint64_t hash = mix(key ^ secret_ ^ (uint64_t{address.family} << 56));
+  const uint64_t hash = common::mix64(key ^ secret_ ^ (uint64_t{address.family} << 56));
   return {static_cast<uint16_t>(hash & (kClientSlots - 1)),
           static_cast<uint16_t>((hash >> 32) & (kClientSlots - 1))};
 }

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/mix64.h"
 #include "server/steering/policy.h"
 
 namespace meridian::steering {
@@ -17,16 +18,6 @@ namespace {
 constexpr uint8_t kStickyPrefixV4 = 24;
 constexpr uint8_t kStickyPrefixV6 = 56;
 
-uint64_t mix(uint64_t x) noexcept {
-  // splitmix64's finaliser: every input bit affects every output bit.
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
-
 }  // namespace
 
 uint64_t stickyClientKey(const geo::ClientSubnet& subnet) noexcept {
@@ -37,13 +28,13 @@ uint64_t stickyClientKey(const geo::ClientSubnet& subnet) noexcept {
   for (uint8_t i = 0; i < (bits + 7) / 8; ++i) {
     uint8_t octet = subnet.address[i];
     if (i == bits / 8) octet &= static_cast<uint8_t>(0xff << (8 - bits % 8));
-    key = mix(key ^ octet);
+    key = common::mix64(key ^ octet);
   }
-  return mix(key ^ bits);
+  return common::mix64(key ^ bits);
 }
 
 uint64_t stickyScore(uint64_t client_key, uint64_t item_hash) noexcept {
-  return mix(client_key ^ mix(item_hash));
+  return common::mix64(client_key ^ common::mix64(item_hash));
 }
 
 void rankSticky(const PolicyInput& input, Ranking& out) noexcept {
