@@ -16,9 +16,9 @@ ExampleZoneServer::ExampleZoneServer(const std::vector<std::string>& extra) {
 
 std::map<std::string, double> ExampleZoneServer::metrics() const {
   // meridiand writes its generated API token next to the database.
-  const std::string text = runCommand(
-      "curl -s -H \"Authorization: Bearer $(cat " + db + ".token)\" http://127.0.0.1:" +
-      std::to_string(meridiand->apiPort()) + "/metrics");
+  const std::string text =
+      runCommand("curl -s -H \"Authorization: Bearer $(cat " + db +
+                 ".token)\" http://127.0.0.1:" + std::to_string(meridiand->apiPort()) + "/metrics");
   std::map<std::string, double> out;
   size_t at = 0;
   while (at < text.size()) {
