@@ -84,13 +84,15 @@ def measure(args, binaries, workdir):
               "threads": args.threads, "rounds": args.rounds, "dnsperf": settings.as_dict(),
               "geo_map": json.loads(geo_map_json()), "skipped": {}}
     contenders = []
-    for server_name in args.servers:
-        if server_name in ("meridiand", "meridiand-nearest"):
+    for server_name in args.servers + (["meridiand-baseline"] if args.baseline else []):
+        if server_name in ("meridiand", "meridiand-nearest", "meridiand-baseline"):
             policy = "nearest" if server_name.endswith("nearest") else "geo"
+            build = args.baseline if server_name == "meridiand-baseline" else binaries
 
-            def make_meridian(label=server_name):
-                s = servers.Meridian(workdir, args.threads, binaries.meridiand,
-                                     binaries.meridianctl, label=label)
+            def make_meridian(label=server_name, build=build):
+                s = servers.Meridian(workdir, args.threads, build.meridiand,
+                                     build.meridianctl, label=label)
+                s.knows_defences = build is binaries
                 s.extra_args = ["--geodb", mmdb]
                 s.enable_api()
                 s.configure([_zone_with(os.path.join(workdir, f"geo-{label}.zone"), "")])

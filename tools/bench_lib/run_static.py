@@ -55,7 +55,11 @@ def measure(args, binaries, workdir):
 
     def maker(name):
         def make():
-            if name.startswith("meridiand"):
+            if name == "meridiand-baseline":
+                server = servers.Meridian(workdir, args.threads, args.baseline.meridiand,
+                                          args.baseline.meridianctl, label=name)
+                server.knows_defences = False
+            elif name.startswith("meridiand"):
                 server = servers.Meridian(workdir, args.threads, binaries.meridiand,
                                           binaries.meridianctl, label=name)
                 server.defences = name != "meridiand"
@@ -68,7 +72,9 @@ def measure(args, binaries, workdir):
         return make
 
     contenders = []
-    for name in args.servers + (["meridiand-rrl", "meridiand-cookie"] if rrl else []):
+    more = (["meridiand-rrl", "meridiand-cookie"] if rrl else []) + \
+        (["meridiand-baseline"] if args.baseline else [])
+    for name in args.servers + more:
         if name in [c.name for c in contenders]:
             continue
         contender = loadtest.Contender(name, maker(name),
@@ -82,7 +88,7 @@ def measure(args, binaries, workdir):
         contenders.append(contender)
 
     def after(server, info):
-        if server.name.startswith("meridiand-"):
+        if getattr(server, "defences", False):  # meridiand-rrl and -cookie
             m = server.metrics()
             info["rrl_limited"] = sum(v for k, v in m.items()
                                       if k.startswith("meridian_rrl_limited_total"))

@@ -162,6 +162,9 @@ class Meridian(Server):
         # asks: dnsperf from one address asking one name would mostly get
         # truncated "slip" answers, as the NSD stanza below says for NSD.
         self.defences = False
+        # False for a build older than RRL and cookies (a --baseline-build),
+        # which has neither option, nor either defence.
+        self.knows_defences = True
 
     def version(self):
         return "working tree"
@@ -211,7 +214,12 @@ class Meridian(Server):
             self.import_seconds[zone.name] = time.monotonic() - t0
 
     def command(self):
-        defences = [] if self.defences else ["--rrl-rate", "0", "--no-cookies"]
+        off = self.knows_defences and not self.defences
+        defences = ["--rrl-rate", "0", "--no-cookies"] if off else []
+        # Without enable_api() no API at all: two instances in one run would
+        # otherwise both try the default 127.0.0.1:8053.
+        if self.api_url is None:
+            defences.append("--no-api")
         return [self.meridiand, "--db", self.db, "--dns-listen", f"{self.host}:{self.port}",
                 "--threads", str(self.threads), "--log-level", "warn",
                 "--ready-file", os.path.join(self.dir, "ready.json")] + defences + \
