@@ -111,7 +111,10 @@ TEST_CASE("a committed zone change is served under load, with no query lost") {
   const auto committed = std::chrono::steady_clock::now();
   zones::storeZone(db, zones::parseZoneText(changed, "test", "example.com."));
   std::chrono::milliseconds visible_after{-1};
-  while (std::chrono::steady_clock::now() - committed < 6s) {
+  // Two full rebuilds may stand between the commit and the answer (the bulk
+  // zone's, then this one's): under ASan on a 2-core machine at load 9 this
+  // took 5.5 and 5.7 s in 2 of 50 runs, hence a deadline well past that.
+  while (std::chrono::steady_clock::now() - committed < 20s) {
     if (dig(port, "+short www.example.com") == "192.0.2.12") {
       visible_after = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - committed);
@@ -124,10 +127,9 @@ TEST_CASE("a committed zone change is served under load, with no query lost") {
   for (auto& t : threads) t.join();
 
   MESSAGE("new answer visible after " << visible_after.count() << " ms");
-  // The 1 s promise itself is measured by `tools/bench reload`; this bound
-  // only separates "served" from "lost", with room for ASan on a busy machine.
+  // The 1 s promise itself is measured by `tools/bench reload`; the 20 s
+  // deadline above only separates "served" from "lost" (-1).
   CHECK(visible_after.count() >= 0);
-  CHECK(visible_after.count() < 5000);
   for (auto& c : clients) {
     CHECK(c.sent > 100);
     CHECK(c.lost == 0);
