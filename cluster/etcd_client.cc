@@ -91,7 +91,7 @@ json EtcdClient::callOne(const std::string& endpoint, const char* path, const st
   HttpResult reply;
   {
     SessionLease session(*this);
-    reply = session->post(endpoint + path, body, limits_);
+    reply = session->post(endpoint + path, body, limits_, kind != Kind::kLocalRead);
   }
   if (reply.too_large) {
     throw EtcdError(EtcdErrorKind::kTooLarge, endpoint,
@@ -142,8 +142,13 @@ json EtcdClient::call(const char* path, const json& body, Kind kind, std::string
       if (answered_by != nullptr) *answered_by = endpoint;
       return reply;
     } catch (const EtcdError& e) {
-      const bool try_next = e.kind() == EtcdErrorKind::kUnavailable && !e.mayHaveApplied();
-      if (!try_next || count == 1) throw;
+      const bool unavailable = e.kind() == EtcdErrorKind::kUnavailable;
+      if (!unavailable || e.mayHaveApplied() || count == 1) {
+        // The next call starts with another endpoint than one that did not
+        // answer (this call cannot move on: its write may be applied).
+        if (unavailable) preferred_.store((index + 1) % count);
+        throw;
+      }
       failures += (failures.empty() ? "" : "; ") + endpoint + ": " + e.detail();
     }
   }
@@ -154,7 +159,8 @@ json EtcdClient::call(const char* path, const json& body, Kind kind, std::string
 
 RangeResult EtcdClient::get(const std::string& key, const RangeOptions& options) {
   std::string endpoint;
-  const json reply = call("/v3/kv/range", gateway::rangeRequest(key, options), Kind::kRead, &endpoint);
+  const json reply = call("/v3/kv/range", gateway::rangeRequest(key, options),
+                          options.serializable ? Kind::kLocalRead : Kind::kRead, &endpoint);
   return decodeFrom(endpoint, [&] { return gateway::decodeRange(reply); });
 }
 
@@ -215,7 +221,7 @@ void EtcdClient::compact(int64_t revision, bool physical) {
 }
 
 MemberStatus EtcdClient::status(const std::string& endpoint) {
-  const json reply = callOne(endpoint, "/v3/maintenance/status", "{}", Kind::kRead);
+  const json reply = callOne(endpoint, "/v3/maintenance/status", "{}", Kind::kLocalRead);
   MemberStatus status = decodeFrom(endpoint, [&] { return gateway::decodeMemberStatus(reply); });
   status.endpoint = endpoint;
   return status;

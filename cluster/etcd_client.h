@@ -84,14 +84,17 @@ class EtcdClient {
   void compact(int64_t revision, bool physical = true);
 
   /// Asks one endpoint (not necessarily one of options().endpoints) about
-  /// its own member; no failover.
+  /// its own member; no failover. A member without a leader answers too
+  /// (leader 0).
   MemberStatus status(const std::string& endpoint);
 
   /// The endpoint the next call starts with.
   std::string preferredEndpoint() const;
 
  private:
-  enum class Kind { kRead, kWrite };
+  // kRead: safe to try on every endpoint. kLocalRead: the same, and a
+  // member without a leader may answer it alone. kWrite: see above.
+  enum class Kind { kRead, kLocalRead, kWrite };
   class SessionLease;
   /// POSTs `body` to `path` by the failover rule above; returns the decoded
   /// reply of the endpoint that answered, with that endpoint.

@@ -36,12 +36,13 @@ void curlGlobalInit() {
   });
 }
 
-curl_slist* gatewayHeaders() {
+curl_slist* gatewayHeaders(bool require_leader) {
   curl_slist* list = nullptr;
   for (const char* line : {"Content-Type: application/json", "Accept: application/json",
                            // curl would wait up to a second for "100 Continue"
                            // before sending a large body; etcd never needs it.
-                           "Expect:", "Grpc-Metadata-hasleader: true"}) {
+                           "Expect:", require_leader ? "Grpc-Metadata-hasleader: true" : nullptr}) {
+    if (line == nullptr) continue;
     curl_slist* next = curl_slist_append(list, line);
     if (next == nullptr) {
       curl_slist_free_all(list);
@@ -80,9 +81,13 @@ HttpSession::HttpSession() {
   curlGlobalInit();
   curl_ = curl_easy_init();
   if (curl_ == nullptr) throw std::bad_alloc();
+  headers_ = nullptr;
+  headers_any_member_ = nullptr;
   try {
-    headers_ = gatewayHeaders();
+    headers_ = gatewayHeaders(true);
+    headers_any_member_ = gatewayHeaders(false);
   } catch (...) {
+    curl_slist_free_all(headers_);
     curl_easy_cleanup(curl_);
     throw;
   }
@@ -91,17 +96,19 @@ HttpSession::HttpSession() {
 HttpSession::~HttpSession() {
   curl_easy_cleanup(curl_);
   curl_slist_free_all(headers_);
+  curl_slist_free_all(headers_any_member_);
 }
 
 HttpResult HttpSession::post(const std::string& url, const std::string& body,
-                             const HttpLimits& limits) {
+                             const HttpLimits& limits, bool require_leader) {
   HttpResult result;
   Sink sink{&result.body, limits.max_reply_bytes};
   char error_buffer[CURL_ERROR_SIZE] = {};
   // A reset keeps the open connection (and so the next request skips the
   // TCP handshake) but forgets every option of the previous request.
   curl_easy_reset(curl_);
-  setGatewayPost(curl_, url, body, headers_, limits.connect_timeout);
+  setGatewayPost(curl_, url, body, require_leader ? headers_ : headers_any_member_,
+                 limits.connect_timeout);
   curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(limits.request_timeout.count()));
   curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &collect);
   curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &sink);

@@ -16,11 +16,13 @@ namespace meridian::cluster {
 /// Runs curl_global_init once per process (safe from any thread).
 void curlGlobalInit();
 
-/// Adds the headers every gateway request carries to a curl_slist.
-/// "Grpc-Metadata-hasleader: true" makes etcd refuse a request (and cut a
-/// watch) at once with "etcdserver: no leader" when the member has lost its
-/// leader, instead of waiting for its own request timeout.
-curl_slist* gatewayHeaders();
+/// The headers every gateway request carries, as a new curl_slist. With
+/// `require_leader`, "Grpc-Metadata-hasleader: true" makes etcd refuse the
+/// request (and cut a watch) at once with "etcdserver: no leader" when the
+/// member has lost its leader, instead of waiting for its own timeout.
+/// Without it, a member without a quorum still answers what it can answer
+/// alone: its status, a serializable read.
+curl_slist* gatewayHeaders(bool require_leader = true);
 
 struct HttpResult {
   CURLcode curl = CURLE_OK;
@@ -46,11 +48,13 @@ class HttpSession {
   HttpSession& operator=(const HttpSession&) = delete;
 
   /// POSTs `body` (JSON) to `url` and waits for the whole reply.
-  HttpResult post(const std::string& url, const std::string& body, const HttpLimits& limits);
+  HttpResult post(const std::string& url, const std::string& body, const HttpLimits& limits,
+                  bool require_leader = true);
 
  private:
   CURL* curl_;
-  curl_slist* headers_;
+  curl_slist* headers_;              // with hasleader
+  curl_slist* headers_any_member_;   // without
 };
 
 /// Sets the options shared by unary requests and the watch stream on `curl`:

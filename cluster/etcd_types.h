@@ -39,7 +39,7 @@ struct RangeOptions {
   bool keys_only = false;  // values left empty
   bool count_only = false;
   /// Answered from the member's local state, without a quorum round: may be
-  /// stale, and works on a member that has lost its quorum.
+  /// stale, and works on a member that has lost its leader.
   bool serializable = false;
 };
 

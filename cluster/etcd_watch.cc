@@ -276,11 +276,17 @@ EtcdWatch::StreamEnd EtcdWatch::stream(const std::string& endpoint, std::string*
           *why = "status probe: " + describeCurlError(code, probe_error);
           return StreamEnd::kFailed;
         }
+        // With hasleader, a member without a leader answers "no leader".
+        const auto reply = nlohmann::json::parse(status_reply, nullptr, false);
+        if (status != 200) {
+          const gateway::GatewayStatus error = gateway::decodeStatus(reply);
+          *why = "status probe: " + (error.message.empty() ? "HTTP " + std::to_string(status)
+                                                           : error.message);
+          return StreamEnd::kFailed;
+        }
         try {
-          const MemberStatus member =
-              gateway::decodeMemberStatus(nlohmann::json::parse(status_reply));
-          if (status == 200 && member.leader == 0) {
-            *why = "the member knows no leader";
+          if (gateway::decodeMemberStatus(reply).leader == 0) {
+            *why = "status probe: the member knows no leader";
             return StreamEnd::kFailed;
           }
         } catch (const std::exception&) {
