@@ -121,6 +121,15 @@ bool EtcdWatch::sleepFor(milliseconds pause) {
 }
 
 void EtcdWatch::run() {
+  try {
+    runStreams();
+  } catch (const std::exception& e) {
+    // Out of memory, or curl refusing a handle: nothing to retry.
+    end(EtcdError(EtcdErrorKind::kOther, "", std::string("the watch failed: ") + e.what()));
+  }
+}
+
+void EtcdWatch::runStreams() {
   const size_t count = client_.endpoints.size();
   size_t index = 0;
   size_t failures_in_a_row = 0;

@@ -80,6 +80,7 @@ class EtcdWatch {
   enum class StreamEnd { kStopped, kFailed, kEnded };
 
   void run();
+  void runStreams();
   StreamEnd stream(const std::string& endpoint, std::string* why);
   // Returns false when the stream must stop (fills the stream's outcome).
   bool handleLine(Stream& stream, std::string_view line);

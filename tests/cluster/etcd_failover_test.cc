@@ -211,7 +211,12 @@ TEST_CASE("etcd client: a member cut off by its link has no quorum and says so; 
                   {.key = "k/", .prefix = true, .start_revision = start, .check_interval = 500ms,
                    .check_timeout = 1500ms},
                   recorder.handlers());
-  REQUIRE(waitUntil([&] { return recorder.snapshot().size() == 1; }, 15s));
+  // A second watch "from now": it must resume after the store's revision at
+  // its creation, not from whatever is current when it reconnects.
+  Recorder from_now;
+  EtcdWatch watch_now(client, {.key = "k/", .prefix = true, .check_interval = 500ms, .check_timeout = 1500ms},
+                      from_now.handlers());
+  REQUIRE(waitUntil([&] { return recorder.snapshot().size() == 1 && from_now.connected; }, 15s));
 
   net.linkDown(cut);
 
@@ -292,4 +297,10 @@ TEST_CASE("etcd client: a member cut off by its link has no quorum and says so; 
   const std::vector<WatchEvent> events = recorder.snapshot();
   CHECK(events.size() == 3);  // before, during, after: each once
   checkOrder(events);
+  REQUIRE(waitUntil([&] { return from_now.snapshot().size() >= 2; }, 20s));
+  const std::vector<WatchEvent> later = from_now.snapshot();
+  CHECK(later.size() == 2);  // during, after
+  CHECK(later.at(0).kv.key == "k/during");
+  CHECK(later.at(1).kv.key == "k/after");
+  CHECK(watch_now.streamsOpened() >= 2);
 }
