@@ -195,10 +195,13 @@ std::string replicaMetricsText(const ReplicaSyncStatus& s, int64_t now_ms, int64
   out += "# HELP meridian_cluster_applied_revision etcd revision the local replica holds\n";
   out += "# TYPE meridian_cluster_applied_revision gauge\n";
   out += "meridian_cluster_applied_revision " + std::to_string(s.applied_revision) + "\n";
-  out += "# HELP meridian_cluster_lag_revisions etcd's revision as last heard minus the applied one\n";
+  out +=
+      "# HELP meridian_cluster_lag_revisions etcd's revision as last heard minus the applied one\n";
   out += "# TYPE meridian_cluster_lag_revisions gauge\n";
   out += "meridian_cluster_lag_revisions " + std::to_string(lag) + "\n";
-  out += "# HELP meridian_cluster_seconds_since_contact seconds since etcd last answered (0 while connected)\n";
+  out +=
+      "# HELP meridian_cluster_seconds_since_contact seconds since etcd last answered (0 while "
+      "connected)\n";
   out += "# TYPE meridian_cluster_seconds_since_contact gauge\n";
   const double seconds = s.connected ? 0.0 : static_cast<double>(now_ms - since) / 1000.0;
   char text[32];

@@ -44,16 +44,16 @@ struct ReplicaSyncOptions {
   EtcdClientOptions etcd;
   std::string db_path;  // must exist (meridiand creates and migrates it first)
   std::string prefix = kConfigPrefix;
-  int64_t page_size = 5000;                      // keys per range read of a full load
-  std::chrono::milliseconds retry_pause{1000};   // after a failed full load
+  int64_t page_size = 5000;                     // keys per range read of a full load
+  std::chrono::milliseconds retry_pause{1000};  // after a failed full load
 };
 
 struct ReplicaSyncStatus {
-  bool connected = false;       // a watch stream is open (or a full load just succeeded)
-  int64_t applied_revision = 0; // the etcd revision the file holds
-  int64_t etcd_revision = 0;    // etcd's revision as last heard (0: not yet)
-  int64_t last_contact_ms = 0;  // unix ms of the last message from etcd (0: none since start)
-  uint64_t full_loads = 0;      // full (re)loads applied since start
+  bool connected = false;        // a watch stream is open (or a full load just succeeded)
+  int64_t applied_revision = 0;  // the etcd revision the file holds
+  int64_t etcd_revision = 0;     // etcd's revision as last heard (0: not yet)
+  int64_t last_contact_ms = 0;   // unix ms of the last message from etcd (0: none since start)
+  uint64_t full_loads = 0;       // full (re)loads applied since start
   uint64_t revisions_applied = 0;
   std::string last_error;
 };
@@ -90,7 +90,6 @@ class ReplicaSync {
 /// The cluster gauges for /metrics (Prometheus text): connected, applied
 /// revision, lag behind etcd's revision as last heard, seconds since the
 /// last message from etcd (since start when none yet).
-std::string replicaMetricsText(const ReplicaSyncStatus& status, int64_t now_ms,
-                               int64_t started_ms);
+std::string replicaMetricsText(const ReplicaSyncStatus& status, int64_t now_ms, int64_t started_ms);
 
 }  // namespace meridian::cluster

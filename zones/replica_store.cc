@@ -4,12 +4,11 @@
 
 #include "zones/replica_store.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "zones/validation.h"
@@ -38,7 +37,9 @@ struct TableSpec {
 const std::vector<TableSpec>& tables() {
   static const std::vector<TableSpec> kTables = {
       {"zones",
-       {{"id", ColumnType::kInt}, {"name", ColumnType::kText}, {"created_at", ColumnType::kInt},
+       {{"id", ColumnType::kInt},
+        {"name", ColumnType::kText},
+        {"created_at", ColumnType::kInt},
         {"updated_at", ColumnType::kInt}},
        {"id"},
        true},
@@ -81,7 +82,9 @@ const std::vector<TableSpec>& tables() {
        {"id"},
        false},
       {"latency_prefixes",
-       {{"prefix", ColumnType::kText}, {"region_id", ColumnType::kInt}, {"rtt_ms", ColumnType::kReal}},
+       {{"prefix", ColumnType::kText},
+        {"region_id", ColumnType::kInt},
+        {"rtt_ms", ColumnType::kReal}},
        {"region_id", "prefix"},
        false},
   };
@@ -306,7 +309,9 @@ void recordRevision(Database& db, int64_t revision, bool zone_data) {
   }
 }
 
-size_t tableIndex(const TableSpec* t) { return static_cast<size_t>(t - tables().data()); }
+size_t tableIndex(const TableSpec* t) {
+  return static_cast<size_t>(t - tables().data());
+}
 
 }  // namespace
 
@@ -325,10 +330,18 @@ std::vector<ReplicaRow> dumpReplicaRows(Database& db) {
           continue;
         }
         switch (c.type) {
-          case ColumnType::kInt: row[c.name] = s.columnInt(col); break;
-          case ColumnType::kReal: row[c.name] = s.columnDouble(col); break;
-          case ColumnType::kText: row[c.name] = s.columnText(col); break;
-          case ColumnType::kBlob: row[c.name] = toHex(s.columnBlob(col)); break;
+          case ColumnType::kInt:
+            row[c.name] = s.columnInt(col);
+            break;
+          case ColumnType::kReal:
+            row[c.name] = s.columnDouble(col);
+            break;
+          case ColumnType::kText:
+            row[c.name] = s.columnText(col);
+            break;
+          case ColumnType::kBlob:
+            row[c.name] = toHex(s.columnBlob(col));
+            break;
         }
       }
       rows.push_back({keyOf(t, s), row.dump()});
@@ -358,7 +371,8 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
   std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     const bool da = !a.change->value, dbl = !b.change->value;
     if (da != dbl) return da;
-    return da ? tableIndex(a.table) > tableIndex(b.table) : tableIndex(a.table) < tableIndex(b.table);
+    return da ? tableIndex(a.table) > tableIndex(b.table)
+              : tableIndex(a.table) < tableIndex(b.table);
   });
   db.transaction([&] {
     StatementCache cache(db);

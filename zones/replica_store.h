@@ -6,7 +6,8 @@
 //
 //   key "records/42"                  value {"id":42,"zone_id":1,"owner":"www.example.com.",
 //                                            "type":1,"ttl":300,"rdata":"c0000201"}
-//   key "latency_prefixes/3/81.2.69.0/24"  value {"prefix":"81.2.69.0/24","region_id":3,"rtt_ms":12.5}
+//   key "latency_prefixes/3/81.2.69.0/24"  value
+//   {"prefix":"81.2.69.0/24","region_id":3,"rtt_ms":12.5}
 //
 // Keys are relative: cluster/ puts its etcd prefix in front. Rows keep their
 // ids, so health rows (endpoint_id) and references (zone_id, region_id) mean

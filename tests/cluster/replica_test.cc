@@ -7,12 +7,11 @@
 // etcd out of reach answers from its replica; an empty node catches up.
 
 #include <doctest/doctest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,7 +39,7 @@ namespace {
     MESSAGE("skipped: " << netnsUnavailableReason() << " (MERIDIAN_SKIP_NETNS=1)"); \
     return;                                                                         \
   }                                                                                 \
-  REQUIRE_MESSAGE(netnsUnavailableReason().empty(), netnsUnavailableReason());     \
+  REQUIRE_MESSAGE(netnsUnavailableReason().empty(), netnsUnavailableReason());      \
   REQUIRE_MESSAGE(etcdUnavailableReason().empty(), etcdUnavailableReason())
 
 template <typename Predicate>
@@ -79,7 +78,8 @@ struct Node {
                          "--rrl-rate", "0", "--ready-file", ready},
                         log);
     REQUIRE_MESSAGE(waitUntil([&] { return fileExists(ready); }, 30s),
-                    "meridiand did not start on host " << host << "; log:\n" << readLog());
+                    "meridiand did not start on host " << host << "; log:\n"
+                                                       << readLog());
   }
   void stop() {
     if (!process) return;
@@ -87,14 +87,13 @@ struct Node {
     if (process->wait(10s) < 0) process->kill();
     process.reset();
   }
-  std::string readLog() const {
-    return runCommand("tail -n 30 " + log);
-  }
+  std::string readLog() const { return runCommand("tail -n 30 " + log); }
   // dig inside the host itself, so a cut link does not matter.
   std::string answer(const std::string& name, const std::string& type = "A") {
     return net
-        .run(host, {"/usr/bin/dig", "@" + net.address(host), "-p", std::to_string(dns_port), "+short",
-                    "+tries=1", "+time=1", name, type},
+        .run(host,
+             {"/usr/bin/dig", "@" + net.address(host), "-p", std::to_string(dns_port), "+short",
+              "+tries=1", "+time=1", name, type},
              5s)
         .output;
   }
@@ -135,7 +134,9 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-TEST_CASE("cluster replica: init, three nodes answer; a change reaches every node; a cut node serves its replica and converges; compaction forces a resync; an empty node catches up") {
+TEST_CASE(
+    "cluster replica: init, three nodes answer; a change reaches every node; a cut node serves its "
+    "replica and converges; compaction forces a resync; an empty node catches up") {
   REQUIRE_ETCD();
   TempDir dir;
   TestNetwork net(3);
@@ -148,23 +149,26 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
     zones::storeZone(db, zones::parseZoneText(kExampleZone, "example.zone"));
   }
   std::string etcd_urls;
-  for (const std::string& url : etcd.clientUrls()) etcd_urls += (etcd_urls.empty() ? "" : ",") + url;
+  for (const std::string& url : etcd.clientUrls())
+    etcd_urls += (etcd_urls.empty() ? "" : ",") + url;
   const auto init_started = Clock::now();
   int status = -1;
-  const std::string init = runCommand(buildPath("tools/meridianctl/meridianctl") +
-                                          " cluster init --db " + source + " --etcd " + etcd_urls +
-                                          " 2>&1",
-                                      &status);
+  const std::string init =
+      runCommand(buildPath("tools/meridianctl/meridianctl") + " cluster init --db " + source +
+                     " --etcd " + etcd_urls + " 2>&1",
+                 &status);
   REQUIRE_MESSAGE(status == 0, init);
   CHECK(init.find("pushed ") != std::string::npos);
-  MESSAGE("cluster init: " << init << " ("
-          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - init_started).count()
-          << " ms)");
+  MESSAGE(
+      "cluster init: "
+      << init << " ("
+      << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - init_started).count()
+      << " ms)");
   // A second init refuses: etcd is no longer empty.
-  const std::string again = runCommand(buildPath("tools/meridianctl/meridianctl") +
-                                           " cluster init --db " + source + " --etcd " +
-                                           etcd_urls + " 2>&1",
-                                       &status);
+  const std::string again =
+      runCommand(buildPath("tools/meridianctl/meridianctl") + " cluster init --db " + source +
+                     " --etcd " + etcd_urls + " 2>&1",
+                 &status);
   CHECK(status != 0);
   CHECK(again.find("init only fills an empty cluster") != std::string::npos);
 
@@ -178,17 +182,20 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
   };
   std::map<int, std::unique_ptr<Node>> nodes;
   for (int h = 1; h <= 3; ++h) {
-    nodes[h] = std::make_unique<Node>(Node{net, h, dir.file("node" + std::to_string(h) + ".db"),
-                                           5300, 8053, dir.file("node" + std::to_string(h) + ".log"),
-                                           nullptr});
+    nodes[h] =
+        std::make_unique<Node>(Node{net, h, dir.file("node" + std::to_string(h) + ".db"), 5300,
+                                    8053, dir.file("node" + std::to_string(h) + ".log"), nullptr});
     nodes[h]->start(urlsFor(h));
   }
   const std::string original = trim(nodes[1]->answer("mail.example.com"));
   for (int h = 1; h <= 3; ++h) {
     CAPTURE(h);
-    CHECK_MESSAGE(waitUntil([&] { return trim(nodes[h]->answer("mail.example.com")) == original &&
-                                         !original.empty(); },
-                            20s),
+    CHECK_MESSAGE(waitUntil(
+                      [&] {
+                        return trim(nodes[h]->answer("mail.example.com")) == original &&
+                               !original.empty();
+                      },
+                      20s),
                   nodes[h]->readLog());
     CHECK(trim(nodes[h]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
   }
@@ -199,7 +206,8 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
   {
     zones::Database db(source, false);
     for (const zones::ReplicaRow& row : zones::dumpReplicaRows(db)) {
-      if (row.key.rfind("records/", 0) == 0 && row.value.find("\"mail.example.com.\"") != std::string::npos &&
+      if (row.key.rfind("records/", 0) == 0 &&
+          row.value.find("\"mail.example.com.\"") != std::string::npos &&
           row.value.find("\"type\":1,") != std::string::npos) {
         www_key = cluster::kConfigPrefix + row.key;
         www_value = row.value;
@@ -218,11 +226,13 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
   for (int h = 1; h <= 3; ++h) {
     CAPTURE(h);
     // The promise is well under a second; 10 s is margin for ASan on a busy machine.
-    CHECK_MESSAGE(waitUntil([&] { return trim(nodes[h]->answer("mail.example.com")) == "192.0.2.99"; }, 10s),
-                  nodes[h]->readLog());
+    CHECK_MESSAGE(
+        waitUntil([&] { return trim(nodes[h]->answer("mail.example.com")) == "192.0.2.99"; }, 10s),
+        nodes[h]->readLog());
   }
   MESSAGE("etcd put -> answered by all three nodes in "
-          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - put_at).count() << " ms");
+          << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - put_at).count()
+          << " ms");
   CHECK(nodes[2]->gauge("meridian_cluster_connected") == 1);
   CHECK(nodes[2]->gauge("meridian_cluster_applied_revision") > 0);
 
@@ -233,7 +243,8 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
         1, {"/bin/sh", "-c",
             "curl -s -w ' %{http_code}' -X POST -H \"Authorization: Bearer $(cat " + token_file +
                 ")\" -H 'Content-Type: application/json' -d '{\"name\":\"x\",\"latitude\":1,"
-                "\"longitude\":2}' http://" + net.address(1) + ":8053/api/v1/regions"});
+                "\"longitude\":2}' http://" +
+                net.address(1) + ":8053/api/v1/regions"});
     CHECK(r.output.find("503") != std::string::npos);
     CHECK(r.output.find("writes in cluster mode go to etcd") != std::string::npos);
   }
@@ -244,7 +255,8 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
   cluster::EtcdClient majority({.endpoints = {etcd.clientUrl(1), etcd.clientUrl(2)}});
   putUntilAcknowledged(majority, www_key, withAddress("c0000264"));  // 192.0.2.100
   for (int h = 1; h <= 2; ++h) {
-    CHECK(waitUntil([&] { return trim(nodes[h]->answer("mail.example.com")) == "192.0.2.100"; }, 10s));
+    CHECK(waitUntil([&] { return trim(nodes[h]->answer("mail.example.com")) == "192.0.2.100"; },
+                    10s));
   }
   int failed = 0;
   for (int i = 0; i < 20; ++i) {
@@ -255,23 +267,24 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
                 nodes[3]->metrics());
   CHECK(nodes[3]->gauge("meridian_cluster_seconds_since_contact") > 0);
   net.linkUp(3);
-  CHECK_MESSAGE(waitUntil([&] { return trim(nodes[3]->answer("mail.example.com")) == "192.0.2.100"; }, 30s),
-                nodes[3]->readLog());
+  CHECK_MESSAGE(
+      waitUntil([&] { return trim(nodes[3]->answer("mail.example.com")) == "192.0.2.100"; }, 30s),
+      nodes[3]->readLog());
   CHECK(waitUntil([&] { return nodes[3]->gauge("meridian_cluster_connected") == 1; }, 15s));
 
   // Node 3 stops; a change and a compaction happen; restarted on its
   // replica, it cannot resume its watch (compacted) and reloads everything.
   nodes[3]->stop();
   majority.del(www_key);
-  const int64_t compact_at = putUntilAcknowledged(majority, 
-      cluster::kConfigPrefix + std::string("regions/999"),
+  const int64_t compact_at = putUntilAcknowledged(
+      majority, cluster::kConfigPrefix + std::string("regions/999"),
       R"({"id":999,"name":"r999","latitude":1.5,"longitude":2.5,"continent":null,"countries":"[]"})");
   majority.compact(compact_at);
   nodes[3]->start(urlsFor(3));
   // (It has a replica, so only a broken watch makes it load everything.)
-  CHECK_MESSAGE(waitUntil([&] { return nodes[3]->gauge("meridian_cluster_full_loads_total") == 1; },
-                          20s),
-                nodes[3]->readLog());
+  CHECK_MESSAGE(
+      waitUntil([&] { return nodes[3]->gauge("meridian_cluster_full_loads_total") == 1; }, 20s),
+      nodes[3]->readLog());
   CHECK(trim(nodes[3]->answer("mail.example.com")).empty());
   CHECK(trim(nodes[3]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
   CHECK(nodes[3]->readLog().find("reading everything again") != std::string::npos);
@@ -291,7 +304,12 @@ TEST_CASE("cluster replica: init, three nodes answer; a change reaches every nod
   // A fourth node with an empty database catches up by itself.
   Node fresh{net, 2, dir.file("fresh.db"), 5301, 8054, dir.file("fresh.log"), nullptr};
   fresh.start(urlsFor(2));
-  CHECK_MESSAGE(waitUntil([&] { return trim(fresh.answer("example.com", "SOA")).find("2026112701") != std::string::npos; }, 20s),
+  CHECK_MESSAGE(waitUntil(
+                    [&] {
+                      return trim(fresh.answer("example.com", "SOA")).find("2026112701") !=
+                             std::string::npos;
+                    },
+                    20s),
                 fresh.readLog());
   CHECK(trim(fresh.answer("mail.example.com")).empty());  // deleted above
   fresh.stop();

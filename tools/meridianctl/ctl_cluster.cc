@@ -59,8 +59,8 @@ void clusterInit(Context& ctx, const InitArgs& a) {
   auto flush = [&] {
     if (batch.empty()) return;
     std::vector<cluster::Compare> compares;
-    compares.push_back(cluster::Compare::modRevision(batch.front().key,
-                                                     cluster::Compare::Result::kEqual, 0));
+    compares.push_back(
+        cluster::Compare::modRevision(batch.front().key, cluster::Compare::Result::kEqual, 0));
     const cluster::TxnResult result = client.txn(compares, batch);
     if (!result.succeeded) {
       throw CtlError("cluster init: " + batch.front().key +
@@ -83,7 +83,9 @@ void clusterInit(Context& ctx, const InitArgs& a) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (ctx.json) {
-    ctx.printJson({{"keys", sent}, {"transactions", transactions}, {"revision", revision},
+    ctx.printJson({{"keys", sent},
+                   {"transactions", transactions},
+                   {"revision", revision},
                    {"seconds", seconds}});
   } else {
     std::cout << "pushed " << sent << " keys from " << db_path << " under " << prefix << " in "
