@@ -27,6 +27,8 @@
 #include "server/api/api_server.h"
 #include "server/cookies.h"
 #include "server/demo.h"
+#include "cluster/etcd_types.h"
+#include "cluster/replica_sync.h"
 #include "server/dns_service.h"
 #include "server/explain.h"
 #include "server/metrics.h"
@@ -72,6 +74,7 @@ struct Options {
   std::string log_level = "info";
   bool demo = false;
   bool check = false;
+  std::string etcd;  // cluster mode: etcd endpoints, comma-separated
 };
 
 struct MainLoop {
@@ -212,6 +215,18 @@ ApiFiles readApiFiles(const Options& options) {
 // after DNS was already being served). Returns what the --api-* files hold
 // when the API is on.
 ApiFiles validateOptions(const Options& options) {
+  if (!options.etcd.empty()) {
+    try {
+      cluster::parseEndpoints(options.etcd);
+    } catch (const std::exception& e) {
+      throw optionError("--etcd", options.etcd, e.what());
+    }
+    if (options.demo) {
+      throw std::runtime_error(
+          "--demo: cannot seed a cluster replica (--etcd); seed a single-node database and push "
+          "it with meridianctl cluster init");
+    }
+  }
   for (const std::string& address : options.dns_listen) {
     try {
       server::parseListenAddress(address);
@@ -383,6 +398,18 @@ int run(const Options& options) {
 
   raiseFileLimit(options.tcp_max_connections);
   dns.start();
+  // Cluster mode: the file is a replica that the sync keeps in step with
+  // etcd; the reloader serves it like any other commit.
+  std::unique_ptr<cluster::ReplicaSync> replica;
+  const int64_t started_ms = zones::nowMillis();
+  if (!options.etcd.empty()) {
+    cluster::ReplicaSyncOptions sync_options;
+    sync_options.etcd.endpoints = cluster::parseEndpoints(options.etcd);
+    sync_options.db_path = options.db_path;
+    replica = std::make_unique<cluster::ReplicaSync>(sync_options, [&dns] { dns.pollNow(); });
+    log::info("cluster mode: replicating the configuration from etcd " + options.etcd + " into " +
+              options.db_path);
+  }
   for (const std::string& address : dns.boundAddresses()) {
     log::info("serving DNS on " + address + " (udp+tcp, " + std::to_string(config.threads) +
               " threads)");
@@ -404,11 +431,21 @@ int run(const Options& options) {
     api_config.limits.request_timeout_ms = options.api_request_timeout_s * 1000;
     api::ApiHooks hooks;
     // From memory only: a scrape must not wait for the database.
-    hooks.metrics_text = [&dns] {
+    hooks.metrics_text = [&dns, &replica, started_ms] {
       const int64_t now = zones::nowMillis();
-      return server::prometheusText(dns.totals(), dns.reloadStats(), now) +
-             server::healthMetricsText(dns.healthSamples(), now);
+      std::string text = server::prometheusText(dns.totals(), dns.reloadStats(), now) +
+                         server::healthMetricsText(dns.healthSamples(), now);
+      if (replica) text += cluster::replicaMetricsText(replica->status(), now, started_ms);
+      return text;
     };
+    if (replica) {
+      // Written locally they would be overwritten by the next full load, or
+      // differ from every other node: writes go through etcd, which this
+      // node does not do yet.
+      api_config.writes_refused =
+          "writes in cluster mode go to etcd: not yet implemented on this node (the configuration "
+          "is read from etcd; change it there)";
+    }
     hooks.ready = [&dns] { return dns.ready(); };
     hooks.explain = [&dns](const std::string& name, const std::string& type,
                            const std::string& client) {
@@ -469,6 +506,7 @@ int run(const Options& options) {
   uv_run(&main.loop, UV_RUN_DEFAULT);
 
   if (api_server) api_server->stop();
+  replica.reset();
   dns.stop();
   logStats(dns);
   uv_walk(
@@ -594,6 +632,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", o.log_level, "debug, info, warn or error")->capture_default_str();
   app.add_flag("--demo", o.demo, "seed an empty database with the embedded demo zone");
   app.add_flag("--check", o.check, "load and compile the database, then exit");
+  app.add_option("--etcd", o.etcd,
+                 "cluster mode: etcd URL[,URL...]; --db is then this node's replica of the "
+                 "configuration in etcd");
   CLI11_PARSE(app, argc, argv);
   o.tcp_max_per_client_given = per_client->count() > 0;
   try {

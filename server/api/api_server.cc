@@ -427,6 +427,9 @@ class ApiServer::Impl {
           403, "Forbidden",
           "the read-only token may GET; " + exchange.request.method + " needs the write token");
     }
+    if (exchange.match.route->writes && !config_.writes_refused.empty()) {
+      return problem(503, "Writes unavailable", config_.writes_refused);
+    }
     exchange.request.params = exchange.match.params;
     exchange.body_limit = exchange.match.route->body_limit;
     const std::string& method = exchange.request.method;

@@ -55,6 +55,9 @@ struct ApiConfig {
   /// neither for plain HTTP.
   std::string tls_cert_pem;
   std::string tls_key_pem;
+  /// When set (cluster mode), every write route answers 503 with this as the
+  /// problem's detail, and nothing is written to the local file.
+  std::string writes_refused;
 };
 
 /// Callbacks into meridiand. Each may be empty; they are called on API threads

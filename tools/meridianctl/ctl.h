@@ -36,5 +36,6 @@ std::vector<std::string> splitList(const std::string& text);
 
 void addZoneCommands(CLI::App& app, Context& ctx);
 void addSteeringCommands(CLI::App& app, Context& ctx);
+void addClusterCommands(CLI::App& app, Context& ctx);
 
 }  // namespace meridian::ctl

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
                "do not verify the https:// API's certificate (testing only)");
   ctl::addZoneCommands(app, ctx);
   ctl::addSteeringCommands(app, ctx);
+  ctl::addClusterCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

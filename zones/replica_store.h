@@ -1,0 +1,60 @@
+#pragma once
+// The configuration as rows for cluster mode's replica (docs/architecture.md,
+// "Cluster mode: the configuration replica"): every row of the configuration
+// tables (zones, records, regions, endpoints, steered_names,
+// latency_prefixes) becomes one key and one JSON value, and back.
+//
+//   key "records/42"                  value {"id":42,"zone_id":1,"owner":"www.example.com.",
+//                                            "type":1,"ttl":300,"rdata":"c0000201"}
+//   key "latency_prefixes/3/81.2.69.0/24"  value
+//   {"prefix":"81.2.69.0/24","region_id":3,"rtt_ms":12.5}
+//
+// Keys are relative: cluster/ puts its etcd prefix in front. Rows keep their
+// ids, so health rows (endpoint_id) and references (zone_id, region_id) mean
+// the same on every node. Blobs are lowercase hex. Health and vantage rows
+// are not configuration and are never dumped or touched.
+//
+// Threads: like Database, one thread at a time per connection.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "zones/database.h"
+
+namespace meridian::zones {
+
+struct ReplicaRow {
+  std::string key;    // "TABLE/PK"
+  std::string value;  // the row as a JSON object
+};
+
+/// One change of one key; `value` empty (nullopt) for a deletion.
+struct ReplicaChange {
+  std::string key;
+  std::optional<std::string> value;
+};
+
+/// Every configuration row, parents before children (zones and regions
+/// first), in one read transaction.
+std::vector<ReplicaRow> dumpReplicaRows(Database& db);
+
+/// Applies the changes of one revision in one transaction: deletions
+/// children first, then upserts parents first; records `revision` as the
+/// applied revision and moves the generations meridiand's reloader reads.
+/// Keys of tables this build does not know are skipped. Throws
+/// ValidationError naming the key for a value that is not a valid row, or
+/// DatabaseError (nothing is applied then).
+void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes, int64_t revision);
+
+/// Makes the configuration tables hold exactly `rows`, in one transaction
+/// (rows not among them are deleted; health rows of endpoints that stay are
+/// kept), and records `revision`. Throws like applyReplicaChanges.
+void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision);
+
+/// The etcd revision last applied (meta key 'cluster_revision'); 0 when
+/// this database has never been a replica.
+int64_t replicaRevision(Database& db);
+
+}  // namespace meridian::zones
