@@ -21,14 +21,14 @@
 #include <sstream>
 #include <thread>
 
+#include "cluster/etcd_types.h"
+#include "cluster/replica_sync.h"
 #include "common/log.h"
 #include "common/socket_address.h"
 #include "geo/mmdb.h"
 #include "server/api/api_server.h"
 #include "server/cookies.h"
 #include "server/demo.h"
-#include "cluster/etcd_types.h"
-#include "cluster/replica_sync.h"
 #include "server/dns_service.h"
 #include "server/explain.h"
 #include "server/metrics.h"
