@@ -177,7 +177,10 @@ TEST_CASE("netns harness: a crashed run's leftovers in the slot are removed, oth
   REQUIRE(runCommand(ip + " netns add " + prefix + "-h1 && " + ip + " netns add " + prefix +
                      "-sw && " + ip + " netns add " + foreign + " && echo ok") == "ok");
   TempDir dir;
-  Process leftover({ip, "netns", "exec", prefix + "-h1", "/bin/sleep", "60"}, dir.file("sleep.log"));
+  // nsenter, not `ip netns exec`: the latter remounts / first, which fails
+  // where / is not a mount point (a chroot).
+  Process leftover({"/usr/bin/nsenter", "--net=/run/netns/" + prefix + "-h1", "/bin/sleep", "60"},
+                   dir.file("sleep.log"));
   for (int i = 0; i < 100 && netnsOf(leftover.pid()) == netnsOf(getpid()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

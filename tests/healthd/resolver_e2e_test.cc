@@ -16,7 +16,6 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "tests/healthd/healthd_process.h"
@@ -102,8 +102,8 @@ class DeadResolverNamespace {
       // reach the host's namespace, so the test does not run. Anywhere else
       // (CI's machine, a developer's) this is a failure.
       const std::string why = errnoText("mount --make-rprivate /");
-      REQUIRE_MESSAGE(chrooted(), why);
-      skipped_ = why + " inside a chroot";
+      REQUIRE_MESSAGE(!rootIsMountPoint(), why);
+      skipped_ = why + " (the root directory is not a mount point: a chroot)";
       return;
     }
     loopbackUp();
@@ -121,11 +121,20 @@ class DeadResolverNamespace {
   const std::string& skipped() const { return skipped_; }
 
  private:
-  // True when this process's root is not PID 1's (we are in a chroot).
-  static bool chrooted() {
-    struct stat ours {}, init {};
-    if (stat("/", &ours) != 0 || stat("/proc/1/root/", &init) != 0) return false;
-    return ours.st_dev != init.st_dev || ours.st_ino != init.st_ino;
+  // Whether "/" is a mount point as this process sees it: the fifth field of
+  // a line of /proc/self/mountinfo. Not so in a chroot into a plain
+  // directory, where mount propagation cannot be changed.
+  static bool rootIsMountPoint() {
+    std::ifstream mounts("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mounts, line)) {
+      std::istringstream fields(line);
+      std::string id, parent, device, root, mount_point;
+      if (fields >> id >> parent >> device >> root >> mount_point && mount_point == "/") {
+        return true;
+      }
+    }
+    return false;
   }
 
   std::string skipped_;

@@ -228,11 +228,24 @@ void TestNetwork::checkHost(int host) const {
 }
 
 void TestNetwork::ip(const std::vector<std::string>& args) {
+  // "-n NAME ..." runs ip inside NAME through setns rather than with ip's own
+  // -n, which first remounts / as a slave and so fails wherever / is not a
+  // mount point (a chroot, as ../shared/tools/fresh-machine makes).
+  const bool inside = args.size() >= 2 && args[0] == "-n";
   std::vector<std::string> argv = {findIp()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const CommandResult result = runChild(-1, argv, std::chrono::seconds(20));
+  argv.insert(argv.end(), args.begin() + (inside ? 2 : 0), args.end());
+  const int fd = inside ? openNamespace(args[1]) : -1;
+  CommandResult result;
+  try {
+    result = runChild(fd, argv, std::chrono::seconds(20));
+  } catch (...) {
+    if (fd >= 0) close(fd);
+    throw;
+  }
+  if (fd >= 0) close(fd);
   if (result.status != 0) {
-    throw std::runtime_error("TestNetwork: '" + joined(argv) + "' failed (status " +
+    throw std::runtime_error("TestNetwork: '" + joined(argv) + "'" +
+                             (inside ? " in " + args[1] : std::string()) + " failed (status " +
                              std::to_string(result.status) + "): " + result.output);
   }
 }
