@@ -83,7 +83,7 @@ TEST_CASE("database lock: another process holding BEGIN EXCLUSIVE stalls no live
       try {
         const HttpReply r =
             m.call("POST", "/api/v1/regions",
-                   json{{"name", "r" + std::to_string(i)}, {"latitude", 1}, {"longitude", 2}});
+                   json{{"name", numbered("r", i)}, {"latitude", 1}, {"longitude", 2}});
         if (r.status == 201) ++created;
       } catch (const std::exception&) {
       }

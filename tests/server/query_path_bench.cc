@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
   std::string zone = kExampleZone;
   std::vector<std::vector<uint8_t>> plain;
   for (int i = 0; i < 1000; ++i) {
-    zone += "h" + std::to_string(i) + " IN A 198.18.0." + std::to_string(i % 250) + "\n";
-    plain.push_back(makeQuery("h" + std::to_string(i) + ".example.com"));
+    zone += numbered("h", i) + " IN A 198.18.0." + std::to_string(i % 250) + "\n";
+    plain.push_back(makeQuery(numbered("h", i) + ".example.com"));
   }
   TempDir dir;
   const server::Snapshot snapshot = snapshotFor(dir, zone);

@@ -228,7 +228,7 @@ TEST_CASE("RRL: classes: NXDOMAIN per zone, wildcard per wildcard, positive per 
   CHECK(s.runner.counters.rrl_limited_nxdomain.get() == 15);
   Tally wild;
   for (int i = 0; i < 20; ++i)
-    s.count(wild, makeQuery("r" + std::to_string(i) + ".wild.example.com"));
+    s.count(wild, makeQuery(numbered("r", i) + ".wild.example.com"));
   CHECK(wild.full == 5);  // names under *.wild share the wildcard's bucket
   Tally www, mail, aaaa;
   for (int i = 0; i < 20; ++i) s.count(www, makeQuery("www.example.com"));
@@ -246,7 +246,7 @@ TEST_CASE("RRL: classes: referrals per delegation, errors per prefix") {
   Limited s(rate(5, 0));
   Tally referral, refused;
   for (int i = 0; i < 20; ++i)
-    s.count(referral, makeQuery("h" + std::to_string(i) + ".sub.example.com"));
+    s.count(referral, makeQuery(numbered("h", i) + ".sub.example.com"));
   CHECK(referral.full == 5);
   CHECK(s.runner.counters.rrl_limited_referral.get() == 15);
   for (int i = 0; i < 10; ++i)

@@ -56,6 +56,14 @@ struct Response {
 Response decode(const uint8_t* data, size_t length);
 inline Response decode(const std::vector<uint8_t>& bytes) { return decode(bytes.data(), bytes.size()); }
 
+/// `prefix` followed by `n` in decimal: numbered("h", 3) == "h3". Not
+/// "h" + std::to_string(n): g++ 12 at -O3 falsely warns (-Wrestrict, GCC
+/// bug 105329) on a short literal plus a temporary string.
+inline std::string numbered(std::string prefix, long n) {
+  prefix += std::to_string(n);
+  return prefix;
+}
+
 /// A fresh path under the system temp dir, removed (with -wal/-shm) by the destructor.
 class TempDir {
  public:

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/dns_test_util.h"
 #include "tests/support/process.h"
 
 namespace meridian::test {
@@ -42,7 +43,7 @@ EtcdCluster::EtcdCluster(TestNetwork& network, const std::string& work_dir, int 
   }
   for (int m = 1; m <= members; ++m) {
     Member member;
-    member.name = "m" + std::to_string(m);
+    member.name = numbered("m", m);
     member.data_dir = work_dir + "/" + member.name + ".etcd";
     member.log_path = work_dir + "/" + member.name + ".log";
     initial_cluster_ += (initial_cluster_.empty() ? "" : ",") + member.name + "=http://" +

@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/dns_test_util.h"
+
 namespace meridian::test {
 
 namespace {
@@ -264,7 +266,7 @@ void TestNetwork::build() {
   ip({"link", "set", tester, "up"});
   for (int host = 1; host <= hosts_; ++host) {
     const std::string ns = namespaceName(host);
-    const std::string port = "h" + std::to_string(host);
+    const std::string port = numbered("h", host);
     ip({"netns", "add", ns});
     ip({"-n", ns, "link", "set", "lo", "up"});
     ip({"-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns});
@@ -303,12 +305,12 @@ void TestNetwork::removeSlotLeftovers() {
 
 void TestNetwork::linkDown(int host) {
   checkHost(host);
-  ip({"-n", prefix_ + "-sw", "link", "set", "h" + std::to_string(host), "down"});
+  ip({"-n", prefix_ + "-sw", "link", "set", numbered("h", host), "down"});
 }
 
 void TestNetwork::linkUp(int host) {
   checkHost(host);
-  ip({"-n", prefix_ + "-sw", "link", "set", "h" + std::to_string(host), "up"});
+  ip({"-n", prefix_ + "-sw", "link", "set", numbered("h", host), "up"});
 }
 
 CommandResult TestNetwork::run(int host, const std::vector<std::string>& argv,
