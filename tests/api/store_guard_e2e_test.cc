@@ -114,6 +114,14 @@ TEST_CASE("database deleted under meridiand: writes are refused loudly, DNS keep
   REQUIRE(m.call("PUT", "/api/v1/zones/demo.meridian.example./rrsets/before/A",
                  json{{"ttl", 60}, {"records", {"192.0.2.99"}}})
               .status == 201);
+  // Served before the file goes: a reload that finds the file deleted keeps
+  // the snapshot it has, so deleting at once could leave the write unserved.
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    served = dig(m.process.dnsPort(), "+short before.demo.meridian.example A") == "192.0.2.99";
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(served);
   REQUIRE(std::remove(m.db.c_str()) == 0);  // -wal and -shm stay as SQLite left them
   int refused = 0;
   for (int i = 0; i < 16; ++i) {
