@@ -262,7 +262,11 @@ TEST_CASE("e2e health: latency steering follows the measured RTT and does not fl
   bool settled = false;
   for (int i = 0; i < 100 && !settled; ++i) {
     std::this_thread::sleep_for(200ms);
-    settled = std::abs(rttOf("fast-1") - 51) < 4 && std::abs(rttOf("slow-1") - 52) < 4;
+    // A busy machine adds the same few ms to both (56 ms each was seen under
+    // ASan at load 6), so settled means both near their targets, within 20
+    // ms above, and close to each other.
+    const double fast = rttOf("fast-1"), slow = rttOf("slow-1");
+    settled = fast > 47 && fast < 71 && slow > 48 && slow < 72 && std::abs(fast - slow) < 4;
   }
   INFO("RTTs: fast-1 " << rttOf("fast-1") << " ms, slow-1 " << rttOf("slow-1") << " ms");
   REQUIRE(settled);
