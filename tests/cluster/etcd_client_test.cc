@@ -6,6 +6,8 @@
 // case here (each uses keys of its own); members are not killed in this
 // file (etcd_failover_test.cc does that).
 
+#include "cluster/etcd_client.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -13,7 +15,6 @@
 #include <string>
 #include <thread>
 
-#include "cluster/etcd_client.h"
 #include "cluster/etcd_lease.h"
 #include "cluster/etcd_watch.h"
 #include "tests/support/dns_test_util.h"
@@ -45,24 +46,10 @@ EtcdClientOptions clientOptions() {
   return options;
 }
 
-#define REQUIRE_ETCD()                                                                       \
-  if (skipNetnsTests()) {                                                                    \
-    MESSAGE("skipped: " << netnsUnavailableReason() << " (MERIDIAN_SKIP_NETNS=1)");          \
-    return;                                                                                  \
-  }                                                                                          \
-  REQUIRE_MESSAGE(netnsUnavailableReason().empty(), netnsUnavailableReason());              \
-  REQUIRE_MESSAGE(etcdUnavailableReason().empty(), etcdUnavailableReason());                \
+// The shared cluster, started by the first test that needs it.
+#define REQUIRE_SHARED_ETCD() \
+  REQUIRE_ETCD();             \
   shared()
-
-template <typename Predicate>
-bool waitUntil(Predicate done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // Catches the EtcdError a call throws (and fails the test if none).
 template <typename Call>
@@ -79,7 +66,7 @@ EtcdError errorOf(Call call) {
 }  // namespace
 
 TEST_CASE("etcd client: put, get by key, by prefix and at a past revision, delete by prefix") {
-  REQUIRE_ETCD();
+  REQUIRE_SHARED_ETCD();
   EtcdClient client(clientOptions());
   const int64_t r1 = client.put("t1/a", "1");
   const std::string binary("\0\xff\n", 3);
@@ -118,7 +105,7 @@ TEST_CASE("etcd client: put, get by key, by prefix and at a past revision, delet
 }
 
 TEST_CASE("etcd client: a transaction applies only while the revision it compares is unchanged") {
-  REQUIRE_ETCD();
+  REQUIRE_SHARED_ETCD();
   EtcdClient client(clientOptions());
   client.put("t2/config-rev", "");
   const int64_t seen = client.get("t2/config-rev").kvs.at(0).mod_revision;
@@ -144,8 +131,9 @@ TEST_CASE("etcd client: a transaction applies only while the revision it compare
   std::vector<std::thread> writers;
   for (int i = 0; i < 8; ++i) {
     writers.emplace_back([&, i] {
-      const TxnResult r = client.txn({Compare::modRevision("t2/config-rev", Compare::Result::kEqual, now)},
-                                     {TxnOp::put("t2/config-rev", ""), TxnOp::put("t2/y", std::to_string(i))});
+      const TxnResult r =
+          client.txn({Compare::modRevision("t2/config-rev", Compare::Result::kEqual, now)},
+                     {TxnOp::put("t2/config-rev", ""), TxnOp::put("t2/y", std::to_string(i))});
       (r.succeeded ? won : lost)++;
     });
   }
@@ -155,15 +143,17 @@ TEST_CASE("etcd client: a transaction applies only while the revision it compare
 
   // Create only if absent: version 0.
   const auto create = [&] {
-    return client.txn({Compare::version("t2/new", Compare::Result::kEqual, 0)}, {TxnOp::put("t2/new", "1")})
+    return client
+        .txn({Compare::version("t2/new", Compare::Result::kEqual, 0)}, {TxnOp::put("t2/new", "1")})
         .succeeded;
   };
   CHECK(create());
   CHECK_FALSE(create());
 }
 
-TEST_CASE("etcd client: a lease's keys vanish when it expires, stay while kept alive, go at revoke") {
-  REQUIRE_ETCD();
+TEST_CASE(
+    "etcd client: a lease's keys vanish when it expires, stay while kept alive, go at revoke") {
+  REQUIRE_SHARED_ETCD();
   EtcdClient client(clientOptions());
   std::atomic<bool> lost{false};
   std::mutex lost_mutex;
@@ -199,11 +189,13 @@ TEST_CASE("etcd client: a lease's keys vanish when it expires, stay while kept a
 }
 
 TEST_CASE("etcd watch: history replays in revision order; a compacted start revision is reported") {
-  REQUIRE_ETCD();
+  REQUIRE_SHARED_ETCD();
   EtcdClient client(clientOptions());
   const int64_t start = client.put("t4/00", "0");
-  for (int i = 1; i < 20; ++i) client.put("t4/" + std::string(i < 10 ? "0" : "") + std::to_string(i), "v");
-  const TxnResult three = client.txn({}, {TxnOp::put("t4/x", "1"), TxnOp::put("t4/y", "2"), TxnOp::put("t4/z", "3")});
+  for (int i = 1; i < 20; ++i)
+    client.put("t4/" + std::string(i < 10 ? "0" : "") + std::to_string(i), "v");
+  const TxnResult three =
+      client.txn({}, {TxnOp::put("t4/x", "1"), TxnOp::put("t4/y", "2"), TxnOp::put("t4/z", "3")});
   client.del("t4/x");
   const int64_t last = client.put("t40", "outside");
 
@@ -225,7 +217,8 @@ TEST_CASE("etcd watch: history replays in revision order; a compacted start revi
   CHECK(seen.size() == 24);  // 20 puts, 3 in the transaction, 1 delete; not t40
   CHECK(seen.front().kv.key == "t4/00");
   CHECK(seen.front().kv.mod_revision == start);
-  for (size_t i = 1; i < seen.size(); ++i) CHECK(seen[i - 1].kv.mod_revision <= seen[i].kv.mod_revision);
+  for (size_t i = 1; i < seen.size(); ++i)
+    CHECK(seen[i - 1].kv.mod_revision <= seen[i].kv.mod_revision);
   // The transaction's three events share one revision, in one batch.
   {
     std::lock_guard lock(mutex);
@@ -266,8 +259,10 @@ TEST_CASE("etcd watch: history replays in revision order; a compacted start revi
   CHECK(old.ended());
 }
 
-TEST_CASE("etcd limits: 1.5 MiB per request (a value or a whole transaction), 128 operations per transaction") {
-  REQUIRE_ETCD();
+TEST_CASE(
+    "etcd limits: 1.5 MiB per request (a value or a whole transaction), 128 operations per "
+    "transaction") {
+  REQUIRE_SHARED_ETCD();
   EtcdClient client(clientOptions());
   // etcd 3.4's --max-request-bytes default is 1.5 MiB = 1,572,864 bytes for
   // the whole encoded request: a value of 1,500,000 bytes fits ...
@@ -288,8 +283,9 @@ TEST_CASE("etcd limits: 1.5 MiB per request (a value or a whole transaction), 12
 
   // The limit is per request: two values of 800,000 in one transaction fail.
   const std::string half(800'000, 'y');
-  const EtcdError txn_over =
-      errorOf([&] { client.txn({}, {TxnOp::put("t5/h1", half), TxnOp::put("t5/h2", half)}); });
+  const EtcdError txn_over = errorOf([&] {
+    client.txn({}, {TxnOp::put("t5/h1", half), TxnOp::put("t5/h2", half)});
+  });
   CHECK(txn_over.kind() == EtcdErrorKind::kTooLarge);
   CHECK(client.get("t5/h1").kvs.empty());  // nothing of it applied
 
@@ -300,17 +296,19 @@ TEST_CASE("etcd limits: 1.5 MiB per request (a value or a whole transaction), 12
   ops.push_back(TxnOp::put("t5/op/128", "v"));
   const EtcdError too_many = errorOf([&] { client.txn({}, ops); });
   CHECK(too_many.kind() == EtcdErrorKind::kTooLarge);
-  CHECK(std::string(too_many.what()).find("too many operations in txn request") != std::string::npos);
+  CHECK(std::string(too_many.what()).find("too many operations in txn request") !=
+        std::string::npos);
 
   // Replies are not limited that way: three values of 1,400,000 in one read.
-  for (int i = 0; i < 3; ++i) client.put("t5/big/" + std::to_string(i), std::string(1'400'000, 'z'));
+  for (int i = 0; i < 3; ++i)
+    client.put("t5/big/" + std::to_string(i), std::string(1'400'000, 'z'));
   const RangeResult big = client.get("t5/big/", {.prefix = true});
   CHECK(big.kvs.size() == 3);
   client.del("t5/", true);
 }
 
 TEST_CASE("etcd client: endpoints that do not answer are skipped, and errors name each endpoint") {
-  REQUIRE_ETCD();
+  REQUIRE_SHARED_ETCD();
   Shared& s = shared();
   const std::string refused = "http://" + s.net.address(1) + ":2399";  // nothing listens there
   // No host has .99 in the test subnet: connecting times out, and the SYN

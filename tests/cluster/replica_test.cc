@@ -34,24 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-#define REQUIRE_ETCD()                                                              \
-  if (skipNetnsTests()) {                                                           \
-    MESSAGE("skipped: " << netnsUnavailableReason() << " (MERIDIAN_SKIP_NETNS=1)"); \
-    return;                                                                         \
-  }                                                                                 \
-  REQUIRE_MESSAGE(netnsUnavailableReason().empty(), netnsUnavailableReason());      \
-  REQUIRE_MESSAGE(etcdUnavailableReason().empty(), etcdUnavailableReason())
-
-template <typename Predicate>
-bool waitUntil(Predicate done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 bool fileExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/netns.h"
@@ -76,4 +77,28 @@ class EtcdCluster {
   std::vector<Member> members_;
 };
 
+/// Polls `done` every 20 ms until it holds (true) or `timeout` passes (false).
+template <typename Predicate>
+bool waitUntil(Predicate done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 }  // namespace meridian::test
+
+/// At the top of a test case that needs namespaces and etcd: returns early
+/// (saying why) under MERIDIAN_SKIP_NETNS=1, fails when either is missing.
+#define REQUIRE_ETCD()                                                \
+  if (::meridian::test::skipNetnsTests()) {                           \
+    MESSAGE("skipped: " << ::meridian::test::netnsUnavailableReason() \
+                        << " (MERIDIAN_SKIP_NETNS=1)");               \
+    return;                                                           \
+  }                                                                   \
+  REQUIRE_MESSAGE(::meridian::test::netnsUnavailableReason().empty(), \
+                  ::meridian::test::netnsUnavailableReason());        \
+  REQUIRE_MESSAGE(::meridian::test::etcdUnavailableReason().empty(),  \
+                  ::meridian::test::etcdUnavailableReason())
