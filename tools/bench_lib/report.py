@@ -39,6 +39,11 @@ def _fmt(value):
     return str(value)
 
 
+def ms_text(value, digits=1):
+    """A time in milliseconds for a report line; "-" when there is none."""
+    return "-" if value is None else f"{value:.{digits}f} ms"
+
+
 def ratio(numerator, denominator):
     if numerator is None or not denominator:
         return None

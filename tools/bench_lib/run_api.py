@@ -185,8 +185,9 @@ def measure(args, binaries, workdir):
             for kind in ("drain", "rrset"):
                 d = delays(server, kind, args.changes)
                 result["delays"].append(d)
-                common.say(f"  {kind}: write->DNS p50 {_ms(d['delay_ms_p50'])} p99 "
-                           f"{_ms(d['delay_ms_p99'])} max {_ms(d['delay_ms_max'])}; "
+                p50, p99, top = (report.ms_text(d[k], 2)
+                                 for k in ("delay_ms_p50", "delay_ms_p99", "delay_ms_max"))
+                common.say(f"  {kind}: write->DNS p50 {p50} p99 {p99} max {top}; "
                            f"missed {d['missed']}")
         finally:
             result["load"] = load.interrupt()
@@ -195,9 +196,6 @@ def measure(args, binaries, workdir):
     result["machine_end"] = report.machine_state()
     return result
 
-
-def _ms(value):
-    return "-" if value is None else f"{value:.2f} ms"
 
 
 def render(result):

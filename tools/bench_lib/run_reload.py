@@ -153,8 +153,8 @@ def measure(args, binaries, workdir):
             for kind in ("shell", "sighup", "api"):
                 k = changes(server, kind, args.changes, rng, args.timeout)
                 result["kinds"].append(k)
-                common.say(f"  {kind}: p50 {_ms(k['p50_ms'])} p99 {_ms(k['p99_ms'])} "
-                           f"max {_ms(k['max_ms'])}, missed {k['missed']}")
+                p50, p99, top = (report.ms_text(k[f]) for f in ("p50_ms", "p99_ms", "max_ms"))
+                common.say(f"  {kind}: p50 {p50} p99 {p99} max {top}, missed {k['missed']}")
                 if healthd.poll() is not None:
                     raise RuntimeError(f"meridian-healthd exited; see {healthd_log}")
         finally:
@@ -166,9 +166,6 @@ def measure(args, binaries, workdir):
     result["machine_end"] = report.machine_state()
     return result
 
-
-def _ms(value):
-    return "-" if value is None else f"{value:.1f} ms"
 
 
 def render(result):

@@ -227,16 +227,14 @@ def measure(args, binaries, workdir):
                 figures["alive"] = server.alive()
             entry["attacks"].append(figures)
             common.say(f"  {name} {kind}: answered {figures['answered']}/{figures['asked']}, "
-                       f"p50 {_ms(figures['p50_ms'])} p99 {_ms(figures['p99_ms'])} "
-                       f"max {_ms(figures['max_ms'])}")
+                       f"p50 {report.ms_text(figures['p50_ms'])} "
+                       f"p99 {report.ms_text(figures['p99_ms'])} "
+                       f"max {report.ms_text(figures['max_ms'])}")
         entry["version"] = server.version()
         result["servers"].append(entry)
     result["machine_end"] = report.machine_state()
     return result
 
-
-def _ms(value):
-    return "-" if value is None else f"{value:.1f} ms"
 
 
 def render(result):
