@@ -70,14 +70,19 @@ std::string relativeName(const ldns_rr* rr, const ldns_rdf* unknown) {
   return found;
 }
 
+// ldns reads "TYPEn" with atoi and keeps any n; a record type is 16 bits
+// (RFC 3597 section 5), so a larger n would be stored as n mod 65536.
+std::string typeRangeError(const std::string& text) {
+  return "record type \"" + text + "\" is out of range: TYPEn takes n up to 65535";
+}
+
 // ldns accepts RFC 3597 generic rdata ("NS \\# 0", "MX \\# 2 000a") with
 // fewer fields than the type has, e.g. an NS without its name; such a record
 // would be stored and then fail every zone-table build. Unknown types carry
 // opaque rdata and are not checked.
-void checkFieldCount(const ldns_rr* rr) {
-  const auto type = ldns_rr_get_type(rr);
+void checkFieldCount(const ldns_rr* rr, uint16_t type) {
   const ldns_rr_descriptor* descriptor = ldns_rr_descript(type);
-  if (descriptor == nullptr || descriptor->_type != type) return;
+  if (descriptor == nullptr || static_cast<uint32_t>(descriptor->_type) != type) return;
   const size_t needed = ldns_rr_descriptor_minimum(descriptor);
   if (ldns_rr_rd_count(rr) < needed) {
     throw ZoneError(typeToText(type) + " rdata needs at least " + std::to_string(needed) +
@@ -237,8 +242,9 @@ std::vector<std::string> missingGlue(const ParsedZone& zone,
 }
 
 uint16_t typeFromText(const std::string& text) {
-  const ldns_rr_type type = ldns_get_rr_type_by_name(text.c_str());
+  const uint32_t type = static_cast<uint32_t>(ldns_get_rr_type_by_name(text.c_str()));
   if (type == 0) throw ZoneError("unknown record type \"" + text + "\"");
+  if (type > 0xFFFF) throw ZoneError(typeRangeError(text));
   return static_cast<uint16_t>(type);
 }
 
@@ -327,12 +333,19 @@ ParsedZone parseZoneText(const std::string& text, const std::string& source,
       error = where + "TTL above 2147483647";
       break;
     }
+    // Read as an integer straight away: ldns stores "TYPE123456789" as is,
+    // which is outside both the enum's range and the 16 bits a type has.
+    const uint32_t type = static_cast<uint32_t>(ldns_rr_get_type(rr.get()));
+    if (type > 0xFFFF) {
+      error = where + typeRangeError("TYPE" + std::to_string(type));
+      break;
+    }
     ZoneRecord record;
     record.owner = ownerText(rr.get());
-    record.type = static_cast<uint16_t>(ldns_rr_get_type(rr.get()));
+    record.type = static_cast<uint16_t>(type);
     record.ttl = ldns_rr_ttl(rr.get());
     try {
-      checkFieldCount(rr.get());
+      checkFieldCount(rr.get(), record.type);
       record.rdata = rdataWire(rr.get());
     } catch (const ZoneError& e) {
       error = where + e.what();
@@ -475,7 +488,7 @@ std::string rdataFromText(uint16_t type, const std::string& text, const std::str
     throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\"");
   }
   try {
-    checkFieldCount(rr.get());
+    checkFieldCount(rr.get(), type);
   } catch (const ZoneError& e) {
     throw ZoneError("invalid " + typeToText(type) + " rdata \"" + text + "\": " + e.what());
   }

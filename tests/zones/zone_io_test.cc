@@ -211,6 +211,24 @@ TEST_CASE("generic rdata with fewer fields than its type needs is refused, not s
   CHECK(zones::parseZoneText(head + "x TYPE65281 \\# 0\n", "z").records.size() == 4);
 }
 
+TEST_CASE("a record type past 65535 is refused, not stored as another type") {
+  // ldns reads "TYPE123456789" and keeps the number; cast to 16 bits it was
+  // stored as TYPE52501. Found by zone_import_fuzzer (UBSan: the number is
+  // outside ldns_rr_type's range).
+  const std::string head = "$ORIGIN p.test.\n@ SOA ns h 1 2 3 4 5\n@ NS ns\n";
+  try {
+    zones::parseZoneText(head + "x TYPE123456789 \\# 0\n", "z");
+    FAIL("TYPE123456789 was accepted");
+  } catch (const zones::ZoneError& e) {
+    CHECK(std::string(e.what()) ==
+          "z:4: record type \"TYPE123456789\" is out of range: TYPEn takes n up to 65535");
+  }
+  CHECK_THROWS_AS(zones::parseZoneText(head + "x TYPE65536 \\# 0\n", "z"), zones::ZoneError);
+  CHECK(zones::parseZoneText(head + "x TYPE65535 \\# 0\n", "z").records.back().type == 65535);
+  CHECK_THROWS_AS(zones::typeFromText("TYPE70000"), zones::ZoneError);
+  CHECK(zones::typeFromText("TYPE65535") == 65535);
+}
+
 TEST_CASE("an owner too long to be read back when written out is refused, from a file and the API") {
   // 80 octets of 0xff are 80 characters raw but 320 written out (\255 each),
   // and ldns reads at most 254 characters of an owner: the zone imported,
