@@ -32,12 +32,20 @@ ReplicaSync::~ReplicaSync() {
     stop_ = true;
   }
   wake_.notify_all();
+  applied_.notify_all();
   thread_.join();
 }
 
 ReplicaSyncStatus ReplicaSync::status() const {
   std::lock_guard lock(mutex_);
   return status_;
+}
+
+bool ReplicaSync::waitApplied(int64_t revision, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  return applied_.wait_for(lock, timeout, [&] {
+    return stop_ || status_.applied_revision >= revision;
+  }) && !stop_;
 }
 
 void ReplicaSync::contact(int64_t etcd_revision) {
@@ -101,6 +109,7 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
     ++status_.full_loads;
     status_.last_error.clear();
   }
+  applied_.notify_all();
   if (on_applied_) on_applied_();
   return true;
 }
@@ -124,6 +133,7 @@ void ReplicaSync::applyBatch(zones::Database& db, const WatchBatch& batch) {
     status_.applied_revision = revision;
     ++status_.revisions_applied;
   }
+  applied_.notify_all();
   if (on_applied_) on_applied_();
 }
 

@@ -67,6 +67,10 @@ class ReplicaSync {
 
   ReplicaSyncStatus status() const;
 
+  /// Waits until the file holds `revision` (or a later one); false when
+  /// `timeout` passed first or the sync is stopping. Any thread.
+  bool waitApplied(int64_t revision, std::chrono::milliseconds timeout);
+
  private:
   void run();
   bool fullLoad(zones::Database& db);  // false when etcd did not answer
@@ -81,6 +85,7 @@ class ReplicaSync {
 
   mutable std::mutex mutex_;  // guards status_, resync_, stop_ waits
   std::condition_variable wake_;
+  std::condition_variable applied_;  // status_.applied_revision moved
   ReplicaSyncStatus status_;
   bool resync_ = false;
   bool stop_ = false;

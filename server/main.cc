@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cluster/config_writer.h"
 #include "cluster/etcd_types.h"
 #include "cluster/replica_sync.h"
 #include "common/log.h"
@@ -38,6 +39,13 @@
 using namespace meridian;
 
 namespace {
+
+// This machine's name, for what a node records about itself in etcd.
+std::string hostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown";
+  return name;
+}
 
 struct Options {
   std::string db_path = "meridian.db";
@@ -439,12 +447,14 @@ int run(const Options& options) {
       return text;
     };
     if (replica) {
-      // Written locally they would be overwritten by the next full load, or
-      // differ from every other node: writes go through etcd, which this
-      // node does not do yet.
-      api_config.writes_refused =
-          "writes in cluster mode go to etcd: not yet implemented on this node (the configuration "
-          "is read from etcd; change it there)";
+      // Written locally they would be overwritten by the next full load and
+      // differ from every other node: every write is one etcd transaction.
+      cluster::ConfigWriterOptions writer_options;
+      writer_options.etcd.endpoints = cluster::parseEndpoints(options.etcd);
+      writer_options.prefix = cluster::kConfigPrefix;
+      writer_options.node_name = hostName();
+      api_config.write_redirect =
+          std::make_shared<cluster::ConfigWriter>(writer_options, *replica);
     }
     hooks.ready = [&dns] { return dns.ready(); };
     hooks.explain = [&dns](const std::string& name, const std::string& type,

@@ -2,7 +2,10 @@
 
 #include <chrono>
 
+#include "common/log.h"
+#include "zones/replica_store.h"
 #include "zones/schema.h"
+#include "zones/validation.h"
 
 namespace meridian::zones {
 
@@ -139,6 +142,10 @@ void Database::exec(const std::string& sql) {
 }
 
 void Database::transaction(const std::function<void()>& body) {
+  if (redirect_) {
+    redirectedTransaction(body);
+    return;
+  }
   exec("BEGIN IMMEDIATE");
   try {
     // The marker tells the schema's triggers that this writer bumps the
@@ -153,6 +160,43 @@ void Database::transaction(const std::function<void()>& body) {
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
+  }
+}
+
+void Database::redirectedTransaction(const std::function<void()>& body) {
+  // A race needs another node's write to land between our read of the
+  // replica and our commit, a few milliseconds; five in a row means writers
+  // are hammering one cluster, and the client should hear about it.
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    std::vector<ReplicaChange> changes;
+    int64_t base_revision = 0;
+    {
+      ReplicaCapture capture(*this);
+      exec("BEGIN IMMEDIATE");
+      try {
+        exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_transaction', 1)");
+        body();
+        base_revision = replicaRevision(*this);
+        changes = capture.changes();
+      } catch (...) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    if (changes.empty()) return;  // e.g. a PUT of what is already stored
+    try {
+      redirect_->commit(changes, base_revision);
+      return;
+    } catch (const WriteRaced& e) {
+      if (attempt == kAttempts) {
+        throw ConflictError(std::string("the write lost ") + std::to_string(kAttempts) +
+                            " races with other writers to the cluster; retry it (" + e.what() +
+                            ")");
+      }
+      log::info(std::string("cluster write: ") + e.what() + "; running it again");
+    }
   }
 }
 

@@ -11,16 +11,56 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace meridian::zones {
+
+struct ReplicaChange;  // zones/replica_store.h
 
 class DatabaseError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// Cluster mode's writes (docs/architecture.md, "Writes in cluster mode"): a
+/// connection with a WriteRedirect never commits configuration. Its
+/// transaction() runs the body as usual, so every check and every id is
+/// decided on this node's replica, records which configuration rows the body
+/// changed, rolls the transaction back and hands the changes to commit().
+class WriteRedirect {
+ public:
+  virtual ~WriteRedirect() = default;
+  /// Commits `changes`, computed on the replica at `base_revision`, to the
+  /// cluster and returns once they are committed there and applied to this
+  /// file. Called with no transaction open (the replica must be able to
+  /// apply). Throws WriteRaced when another write came first (the body is
+  /// then run again on the newer replica), or RedirectedWriteError.
+  virtual void commit(const std::vector<ReplicaChange>& changes, int64_t base_revision) = 0;
+};
+
+/// Another write reached the cluster after `base_revision` and before ours.
+class WriteRaced : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A redirected write that was not committed, or whose outcome is unknown;
+/// the API answers `status` with `title` and what() as a problem.
+class RedirectedWriteError : public std::runtime_error {
+ public:
+  RedirectedWriteError(int status, std::string title, const std::string& detail)
+      : std::runtime_error(detail), status_(status), title_(std::move(title)) {}
+  int status() const { return status_; }
+  const std::string& title() const { return title_; }
+
+ private:
+  int status_;
+  std::string title_;
 };
 
 class Statement {
@@ -93,7 +133,12 @@ class Database {
 
   /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it throws.
   /// Every write in Meridian goes through here, so each is one transaction.
+  /// With a WriteRedirect, see there; rows of other tables (health,
+  /// vantages) that the body writes are then discarded.
   void transaction(const std::function<void()>& body);
+
+  /// Cluster mode: every transaction() of this connection goes to `redirect`.
+  void redirectWrites(std::shared_ptr<WriteRedirect> redirect) { redirect_ = std::move(redirect); }
 
   /// PRAGMA data_version: changes whenever another connection commits.
   int64_t dataVersion();
@@ -127,8 +172,10 @@ class Database {
   int storedSchemaVersion();  // 0 before the first migration
 
   bool hasMetaTable();
+  void redirectedTransaction(const std::function<void()>& body);
 
   sqlite3* db_ = nullptr;
+  std::shared_ptr<WriteRedirect> redirect_;
   std::string path_;
   bool has_meta_table_ = false;
 };

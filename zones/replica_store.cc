@@ -191,7 +191,7 @@ void bindKeyPart(Statement& s, int index, const Column& c, const std::string& ke
   }
 }
 
-std::string keyOf(const TableSpec& t, Statement& s) {
+std::string keyOf(const TableSpec& t, const Statement& s) {
   std::string key = t.name;
   for (const char* k : t.key_columns) {
     for (size_t i = 0; i < t.columns.size(); ++i) {
@@ -203,6 +203,34 @@ std::string keyOf(const TableSpec& t, Statement& s) {
     }
   }
   return key;
+}
+
+// The row `s` stands on (selected with columnList) as its JSON value.
+std::string rowValue(const TableSpec& t, const Statement& s) {
+  nlohmann::json row = nlohmann::json::object();
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    const int col = static_cast<int>(i);
+    const Column& c = t.columns[i];
+    if (s.columnIsNull(col)) {
+      row[c.name] = nullptr;
+      continue;
+    }
+    switch (c.type) {
+      case ColumnType::kInt:
+        row[c.name] = s.columnInt(col);
+        break;
+      case ColumnType::kReal:
+        row[c.name] = s.columnDouble(col);
+        break;
+      case ColumnType::kText:
+        row[c.name] = s.columnText(col);
+        break;
+      case ColumnType::kBlob:
+        row[c.name] = toHex(s.columnBlob(col));
+        break;
+    }
+  }
+  return row.dump();
 }
 
 // Prepared statements of one transaction, one per table and kind (a
@@ -320,32 +348,7 @@ std::vector<ReplicaRow> dumpReplicaRows(Database& db) {
   ReadTransaction view(db);
   for (const TableSpec& t : tables()) {
     Statement s = db.prepare("SELECT " + columnList(t) + " FROM " + t.name);
-    while (s.step()) {
-      nlohmann::json row = nlohmann::json::object();
-      for (size_t i = 0; i < t.columns.size(); ++i) {
-        const int col = static_cast<int>(i);
-        const Column& c = t.columns[i];
-        if (s.columnIsNull(col)) {
-          row[c.name] = nullptr;
-          continue;
-        }
-        switch (c.type) {
-          case ColumnType::kInt:
-            row[c.name] = s.columnInt(col);
-            break;
-          case ColumnType::kReal:
-            row[c.name] = s.columnDouble(col);
-            break;
-          case ColumnType::kText:
-            row[c.name] = s.columnText(col);
-            break;
-          case ColumnType::kBlob:
-            row[c.name] = toHex(s.columnBlob(col));
-            break;
-        }
-      }
-      rows.push_back({keyOf(t, s), row.dump()});
-    }
+    while (s.step()) rows.push_back({keyOf(t, s), rowValue(t, s)});
   }
   return rows;
 }
@@ -416,6 +419,89 @@ void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t r
     }
     recordRevision(db, revision, true);
   });
+}
+
+struct ReplicaCapture::Impl {
+  Database& db;
+  sqlite3_session* session = nullptr;
+};
+
+ReplicaCapture::ReplicaCapture(Database& db) : impl_(std::make_unique<Impl>(Impl{db})) {
+  if (sqlite3session_create(db.handle(), "main", &impl_->session) != SQLITE_OK) {
+    throw DatabaseError("cannot record the changes of a write: SQLite has no session support");
+  }
+  for (const TableSpec& t : tables()) {
+    if (sqlite3session_attach(impl_->session, t.name) != SQLITE_OK) {
+      sqlite3session_delete(impl_->session);
+      throw DatabaseError(std::string("cannot record the changes of table ") + t.name);
+    }
+  }
+}
+
+ReplicaCapture::~ReplicaCapture() { sqlite3session_delete(impl_->session); }
+
+std::vector<ReplicaChange> ReplicaCapture::changes() {
+  int size = 0;
+  void* bytes = nullptr;
+  if (sqlite3session_changeset(impl_->session, &size, &bytes) != SQLITE_OK) {
+    throw DatabaseError("cannot read the changes of a write");
+  }
+  std::unique_ptr<void, decltype(&sqlite3_free)> owned(bytes, &sqlite3_free);
+  sqlite3_changeset_iter* iter = nullptr;
+  if (sqlite3changeset_start(&iter, size, bytes) != SQLITE_OK) {
+    throw DatabaseError("cannot read the changes of a write");
+  }
+  std::unique_ptr<sqlite3_changeset_iter, decltype(&sqlite3changeset_finalize)> iteration(
+      iter, &sqlite3changeset_finalize);
+  // A changeset names primary-key values by column position; the key needs
+  // them by name, in key_columns order.
+  std::map<std::string, std::vector<std::string>> declared;  // table -> column names
+  std::vector<std::pair<size_t, ReplicaChange>> out;
+  while (sqlite3changeset_next(iter) == SQLITE_ROW) {
+    const char* table_name = nullptr;
+    int column_count = 0, op = 0, indirect = 0;
+    sqlite3changeset_op(iter, &table_name, &column_count, &op, &indirect);
+    std::string rest;
+    const TableSpec* t = tableOf(std::string(table_name) + "/", &rest);
+    if (t == nullptr) continue;
+    auto& names = declared[t->name];
+    if (names.empty()) {
+      Statement info = impl_->db.prepare(std::string("PRAGMA table_info(") + t->name + ")");
+      while (info.step()) names.push_back(info.columnText(1));
+    }
+    std::string key = t->name;
+    Statement row = impl_->db.prepare("SELECT " + columnList(*t) + " FROM " + t->name +
+                                      " WHERE " + keyWhere(*t));
+    int bind = 0;
+    for (const char* k : t->key_columns) {
+      const auto at = std::find(names.begin(), names.end(), k);
+      sqlite3_value* value = nullptr;
+      const int column = static_cast<int>(at - names.begin());
+      const int found = op == SQLITE_INSERT ? sqlite3changeset_new(iter, column, &value)
+                                            : sqlite3changeset_old(iter, column, &value);
+      if (at == names.end() || found != SQLITE_OK || value == nullptr) {
+        throw DatabaseError(std::string("a change of ") + t->name + " has no " + k);
+      }
+      key += '/';
+      if (sqlite3_value_type(value) == SQLITE_INTEGER) {
+        key += std::to_string(sqlite3_value_int64(value));
+        row.bind(++bind, static_cast<int64_t>(sqlite3_value_int64(value)));
+      } else {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(value));
+        key += text ? text : "";
+        row.bind(++bind, std::string_view(text ? text : ""));
+      }
+    }
+    ReplicaChange change{key, std::nullopt};
+    if (op != SQLITE_DELETE && row.step()) change.value = rowValue(*t, row);
+    out.push_back({tableIndex(t), std::move(change)});
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<ReplicaChange> changes;
+  changes.reserve(out.size());
+  for (auto& [index, change] : out) changes.push_back(std::move(change));
+  return changes;
 }
 
 int64_t replicaRevision(Database& db) {

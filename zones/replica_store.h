@@ -17,6 +17,7 @@
 // Threads: like Database, one thread at a time per connection.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,28 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
 /// (rows not among them are deleted; health rows of endpoints that stay are
 /// kept), and records `revision`. Throws like applyReplicaChanges.
 void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision);
+
+/// Records which configuration rows a transaction changes (SQLite's session
+/// extension), for cluster mode's writes (Database::redirectWrites). Create
+/// it before the transaction begins; read changes() before it ends.
+class ReplicaCapture {
+ public:
+  /// Throws DatabaseError when SQLite cannot record (no session support).
+  explicit ReplicaCapture(Database& db);
+  ~ReplicaCapture();
+  ReplicaCapture(const ReplicaCapture&) = delete;
+  ReplicaCapture& operator=(const ReplicaCapture&) = delete;
+
+  /// Every configuration row changed so far in the open transaction, once
+  /// (a row inserted and then updated is one change): its value as it is
+  /// now, or nullopt for a row deleted, cascades included. Parents first
+  /// for upserts, as dumpReplicaRows orders them.
+  std::vector<ReplicaChange> changes();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// The etcd revision last applied (meta key 'cluster_revision'); 0 when
 /// this database has never been a replica.

@@ -182,6 +182,7 @@ class ApiServer::Impl {
         guard_(config_.db_path),
         watch_(std::chrono::milliseconds(config_.limits.request_timeout_ms)) {
     pool_.setGuard([this] { guard_.requireFile(); });
+    pool_.setWriteRedirect(config_.write_redirect);
     addZoneRoutes(router_);
     addSteeringRoutes(router_);
     addOpsRoutes(router_);
@@ -427,9 +428,6 @@ class ApiServer::Impl {
           403, "Forbidden",
           "the read-only token may GET; " + exchange.request.method + " needs the write token");
     }
-    if (exchange.match.route->writes && !config_.writes_refused.empty()) {
-      return problem(503, "Writes unavailable", config_.writes_refused);
-    }
     exchange.request.params = exchange.match.params;
     exchange.body_limit = exchange.match.route->body_limit;
     const std::string& method = exchange.request.method;
@@ -498,6 +496,10 @@ class ApiServer::Impl {
       return problem(e.status(), e.title(), e.what(), e.field());
     } catch (const StoreUnavailable& e) {
       return problem(503, "Database unavailable", e.what());
+    } catch (const zones::RedirectedWriteError& e) {
+      Response r = problem(e.status(), e.title(), e.what());
+      if (e.status() == 503) r.headers.push_back({"Retry-After", "1"});
+      return r;
     } catch (const zones::ValidationError& e) {
       return problem(400, "Invalid input", e.detail(), e.field());
     } catch (const zones::NotFoundError& e) {

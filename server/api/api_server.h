@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 
+#include "zones/database.h"
 #include "zones/health_vote.h"
 
 namespace meridian::api {
@@ -55,9 +56,10 @@ struct ApiConfig {
   /// neither for plain HTTP.
   std::string tls_cert_pem;
   std::string tls_key_pem;
-  /// When set (cluster mode), every write route answers 503 with this as the
-  /// problem's detail, and nothing is written to the local file.
-  std::string writes_refused;
+  /// Cluster mode: the API's connections send their writes here (to etcd)
+  /// instead of committing them to the local replica
+  /// (zones::Database::redirectWrites).
+  std::shared_ptr<zones::WriteRedirect> write_redirect;
 };
 
 /// Callbacks into meridiand. Each may be empty; they are called on API threads

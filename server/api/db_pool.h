@@ -26,6 +26,11 @@ class DbPool {
   /// Called by take() before anything else; it throws to refuse (the API
   /// server installs StoreGuard::requireFile). Set before the first take().
   void setGuard(std::function<void()> guard) { guard_ = std::move(guard); }
+  /// Cluster mode: every connection sends its writes to `redirect`. Set
+  /// before the first take().
+  void setWriteRedirect(std::shared_ptr<zones::WriteRedirect> redirect) {
+    redirect_ = std::move(redirect);
+  }
 
   /// An idle connection, or a new one. Throws zones::DatabaseError, or what
   /// the guard throws.
@@ -39,7 +44,9 @@ class DbPool {
         return db;
       }
     }
-    return std::make_unique<zones::Database>(path_, false);
+    auto db = std::make_unique<zones::Database>(path_, false);
+    if (redirect_) db->redirectWrites(redirect_);
+    return db;
   }
 
   void give(std::unique_ptr<zones::Database> db) {
@@ -53,6 +60,7 @@ class DbPool {
   std::string path_;
   size_t max_idle_;
   std::function<void()> guard_;
+  std::shared_ptr<zones::WriteRedirect> redirect_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<zones::Database>> idle_;
 };

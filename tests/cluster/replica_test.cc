@@ -19,6 +19,7 @@
 
 #include "cluster/etcd_client.h"
 #include "cluster/replica_sync.h"
+#include "tests/support/cluster_node.h"
 #include "tests/support/dns_test_util.h"
 #include "tests/support/etcd_cluster.h"
 #include "tests/support/example_zone.h"
@@ -34,68 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool fileExists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
-
-// One meridiand in a test host, DNS on ADDR:port, API on ADDR:8053+N.
-struct Node {
-  TestNetwork& net;
-  int host;
-  std::string db;
-  uint16_t dns_port;
-  uint16_t api_port;
-  std::string log;
-  std::unique_ptr<HostProcess> process;
-
-  void start(const std::string& etcd_urls) {
-    const std::string ready = db + ".ready";
-    ::unlink(ready.c_str());
-    const std::string addr = net.address(host);
-    process = net.spawn(host,
-                        {buildPath("server/meridiand"), "--db", db, "--etcd", etcd_urls,
-                         "--dns-listen", addr + ":" + std::to_string(dns_port), "--api-listen",
-                         addr + ":" + std::to_string(api_port), "--threads", "1", "--no-geodb",
-                         "--rrl-rate", "0", "--ready-file", ready},
-                        log);
-    REQUIRE_MESSAGE(waitUntil([&] { return fileExists(ready); }, 30s),
-                    "meridiand did not start on host " << host << "; log:\n"
-                                                       << readLog());
-  }
-  void stop() {
-    if (!process) return;
-    process->signal(SIGTERM);
-    if (process->wait(10s) < 0) process->kill();
-    process.reset();
-  }
-  std::string readLog() const { return runCommand("tail -n 30 " + log); }
-  // dig inside the host itself, so a cut link does not matter.
-  std::string answer(const std::string& name, const std::string& type = "A") {
-    std::string server = "@";  // += : g++ 12 -O3 false -Wrestrict on "@" + temporary
-    server += net.address(host);
-    return net
-        .run(host,
-             {"/usr/bin/dig", server, "-p", std::to_string(dns_port), "+short", "+tries=1",
-              "+time=1", name, type},
-             5s)
-        .output;
-  }
-  std::string metrics() {
-    return net
-        .run(host, {"/usr/bin/curl", "-s", "--max-time", "3",
-                    "http://" + net.address(host) + ":" + std::to_string(api_port) + "/metrics"})
-        .output;
-  }
-  // The value of one gauge, -1 when absent.
-  double gauge(const std::string& name) {
-    const std::string text = metrics();
-    const size_t at = text.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + name.size() + 2));
-  }
-};
-
 // A put that may land while the majority elects a new leader: repeated
 // (it is idempotent) until etcd acknowledges it.
 int64_t putUntilAcknowledged(cluster::EtcdClient& client, const std::string& key,
@@ -109,11 +48,6 @@ int64_t putUntilAcknowledged(cluster::EtcdClient& client, const std::string& key
       std::this_thread::sleep_for(200ms);
     }
   }
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 }  // namespace
@@ -157,33 +91,26 @@ TEST_CASE(
   CHECK(again.find("init only fills an empty cluster") != std::string::npos);
 
   // One node per host; each lists its own member first.
-  auto urlsFor = [&](int host) {
-    std::string urls = etcd.clientUrl(host);
-    for (int m = 1; m <= 3; ++m) {
-      if (m == host) continue;
-      urls += ',';
-      urls += etcd.clientUrl(m);
-    }
-    return urls;
-  };
-  std::map<int, std::unique_ptr<Node>> nodes;
+  auto urlsFor = [&](int host) { return etcdUrlsFor(etcd.clientUrls(), host); };
+  std::map<int, std::unique_ptr<ClusterNode>> nodes;
   for (int h = 1; h <= 3; ++h) {
     nodes[h] =
-        std::make_unique<Node>(Node{net, h, dir.file("node" + std::to_string(h) + ".db"), 5300,
-                                    8053, dir.file("node" + std::to_string(h) + ".log"), nullptr});
+        std::make_unique<ClusterNode>(ClusterNode{net, h, dir.file("node" + std::to_string(h) + ".db"),
+                                                  5300, 8053,
+                                                  dir.file("node" + std::to_string(h) + ".log")});
     nodes[h]->start(urlsFor(h));
   }
-  const std::string original = trim(nodes[1]->answer("mail.example.com"));
+  const std::string original = (nodes[1]->answer("mail.example.com"));
   for (int h = 1; h <= 3; ++h) {
     CAPTURE(h);
     CHECK_MESSAGE(waitUntil(
                       [&] {
-                        return trim(nodes[h]->answer("mail.example.com")) == original &&
+                        return (nodes[h]->answer("mail.example.com")) == original &&
                                !original.empty();
                       },
                       20s),
                   nodes[h]->readLog());
-    CHECK(trim(nodes[h]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
+    CHECK((nodes[h]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
   }
 
   // A change put into etcd directly: www's A record gets a new address.
@@ -213,7 +140,7 @@ TEST_CASE(
     CAPTURE(h);
     // The promise is well under a second; 10 s is margin for ASan on a busy machine.
     CHECK_MESSAGE(
-        waitUntil([&] { return trim(nodes[h]->answer("mail.example.com")) == "192.0.2.99"; }, 10s),
+        waitUntil([&] { return (nodes[h]->answer("mail.example.com")) == "192.0.2.99"; }, 10s),
         nodes[h]->readLog());
   }
   MESSAGE("etcd put -> answered by all three nodes in "
@@ -222,31 +149,18 @@ TEST_CASE(
   CHECK(nodes[2]->gauge("meridian_cluster_connected") == 1);
   CHECK(nodes[2]->gauge("meridian_cluster_applied_revision") > 0);
 
-  // API writes are refused in cluster mode, and nothing is written locally.
-  {
-    const std::string token_file = nodes[1]->db + ".token";
-    const CommandResult r = net.run(
-        1, {"/bin/sh", "-c",
-            "curl -s -w ' %{http_code}' -X POST -H \"Authorization: Bearer $(cat " + token_file +
-                ")\" -H 'Content-Type: application/json' -d '{\"name\":\"x\",\"latitude\":1,"
-                "\"longitude\":2}' http://" +
-                net.address(1) + ":8053/api/v1/regions"});
-    CHECK(r.output.find("503") != std::string::npos);
-    CHECK(r.output.find("writes in cluster mode go to etcd") != std::string::npos);
-  }
-
   // Host 3's link is cut: it keeps answering from its replica; the others
   // get the next change; it converges when the link returns.
   net.linkDown(3);
   cluster::EtcdClient majority({.endpoints = {etcd.clientUrl(1), etcd.clientUrl(2)}});
   putUntilAcknowledged(majority, www_key, withAddress("c0000264"));  // 192.0.2.100
   for (int h = 1; h <= 2; ++h) {
-    CHECK(waitUntil([&] { return trim(nodes[h]->answer("mail.example.com")) == "192.0.2.100"; },
+    CHECK(waitUntil([&] { return (nodes[h]->answer("mail.example.com")) == "192.0.2.100"; },
                     10s));
   }
   int failed = 0;
   for (int i = 0; i < 20; ++i) {
-    if (trim(nodes[3]->answer("mail.example.com")) != "192.0.2.99") ++failed;
+    if ((nodes[3]->answer("mail.example.com")) != "192.0.2.99") ++failed;
   }
   CHECK(failed == 0);
   CHECK_MESSAGE(waitUntil([&] { return nodes[3]->gauge("meridian_cluster_connected") == 0; }, 15s),
@@ -254,7 +168,7 @@ TEST_CASE(
   CHECK(nodes[3]->gauge("meridian_cluster_seconds_since_contact") > 0);
   net.linkUp(3);
   CHECK_MESSAGE(
-      waitUntil([&] { return trim(nodes[3]->answer("mail.example.com")) == "192.0.2.100"; }, 30s),
+      waitUntil([&] { return (nodes[3]->answer("mail.example.com")) == "192.0.2.100"; }, 30s),
       nodes[3]->readLog());
   CHECK(waitUntil([&] { return nodes[3]->gauge("meridian_cluster_connected") == 1; }, 15s));
 
@@ -286,8 +200,8 @@ TEST_CASE(
   CHECK_MESSAGE(
       waitUntil([&] { return nodes[3]->gauge("meridian_cluster_full_loads_total") == 1; }, 20s),
       nodes[3]->readLog());
-  CHECK(trim(nodes[3]->answer("mail.example.com")).empty());
-  CHECK(trim(nodes[3]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
+  CHECK((nodes[3]->answer("mail.example.com")).empty());
+  CHECK((nodes[3]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
   CHECK(nodes[3]->readLog().find("reading everything again") != std::string::npos);
   CHECK(nodes[3]->gauge("meridian_cluster_applied_revision") >= static_cast<double>(compact_at));
 
@@ -295,24 +209,24 @@ TEST_CASE(
   nodes[3]->stop();
   net.linkDown(3);
   nodes[3]->start(urlsFor(3));
-  CHECK(trim(nodes[3]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
+  CHECK((nodes[3]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
   // Its own member may accept the watch until it notices it has lost the
   // leader; then the node says it is cut off.
   CHECK(waitUntil([&] { return nodes[3]->gauge("meridian_cluster_connected") == 0; }, 15s));
-  CHECK(trim(nodes[3]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
+  CHECK((nodes[3]->answer("example.com", "SOA")).find("2026112701") != std::string::npos);
   net.linkUp(3);
 
   // A fourth node with an empty database catches up by itself.
-  Node fresh{net, 2, dir.file("fresh.db"), 5301, 8054, dir.file("fresh.log"), nullptr};
+  ClusterNode fresh{net, 2, dir.file("fresh.db"), 5301, 8054, dir.file("fresh.log")};
   fresh.start(urlsFor(2));
   CHECK_MESSAGE(waitUntil(
                     [&] {
-                      return trim(fresh.answer("example.com", "SOA")).find("2026112701") !=
+                      return (fresh.answer("example.com", "SOA")).find("2026112701") !=
                              std::string::npos;
                     },
                     20s),
                 fresh.readLog());
-  CHECK(trim(fresh.answer("mail.example.com")).empty());  // deleted above
+  CHECK((fresh.answer("mail.example.com")).empty());  // deleted above
   fresh.stop();
   for (auto& [h, node] : nodes) node->stop();
 }

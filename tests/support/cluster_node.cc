@@ -1,0 +1,120 @@
+#include "tests/support/cluster_node.h"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+
+#include "tests/support/dns_test_util.h"
+#include "tests/support/etcd_cluster.h"
+#include "tests/support/process.h"
+
+namespace meridian::test {
+
+using namespace std::chrono_literals;
+
+void ClusterNode::start(const std::string& etcd_urls, const std::vector<std::string>& extra) {
+  const std::string ready = db + ".ready";
+  ::unlink(ready.c_str());
+  const std::string addr = net.address(host);
+  std::vector<std::string> argv = {buildPath("server/meridiand"),
+                                   "--db",
+                                   db,
+                                   "--etcd",
+                                   etcd_urls,
+                                   "--dns-listen",
+                                   addr + ":" + std::to_string(dns_port),
+                                   "--api-listen",
+                                   addr + ":" + std::to_string(api_port),
+                                   "--threads",
+                                   "1",
+                                   "--no-geodb",
+                                   "--rrl-rate",
+                                   "0",
+                                   "--ready-file",
+                                   ready};
+  if (!token_file.empty()) {
+    argv.push_back("--api-token-file");
+    argv.push_back(token_file);
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  process = net.spawn(host, argv, log);
+  struct stat st;
+  REQUIRE_MESSAGE(waitUntil([&] { return stat(ready.c_str(), &st) == 0; }, 30s),
+                  "meridiand did not start on host " << host << "; log:\n"
+                                                     << readLog());
+}
+
+void ClusterNode::stop() {
+  if (!process) return;
+  process->signal(SIGTERM);
+  if (process->wait(10s) < 0) process->kill();
+  process.reset();
+}
+
+std::string ClusterNode::readLog() const { return runCommand("tail -n 30 " + log); }
+
+std::string ClusterNode::answer(const std::string& name, const std::string& type) {
+  std::string server = "@";  // += : g++ 12 -O3 false -Wrestrict on "@" + temporary
+  server += net.address(host);
+  return trimmed(net.run(host,
+                         {"/usr/bin/dig", server, "-p", std::to_string(dns_port), "+short",
+                          "+tries=1", "+time=1", name, type},
+                         5s)
+                     .output);
+}
+
+std::string ClusterNode::metrics() {
+  return net
+      .run(host, {"/usr/bin/curl", "-s", "--max-time", "3",
+                  "http://" + net.address(host) + ":" + std::to_string(api_port) + "/metrics"})
+      .output;
+}
+
+double ClusterNode::gauge(const std::string& name) {
+  const std::string text = metrics();
+  const size_t at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
+HttpAnswer ClusterNode::api(const std::string& method, const std::string& path,
+                            const std::string& body) {
+  const std::string tokens = token_file.empty() ? db + ".token" : token_file;
+  std::string script = "curl -s --max-time 20 -w '\\n%{http_code}' -X " + method +
+                       " -H \"Authorization: Bearer $(cat " + tokens + ")\"";
+  if (!body.empty()) script += " -H 'Content-Type: application/json' --data-binary @-";
+  script += " http://" + net.address(host) + ":" + std::to_string(api_port) + path;
+  const std::string input = body.empty() ? "" : body;
+  // The body goes through a here-document: quotes in JSON stay as they are.
+  if (!body.empty()) script += " <<'MERIDIAN_BODY'\n" + input + "\nMERIDIAN_BODY";
+  const std::string out = net.run(host, {"/bin/sh", "-c", script}, 30s).output;
+  HttpAnswer answer;
+  const size_t nl = out.rfind('\n');
+  if (nl == std::string::npos) return answer;
+  answer.body = out.substr(0, nl);
+  try {
+    answer.status = std::stoi(out.substr(nl + 1));
+  } catch (const std::exception&) {
+    answer.status = 0;
+  }
+  return answer;
+}
+
+std::string etcdUrlsFor(const std::vector<std::string>& urls, int host) {
+  std::string out = urls[static_cast<size_t>(host - 1)];
+  for (size_t m = 0; m < urls.size(); ++m) {
+    if (static_cast<int>(m) + 1 == host) continue;
+    out += ',';
+    out += urls[m];
+  }
+  return out;
+}
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace meridian::test
