@@ -25,15 +25,12 @@
 #include <vector>
 
 #include "cluster/etcd_client.h"
+#include "cluster/replica_sync.h"
 #include "zones/database.h"
 
 namespace meridian::cluster {
 
 class ReplicaSync;
-
-/// Moved by every configuration write; its mod_revision is the revision of
-/// the newest one.
-inline constexpr const char* kHeadKey = "/meridian/v1/head";
 
 struct ConfigWriterOptions {
   EtcdClientOptions etcd;

@@ -1,5 +1,6 @@
 #include "cluster/replica_sync.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 #include <vector>
@@ -74,6 +75,7 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
   const std::string end = prefixEnd(options_.prefix);
   std::string from = options_.prefix;
   int64_t revision = 0;
+  int64_t max_mod_revision = 0;
   try {
     for (;;) {
       RangeOptions range;
@@ -83,6 +85,7 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
       RangeResult page = client_.get(from, range);
       if (revision == 0) revision = page.revision;
       for (KeyValue& kv : page.kvs) {
+        max_mod_revision = std::max(max_mod_revision, kv.mod_revision);
         rows.push_back({kv.key.substr(options_.prefix.size()), std::move(kv.value)});
       }
       if (!page.more || page.kvs.empty()) break;
@@ -94,8 +97,22 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
     return false;
   }
   contact(revision);
+  // The config serial: the revision of the last configuration change, the
+  // same on a node that watched every change and on one that loaded it all
+  // later (etcd's revision at the load would count unrelated writes).
+  int64_t serial = 0;
   try {
-    zones::replaceReplica(db, rows, revision);
+    RangeOptions at;
+    at.revision = revision;
+    for (const KeyValue& kv : client_.get(options_.head_key, at).kvs)
+      serial = std::max(serial, kv.mod_revision);
+  } catch (const EtcdError& e) {
+    fail(std::string("full load: ") + e.what());
+    return false;
+  }
+  serial = std::max(serial, max_mod_revision);
+  try {
+    zones::replaceReplica(db, rows, revision, serial);
   } catch (const std::exception& e) {
     fail("full load at revision " + std::to_string(revision) + " not applied: " + e.what());
     return false;
@@ -117,24 +134,34 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
 void ReplicaSync::applyBatch(zones::Database& db, const WatchBatch& batch) {
   contact(batch.revision);
   // One SQLite transaction per etcd revision, in order.
+  // A revision that changed no configuration key (nor the head key) is
+  // counted as applied without touching the file.
   size_t i = 0;
+  bool applied = false;
   while (i < batch.events.size()) {
     const int64_t revision = batch.events[i].kv.mod_revision;
     std::vector<zones::ReplicaChange> changes;
+    bool config = false;
     for (; i < batch.events.size() && batch.events[i].kv.mod_revision == revision; ++i) {
       const WatchEvent& e = batch.events[i];
+      if (e.kv.key == options_.head_key) config = true;
+      if (e.kv.key.compare(0, options_.prefix.size(), options_.prefix) != 0) continue;
+      config = true;
       zones::ReplicaChange change;
       change.key = e.kv.key.substr(options_.prefix.size());
       if (e.type == WatchEvent::Type::kPut) change.value = e.kv.value;
       changes.push_back(std::move(change));
     }
-    zones::applyReplicaChanges(db, changes, revision);  // throws: the watch ends, we resync
+    if (config) {
+      zones::applyReplicaChanges(db, changes, revision);  // throws: the watch ends, we resync
+      applied = true;
+    }
     std::lock_guard lock(mutex_);
-    status_.applied_revision = revision;
-    ++status_.revisions_applied;
+    status_.applied_revision = std::max(status_.applied_revision, revision);
+    if (config) ++status_.revisions_applied;
   }
   applied_.notify_all();
-  if (on_applied_) on_applied_();
+  if (applied && on_applied_) on_applied_();
 }
 
 void ReplicaSync::run() {
@@ -164,7 +191,11 @@ void ReplicaSync::run() {
       resync_ = false;
     }
     WatchOptions watch_options;
-    watch_options.key = options_.prefix;
+    const std::string& root = options_.prefix.compare(0, options_.watch_root.size(),
+                                                      options_.watch_root) == 0
+                                  ? options_.watch_root
+                                  : options_.prefix;
+    watch_options.key = root;
     watch_options.prefix = true;
     watch_options.start_revision = status().applied_revision + 1;
     WatchHandlers handlers;

@@ -39,18 +39,34 @@ class EtcdWatch;
 /// Every configuration key lives under this prefix (then "TABLE/PK", see
 /// zones/replica_store.h).
 inline constexpr const char* kConfigPrefix = "/meridian/v1/config/";
+/// Every key Meridian keeps in etcd lives under this root; the sync watches
+/// all of it, so that its applied revision keeps up with etcd's even when
+/// only other keys (node reports) change.
+inline constexpr const char* kClusterRoot = "/meridian/v1/";
+/// The key every configuration write through the API puts in its
+/// transaction (cluster/config_writer.h): its mod_revision is the revision
+/// of the newest write, which the next write compares, and it counts toward
+/// the config serial.
+inline constexpr const char* kHeadKey = "/meridian/v1/head";
 
 struct ReplicaSyncOptions {
   EtcdClientOptions etcd;
   std::string db_path;  // must exist (meridiand creates and migrates it first)
   std::string prefix = kConfigPrefix;
+  /// Watched (and the applied revision follows every revision under it);
+  /// must hold `prefix`, else only `prefix` is watched.
+  std::string watch_root = kClusterRoot;
+  std::string head_key = kHeadKey;
   int64_t page_size = 5000;                     // keys per range read of a full load
   std::chrono::milliseconds retry_pause{1000};  // after a failed full load
 };
 
 struct ReplicaSyncStatus {
   bool connected = false;        // a watch stream is open (or a full load just succeeded)
-  int64_t applied_revision = 0;  // the etcd revision the file holds
+  /// The etcd revision the replica is complete up to: the file holds every
+  /// configuration change up to it (revisions that changed only other keys
+  /// under the watched root are counted without a transaction).
+  int64_t applied_revision = 0;
   int64_t etcd_revision = 0;     // etcd's revision as last heard (0: not yet)
   int64_t last_contact_ms = 0;   // unix ms of the last message from etcd (0: none since start)
   uint64_t full_loads = 0;       // full (re)loads applied since start

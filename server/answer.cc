@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "geo/client_subnet.h"
+#include "server/identity.h"
 #include "wire/name.h"
 
 namespace meridian::server {
@@ -324,8 +325,9 @@ bool Answerer::followCname(const RRset& cname, uint32_t zone_index, int step, Na
 
 AnswerOutcome Answerer::run() noexcept {
   const wire::Query& q = context_.query;
-  // Only class IN (and ANY, which matches it) is served; CHAOS and the rest
-  // are refused like names outside our zones.
+  // Only class IN (and ANY, which matches it) is served; CHAOS (but for
+  // id.server and hostname.bind, answered before: server/identity.h) and
+  // the rest are refused like names outside our zones.
   if (q.qclass != wire::qclass::IN && q.qclass != wire::qclass::ANY) {
     out_.rcode = wire::rcode::REFUSED;
     out_.authoritative = false;
@@ -416,6 +418,8 @@ AnswerOutcome Answerer::run() noexcept {
 
 AnswerOutcome answerQuestion(const Snapshot& snapshot, QueryContext& context,
                              const ClientAddress& client) noexcept {
+  AnswerOutcome identity;
+  if (answerIdentity(context, identity)) return identity;  // CH id.server, hostname.bind
   if (!snapshot.zones) {
     AnswerOutcome refused;
     refused.rcode = wire::rcode::REFUSED;

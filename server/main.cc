@@ -17,12 +17,14 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
 
 #include "cluster/config_writer.h"
 #include "cluster/etcd_types.h"
+#include "cluster/node_registry.h"
 #include "cluster/replica_sync.h"
 #include "common/log.h"
 #include "common/socket_address.h"
@@ -32,6 +34,7 @@
 #include "server/demo.h"
 #include "server/dns_service.h"
 #include "server/explain.h"
+#include "server/identity.h"
 #include "server/metrics.h"
 #include "zones/database.h"
 #include "zones/validation.h"
@@ -39,13 +42,6 @@
 using namespace meridian;
 
 namespace {
-
-// This machine's name, for what a node records about itself in etcd.
-std::string hostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown";
-  return name;
-}
 
 struct Options {
   std::string db_path = "meridian.db";
@@ -83,6 +79,9 @@ struct Options {
   bool demo = false;
   bool check = false;
   std::string etcd;  // cluster mode: etcd endpoints, comma-separated
+  std::string node_name;         // default: the host name
+  std::string identity = "auto";  // NSID, CH TXT id.server: on, off, auto (on with --etcd)
+  unsigned node_lease_ttl_s = 10;
 };
 
 struct MainLoop {
@@ -235,6 +234,11 @@ ApiFiles validateOptions(const Options& options) {
           "it with meridianctl cluster init");
     }
   }
+  try {
+    server::checkNodeName(options.node_name);
+  } catch (const std::exception& e) {
+    throw optionError("--node-name", options.node_name, e.what());
+  }
   for (const std::string& address : options.dns_listen) {
     try {
       server::parseListenAddress(address);
@@ -376,6 +380,11 @@ int run(const Options& options) {
   if (!options.cookie_secret_file.empty()) {
     config.loop.answer.cookie_secrets = readCookieSecrets(options.cookie_secret_file);
   }
+  // Which node answered (NSID, CH TXT id.server): on by default in a
+  // cluster, where several nodes answer for one name.
+  config.loop.answer.identity = server::makeNodeIdentity(
+      options.node_name,
+      options.identity == "on" || (options.identity == "auto" && !options.etcd.empty()));
   server::DnsService dns(config);
 
   if (options.check) {
@@ -416,8 +425,33 @@ int run(const Options& options) {
     sync_options.db_path = options.db_path;
     replica = std::make_unique<cluster::ReplicaSync>(sync_options, [&dns] { dns.pollNow(); });
     log::info("cluster mode: replicating the configuration from etcd " + options.etcd + " into " +
-              options.db_path);
+              options.db_path + " as node " + options.node_name);
   }
+  // This node as GET /api/v1/cluster and the node registry show it. The API
+  // address is known once the API is bound, which its own threads may race.
+  std::string api_bound;
+  std::mutex api_address_mutex;
+  std::string api_address;
+  auto self = [&dns, &replica, &options, &api_address_mutex, &api_address, started_ms] {
+    cluster::NodeReport report;
+    report.name = options.node_name;
+    report.config_serial = dns.reloadStats().config_serial;
+    report.started_ms = started_ms;
+    report.version = MERIDIAN_VERSION;
+    report.dns = dns.boundAddresses();
+    {
+      std::lock_guard lock(api_address_mutex);
+      report.api = api_address;
+    }
+    if (replica) {
+      const cluster::ReplicaSyncStatus status = replica->status();
+      report.applied_revision = status.applied_revision;
+      report.etcd_revision = status.etcd_revision;
+      report.connected = status.connected;
+      report.last_contact_ms = status.last_contact_ms;
+    }
+    return report;
+  };
   for (const std::string& address : dns.boundAddresses()) {
     log::info("serving DNS on " + address + " (udp+tcp, " + std::to_string(config.threads) +
               " threads)");
@@ -425,7 +459,16 @@ int run(const Options& options) {
 
   // The API runs on its own threads with its own database connections.
   std::unique_ptr<api::ApiServer> api_server;
-  std::string api_bound;
+  // Reads the node list for GET /api/v1/cluster; short timeouts, so a
+  // node cut off from etcd answers with its own view quickly.
+  std::unique_ptr<cluster::EtcdClient> view_client;
+  if (replica) {
+    cluster::EtcdClientOptions view_options;
+    view_options.endpoints = cluster::parseEndpoints(options.etcd);
+    view_options.connect_timeout = std::chrono::milliseconds(500);
+    view_options.request_timeout = std::chrono::milliseconds(1500);
+    view_client = std::make_unique<cluster::EtcdClient>(view_options);
+  }
   if (!options.no_api) {
     api::ApiConfig api_config;
     api_config.listen = options.api_listen;
@@ -452,7 +495,7 @@ int run(const Options& options) {
       cluster::ConfigWriterOptions writer_options;
       writer_options.etcd.endpoints = cluster::parseEndpoints(options.etcd);
       writer_options.prefix = cluster::kConfigPrefix;
-      writer_options.node_name = hostName();
+      writer_options.node_name = options.node_name;
       api_config.write_redirect =
           std::make_shared<cluster::ConfigWriter>(writer_options, *replica);
     }
@@ -466,14 +509,31 @@ int run(const Options& options) {
     hooks.health = [&dns](nlohmann::json view) { return healthView(dns, std::move(view)); };
     // A write is served at once rather than at the next poll.
     hooks.changed = [&dns] { dns.pollNow(); };
+    hooks.cluster = [&self, &view_client] {
+      return cluster::clusterView(self(), view_client.get(), zones::nowMillis());
+    };
     api_server = std::make_unique<api::ApiServer>(api_config, hooks);
     api_server->start();
     api_bound = apiAddress(options.api_listen, api_server->port());
+    {
+      std::lock_guard lock(api_address_mutex);
+      api_address = api_bound;
+    }
     log::info(
         std::string("serving the API on ") +
         (api_config.tls_cert_pem.empty() ? "http://" : "https://") + api_bound + " (token in " +
         (options.api_token_file.empty() ? options.db_path + ".token" : options.api_token_file) +
         ")");
+  }
+  // After the API is bound, so the report carries its address; off the
+  // query threads, at most once a second.
+  std::unique_ptr<cluster::NodeRegistry> registry;
+  if (replica) {
+    cluster::NodeRegistryOptions registry_options;
+    registry_options.etcd.endpoints = cluster::parseEndpoints(options.etcd);
+    registry_options.etcd.request_timeout = std::chrono::milliseconds(2000);
+    registry_options.ttl = std::chrono::seconds(options.node_lease_ttl_s);
+    registry = std::make_unique<cluster::NodeRegistry>(registry_options, self);
   }
   if (!options.ready_file.empty())
     writeReadyFile(options.ready_file, dns.boundAddresses(), api_bound);
@@ -516,6 +576,7 @@ int run(const Options& options) {
   uv_run(&main.loop, UV_RUN_DEFAULT);
 
   if (api_server) api_server->stop();
+  registry.reset();  // revokes its lease: this node leaves the list at once
   replica.reset();
   dns.stop();
   logStats(dns);
@@ -645,6 +706,20 @@ int main(int argc, char** argv) {
   app.add_option("--etcd", o.etcd,
                  "cluster mode: etcd URL[,URL...]; --db is then this node's replica of the "
                  "configuration in etcd");
+  o.node_name = server::defaultNodeName();
+  app.add_option("--node-name", o.node_name,
+                 "this node's name: in NSID, CH TXT id.server and hostname.bind, and in the "
+                 "cluster's node list (default: the host name)")
+      ->capture_default_str();
+  app.add_option("--identity", o.identity,
+                 "tell which node answered (NSID, CH TXT id.server / hostname.bind): on, off, or "
+                 "auto = on in cluster mode (--etcd)")
+      ->check(CLI::IsMember({"on", "off", "auto"}))
+      ->capture_default_str();
+  app.add_option("--node-lease-ttl", o.node_lease_ttl_s,
+                 "cluster mode: seconds a node stays in the node list after it stops reporting")
+      ->check(CLI::Range(2, 600))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   o.tcp_max_per_client_given = per_client->count() > 0;
   try {

@@ -102,6 +102,12 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
 
   single(out, "meridian_snapshot_generation", "gauge", "Generation of the snapshot being served.",
          static_cast<double>(reload.generation));
+  single(out, "meridian_config_serial", "gauge",
+         "Configuration serial being served: moves with every configuration change (zones, "
+         "records, steered names, regions, endpoints, latency), never with health; in a cluster, "
+         "the etcd revision of the last configuration change, equal on nodes serving the same "
+         "configuration.",
+         static_cast<double>(reload.config_serial));
   metric(out, "meridian_snapshot_age_seconds", "gauge",
          "Seconds since the snapshot was published.");
   sample(out, "meridian_snapshot_age_seconds",

@@ -26,20 +26,22 @@ enum class CookieState : uint8_t { kNone, kClientOnly, kValid, kStale, kBad };
 // Octets of the COOKIE option we send: the client's 8 and our 16.
 constexpr size_t kCookieOptionSize = 4 + wire::edns::kClientCookieLength + kServerCookieLength;
 
-// Octets the OPT record will take: 11 fixed, plus the echoed ECS option and
-// our COOKIE option.
-size_t optSize(const wire::Query& q, bool cookie) noexcept {
-  return 11 + (q.ecs.present ? 8u + q.ecs.address_length : 0u) + (cookie ? kCookieOptionSize : 0u);
+// Octets the OPT record will take: 11 fixed, plus the echoed ECS option, our
+// COOKIE option and our NSID option.
+size_t optSize(const wire::Query& q, bool cookie, const NodeIdentity* nsid) noexcept {
+  return 11 + (q.ecs.present ? 8u + q.ecs.address_length : 0u) +
+         (cookie ? kCookieOptionSize : 0u) + (nsid ? nsidOptionSize(*nsid) : 0u);
 }
 
 // OPT pseudo-record (RFC 6891 6.1.2); the ECS option echoes FAMILY, SOURCE
 // PREFIX-LENGTH and ADDRESS unchanged with our SCOPE (RFC 7871 7.2.1); the
 // COOKIE option is the client's cookie and a server cookie minted now
-// (RFC 7873 5.2, RFC 9018).
+// (RFC 7873 5.2, RFC 9018); the NSID option names this node (RFC 5001),
+// when asked for and identity is on.
 void writeOpt(wire::MessageWriter& w, const wire::Query& q, QueryContext& context,
-              const ClientAddress& client, bool cookie, uint16_t rcode,
+              const ClientAddress& client, bool cookie, const NodeIdentity* nsid, uint16_t rcode,
               uint8_t ecs_scope) noexcept {
-  uint8_t opt[11 + 8 + 16 + kCookieOptionSize];
+  uint8_t opt[11 + 8 + 16 + kCookieOptionSize + 4 + NodeIdentity::kMaxName];
   opt[0] = 0;  // root owner
   wire::writeU16(opt + 1, wire::type::OPT);
   wire::writeU16(opt + 3, context.settings.max_udp_payload);
@@ -67,6 +69,7 @@ void writeOpt(wire::MessageWriter& w, const wire::Query& q, QueryContext& contex
                           context.clock->unixSeconds(), o + 4 + wire::edns::kClientCookieLength);
     rdlength += kCookieOptionSize;
   }
+  if (nsid) rdlength += writeNsidOption(*nsid, opt + 11 + rdlength);
   wire::writeU16(opt + 9, static_cast<uint16_t>(rdlength));
   w.writeBytes(opt, 11 + rdlength);  // always fits: its room was reserved up front
 }
@@ -192,7 +195,10 @@ size_t handleQuery(const Snapshot& snapshot, QueryContext& context, const uint8_
   // server cookie, whatever became of the one the client sent (RFC 7873 5.2).
   const CookieState cookie = checkCookie(q, context, client);
   const bool send_cookie = q.has_edns && cookie != CookieState::kNone;
-  const size_t opt_size = q.has_edns ? optSize(q, send_cookie) : 0;
+  const NodeIdentity* nsid =
+      q.has_edns && q.nsid && context.settings.identity.enabled ? &context.settings.identity
+                                                                : nullptr;
+  const size_t opt_size = q.has_edns ? optSize(q, send_cookie, nsid) : 0;
   w.reserve(opt_size);
 
   // 3. Answer: zone -> client/geo -> steer -> encode (server/answer.cc).
@@ -263,7 +269,7 @@ size_t handleQuery(const Snapshot& snapshot, QueryContext& context, const uint8_
   w.release(opt_size);
   uint16_t additional = outcome.additional_count;
   if (q.has_edns) {
-    writeOpt(w, q, context, client, send_cookie, outcome.rcode, outcome.ecs_scope);
+    writeOpt(w, q, context, client, send_cookie, nsid, outcome.rcode, outcome.ecs_scope);
     ++additional;
   }
   uint8_t* h = w.data();

@@ -10,6 +10,7 @@
 
 #include "server/cookies.h"
 #include "server/counters.h"
+#include "server/identity.h"
 #include "server/query_clock.h"
 #include "server/rrl.h"
 #include "server/steering/steer.h"
@@ -38,6 +39,9 @@ struct AnswerSettings {
   /// a cookie minted on one verifies on all. Random unless set.
   bool cookies = true;
   CookieSecrets cookie_secrets = randomCookieSecrets();
+  /// Which node answered: NSID and CH TXT id.server / hostname.bind
+  /// (server/identity.h); off unless enabled.
+  NodeIdentity identity;
 };
 
 /// Per-loop scratch space, allocated once and reused for every query.

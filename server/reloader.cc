@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "zones/compiler.h"
 #include "zones/health_vote.h"
+#include "zones/replica_store.h"
 
 namespace meridian::server {
 
@@ -118,6 +119,7 @@ std::shared_ptr<const geo::GeoDatabase> Reloader::openGeo() {
 void Reloader::rebuild(Kind kind, const char* why) {
   const auto started = std::chrono::steady_clock::now();
   std::shared_ptr<Snapshot> snapshot;
+  int64_t config_serial = -1;  // read with the configuration it describes
   try {
     const int64_t now = zones::nowMillis();
     std::shared_ptr<const geo::GeoDatabase> geo = published_ ? published_->geo : nullptr;
@@ -129,6 +131,7 @@ void Reloader::rebuild(Kind kind, const char* why) {
       case Kind::kNone:
         return;
       case Kind::kSteering:
+        config_serial = zones::configSerial(*db_);
         snapshot = rebuildSteering(*db_, *published_, settings_.health, now);
         if (snapshot) break;
         // The zone table is from another zones generation. decide() already
@@ -136,6 +139,7 @@ void Reloader::rebuild(Kind kind, const char* why) {
         kind = Kind::kFull;
         [[fallthrough]];
       case Kind::kFull:
+        config_serial = zones::configSerial(*db_);
         snapshot = buildSnapshot(*db_, geo, published_.get(), settings_.health, now);
         break;
       case Kind::kHealth:
@@ -177,6 +181,7 @@ void Reloader::rebuild(Kind kind, const char* why) {
     stats_.last_duration_s = seconds;
     stats_.total_duration_s += seconds;
     stats_.built_at_ms = snapshot->built_at_ms;
+    if (config_serial >= 0) stats_.config_serial = config_serial;
     stats_.zones = snapshot->zones->zoneCount();
     stats_.nodes = snapshot->zones->nodeCount();
     stats_.rrsets = snapshot->zones->rrsetCount();

@@ -66,6 +66,8 @@ struct ReloadStats {
   double last_duration_s = 0;     // wall time of the last successful build
   double total_duration_s = 0;
   int64_t built_at_ms = 0;  // when the current snapshot was published
+  /// zones::configSerial of the configuration the current snapshot serves.
+  int64_t config_serial = 0;
   size_t zones = 0, nodes = 0, rrsets = 0, memory_bytes = 0;
   size_t regions = 0, endpoints = 0, steered_names = 0;
   steering::HealthMode health_mode = steering::HealthMode::kNoData;

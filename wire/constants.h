@@ -77,6 +77,7 @@ inline constexpr const char* name(uint16_t code) noexcept {
 }  // namespace rcode
 
 namespace edns {
+inline constexpr uint16_t kOptionNsid = 3;     // RFC 5001 Name Server Identifier
 inline constexpr uint16_t kOptionEcs = 8;      // RFC 7871 Client Subnet
 inline constexpr uint16_t kOptionCookie = 10;  // RFC 7873 DNS Cookie
 inline constexpr size_t kClientCookieLength = 8;

@@ -87,6 +87,8 @@ bool parseOpt(const uint8_t* rr, const uint8_t* rdata, size_t rdlength, Query& q
     if (code == edns::kOptionCookie && !parseCookie(rdata + pos, option_length, q.cookie)) {
       return false;
     }
+    // RFC 5001 2.3: a query's NSID payload (normally empty) is ignored.
+    if (code == edns::kOptionNsid) q.nsid = true;
     // Unknown options are ignored (RFC 6891 section 6.1.2).
     pos += option_length;
   }
@@ -165,6 +167,7 @@ ParseStatus parseQuery(const uint8_t* packet, size_t length, Query& q) noexcept 
   q.has_edns = false;
   q.ecs.present = false;
   q.cookie.present = false;
+  q.nsid = false;
   q.has_tsig = false;
   q.question_end = 0;
   q.edns_version = 0;

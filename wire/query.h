@@ -55,6 +55,7 @@ struct Query {
   uint16_t udp_payload = 0;  // as advertised, clamped up to 512
   ClientSubnet ecs;
   Cookie cookie;
+  bool nsid = false;  // an NSID option asks which server answered (RFC 5001)
   bool has_tsig = false;
 };
 

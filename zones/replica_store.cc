@@ -322,12 +322,16 @@ void removeRow(StatementCache& cache, const TableSpec& t, const std::string& key
   s.run();
 }
 
-void recordRevision(Database& db, int64_t revision, bool zone_data) {
-  db.prepare(
-        "INSERT INTO meta(key, value) VALUES ('cluster_revision', ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-      .bind(1, revision)
-      .run();
+void recordRevision(Database& db, int64_t revision, bool zone_data, int64_t config_serial) {
+  for (const auto& [key, value] : {std::pair{"cluster_revision", revision},
+                                   std::pair{"cluster_config_serial", config_serial}}) {
+    db.prepare(
+          "INSERT INTO meta(key, value) VALUES (?, ?) "
+          "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(1, std::string(key))
+        .bind(2, value)
+        .run();
+  }
   // Always move a generation: a commit that moves none makes the reloader
   // rebuild everything.
   if (zone_data) {
@@ -386,11 +390,12 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
         removeRow(cache, *item.table, item.change->key, item.rest);
       }
     }
-    recordRevision(db, revision, zone_data);
+    recordRevision(db, revision, zone_data, revision);
   });
 }
 
-void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision) {
+void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
+                    int64_t config_serial) {
   std::vector<std::vector<std::pair<const ReplicaRow*, std::string>>> by_table(tables().size());
   for (const ReplicaRow& r : rows) {
     std::string rest;
@@ -417,7 +422,7 @@ void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t r
         upsert(cache, tables()[ti], row->key, rest, row->value);
       }
     }
-    recordRevision(db, revision, true);
+    recordRevision(db, revision, true, config_serial < 0 ? revision : config_serial);
   });
 }
 
@@ -506,6 +511,15 @@ std::vector<ReplicaChange> ReplicaCapture::changes() {
 
 int64_t replicaRevision(Database& db) {
   Statement s = db.prepare("SELECT value FROM meta WHERE key = 'cluster_revision'");
+  return s.step() ? s.columnInt(0) : 0;
+}
+
+int64_t configSerial(Database& db) {
+  // A replica written before the serial was recorded has only its revision.
+  Statement s = db.prepare(
+      "SELECT value FROM meta WHERE key IN ('cluster_config_serial', 'cluster_revision', "
+      "'config_generation') ORDER BY CASE key WHEN 'cluster_config_serial' THEN 0 "
+      "WHEN 'cluster_revision' THEN 1 ELSE 2 END LIMIT 1");
   return s.step() ? s.columnInt(0) : 0;
 }
 

@@ -51,8 +51,10 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
 
 /// Makes the configuration tables hold exactly `rows`, in one transaction
 /// (rows not among them are deleted; health rows of endpoints that stay are
-/// kept), and records `revision`. Throws like applyReplicaChanges.
-void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision);
+/// kept), and records `revision`, and `config_serial` as the config serial
+/// (negative: `revision`). Throws like applyReplicaChanges.
+void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
+                    int64_t config_serial = -1);
 
 /// Records which configuration rows a transaction changes (SQLite's session
 /// extension), for cluster mode's writes (Database::redirectWrites). Create
@@ -79,5 +81,15 @@ class ReplicaCapture {
 /// The etcd revision last applied (meta key 'cluster_revision'); 0 when
 /// this database has never been a replica.
 int64_t replicaRevision(Database& db);
+
+/// The configuration serial (docs/architecture.md, "The configuration
+/// serial"): a number that moves with every change of the configuration
+/// (zones, records, steered names, regions, endpoints, latency prefixes),
+/// never with health. In a replica, the etcd revision of the last
+/// configuration change it applied (meta 'cluster_config_serial'), the same
+/// on every node that holds the same configuration; in a single-node file,
+/// the config generation. Call inside the caller's read transaction to get
+/// the serial of exactly what it reads.
+int64_t configSerial(Database& db);
 
 }  // namespace meridian::zones

@@ -186,6 +186,7 @@ class ApiServer::Impl {
     addZoneRoutes(router_);
     addSteeringRoutes(router_);
     addOpsRoutes(router_);
+    addClusterRoutes(router_);
     // Liveness, readiness and metrics answer from memory: they must answer
     // while the database waits for another process's lock.
     router_.addPublic("GET", "/healthz", [](HandlerContext&, const Request&) {

@@ -78,6 +78,9 @@ struct ApiHooks {
   /// the table's view alone.
   std::function<nlohmann::json(nlohmann::json table_view)> health;
   std::function<void()> changed;  // after each successful write
+  /// GET /api/v1/cluster: this node's view of the cluster
+  /// (cluster::clusterView). Empty -> 501.
+  std::function<nlohmann::json()> cluster;
 };
 
 /// "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening TCP socket

@@ -89,5 +89,6 @@ class Router {
 void addZoneRoutes(Router& router);
 void addSteeringRoutes(Router& router);
 void addOpsRoutes(Router& router);
+void addClusterRoutes(Router& router);
 
 }  // namespace meridian::api

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string_view>
 
 #include "tests/server/steering_fixture.h"
 
@@ -224,4 +225,49 @@ TEST_CASE("RRL and DNS cookies on: limited, slipped, exempt and cookie answers a
   CHECK(runner.counters.cookies_valid.get() > 0);
   CHECK(runner.counters.cookies_bad.get() > 0);
   CHECK(sent < 50 * 2 * queries.size());
+}
+
+TEST_CASE("identity on: NSID and CH TXT id.server / hostname.bind allocate nothing") {
+  TempDir dir;
+  const server::Snapshot snapshot = snapshotFor(dir, kExampleZone);
+  QueryRunner runner;
+  runner.context.settings.identity = server::makeNodeIdentity("ns1.alloc-test", true);
+  std::vector<std::vector<uint8_t>> queries;
+  QueryOptions nsid;
+  nsid.edns = true;
+  nsid.nsid = std::vector<uint8_t>{};
+  for (const char* name : {"www.example.com", "nothere.example.com", "www.example.org"}) {
+    queries.push_back(makeQuery(name, nsid));
+  }
+  for (const char* name : {"id.server", "hostname.bind", "version.bind"}) {
+    for (uint16_t type : {16, 1, 255}) {
+      QueryOptions chaos = nsid;
+      chaos.qclass = 3;
+      chaos.qtype = type;
+      queries.push_back(makeQuery(name, chaos));
+      chaos.edns = false;
+      queries.push_back(makeQuery(name, chaos));
+    }
+  }
+  const server::ClientAddress client;
+  g_allocations = 0;
+  g_counting = true;
+  size_t with_nsid = 0;
+  for (int round = 0; round < 10; ++round) {
+    for (const auto& q : queries) {
+      for (auto transport : {server::Transport::kUdp, server::Transport::kTcp}) {
+        const size_t length =
+            server::handleQuery(snapshot, runner.context, q.data(), q.size(), client, transport,
+                                runner.buffer.data(), runner.buffer.size());
+        // The node name is somewhere in the answer (NSID or TXT).
+        const std::string_view text(reinterpret_cast<const char*>(runner.buffer.data()), length);
+        with_nsid += text.find("ns1.alloc-test") != std::string_view::npos;
+      }
+    }
+  }
+  g_counting = false;
+  CHECK(g_allocations.load() == 0);
+  // 3 IN + 3 x (TXT, A, ANY) CH with EDNS carry NSID; CH TXT/ANY without
+  // EDNS carry the name in the answer for id.server and hostname.bind.
+  CHECK(with_nsid == 10 * 2 * (3 + 9 + 4));
 }

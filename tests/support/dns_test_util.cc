@@ -83,6 +83,11 @@ std::vector<uint8_t> makeQuery(const std::string& name, const QueryOptions& o) {
       put16(rdata, static_cast<uint16_t>(o.cookie->size()));
       rdata.insert(rdata.end(), o.cookie->begin(), o.cookie->end());
     }
+    if (o.nsid) {
+      put16(rdata, 3);
+      put16(rdata, static_cast<uint16_t>(o.nsid->size()));
+      rdata.insert(rdata.end(), o.nsid->begin(), o.nsid->end());
+    }
     put16(q, static_cast<uint16_t>(rdata.size()));
     q.insert(q.end(), rdata.begin(), rdata.end());
   }
@@ -135,6 +140,10 @@ Response decode(const uint8_t* data, size_t length) {
         if (code == 10 && pos + 4 + len <= n) {
           r.has_cookie = true;
           r.cookie.assign(p + pos + 4, p + pos + 4 + len);
+        }
+        if (code == 3 && pos + 4 + len <= n) {
+          r.has_nsid = true;
+          r.nsid.assign(p + pos + 4, p + pos + 4 + len);
         }
         pos += 4u + len;
       }

@@ -28,6 +28,9 @@ struct QueryOptions {
   // COOKIE option data (client cookie, then server cookie), sent as given
   // (any length, to test bad ones) when set; needs `edns`.
   std::optional<std::vector<uint8_t>> cookie;
+  // NSID option data (RFC 5001: empty asks for the server's id), when set;
+  // needs `edns`.
+  std::optional<std::vector<uint8_t>> nsid;
 };
 
 /// Encodes a query for `name` (presentation text, case kept as given).
@@ -51,6 +54,9 @@ struct Response {
   // COOKIE option in the response, when present: its data as sent.
   bool has_cookie = false;
   std::vector<uint8_t> cookie;
+  // NSID option in the response, when present: its data as text.
+  bool has_nsid = false;
+  std::string nsid;
 };
 
 Response decode(const uint8_t* data, size_t length);

@@ -121,3 +121,33 @@ TEST_CASE(
   zones::applyReplicaChanges(db, {{"regions/3", std::nullopt}}, 10);
   CHECK(count(db, "SELECT count(*) FROM regions") == 0);
 }
+
+TEST_CASE(
+    "config serial: equal on a replica that watched a change and one that loaded it later, "
+    "whatever else moved etcd's revision") {
+  test::TempDir dir;
+  // A fresh single-node file: the config generation, moved by a region.
+  zones::Database single(dir.file("single.db"));
+  const int64_t before = zones::configSerial(single);
+  CHECK(before > 0);
+  zones::applyReplicaChanges(single, {{"regions/1", std::string(kRegion)}}, 3);
+  // Once the file is a replica, its serial is the revision of its last
+  // configuration change.
+  CHECK(zones::configSerial(single) == 3);
+
+  // Node A watched revision 7 change a region; node B loaded everything at
+  // revision 12 (five node reports later), where the newest configuration
+  // key is still from revision 7.
+  zones::Database a(dir.file("a.db"));
+  zones::replaceReplica(a, {{"zones/1", kZone}}, 4);
+  zones::applyReplicaChanges(a, {{"regions/1", std::string(kRegion)}}, 7);
+  zones::Database b(dir.file("b.db"));
+  zones::replaceReplica(b, {{"zones/1", kZone}, {"regions/1", kRegion}}, 12, 7);
+  CHECK(zones::replicaRevision(a) == 7);
+  CHECK(zones::replicaRevision(b) == 12);
+  CHECK(zones::configSerial(a) == 7);
+  CHECK(zones::configSerial(b) == 7);
+  // Without a serial of its own, a full load counts its revision.
+  zones::replaceReplica(b, {{"zones/1", kZone}}, 13);
+  CHECK(zones::configSerial(b) == 13);
+}

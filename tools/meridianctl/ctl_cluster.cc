@@ -1,13 +1,15 @@
 // meridianctl cluster init: pushes a single-node database into an empty etcd
 // (the configuration replica's layout: docs/architecture.md, "Cluster mode:
-// the configuration replica").
+// the configuration replica"). cluster status: GET /api/v1/cluster as a table.
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include "cluster/etcd_client.h"
 #include "cluster/replica_sync.h"
 #include "tools/meridianctl/ctl.h"
+#include "tools/meridianctl/table.h"
 #include "zones/database.h"
 #include "zones/replica_store.h"
 
@@ -94,6 +96,50 @@ void clusterInit(Context& ctx, const InitArgs& a) {
   }
 }
 
+std::string seconds(const nlohmann::json& value) {
+  if (!value.is_number()) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", value.get<double>());
+  return text;
+}
+
+//   this node: ns1 (cluster), config serial 790, applied revision 812, lag 0, connected
+//   NAME  CONFIG SERIAL  APPLIED  LAG  CONNECTED  REPORTED  VERSION  DNS
+//   ns1   790            812      0    yes        0.4 s     0.1.0    198.18.0.11:53
+void printCluster(const nlohmann::json& view) {
+  const nlohmann::json& node = view.value("node", nlohmann::json::object());
+  std::cout << "this node: " << cell(node.value("name", nlohmann::json())) << " ("
+            << cell(view.value("mode", nlohmann::json())) << "), config serial "
+            << cell(node.value("config_serial", nlohmann::json()));
+  if (view.value("mode", "") == "cluster") {
+    std::cout << ", applied revision " << cell(node.value("applied_revision", nlohmann::json()))
+              << ", lag " << cell(node.value("lag_revisions", nlohmann::json())) << ", "
+              << (node.value("connected", false)
+                      ? std::string("connected")
+                      : "NOT connected for " + seconds(node.value("seconds_since_contact",
+                                                                   nlohmann::json())));
+  }
+  std::cout << "\n";
+  Table table({"NAME", "CONFIG SERIAL", "APPLIED", "LAG", "CONNECTED", "REPORTED", "VERSION",
+               "DNS"});
+  for (const nlohmann::json& n : view.value("nodes", nlohmann::json::array())) {
+    if (n.contains("error")) {
+      table.add({cell(n["name"]), "-", "-", "-", "-", "-", "-", "unreadable: " + cell(n["error"])});
+      continue;
+    }
+    table.add({cell(n.value("name", nlohmann::json())),
+               cell(n.value("config_serial", nlohmann::json())),
+               cell(n.value("applied_revision", nlohmann::json())),
+               cell(n.value("lag_revisions", nlohmann::json())),
+               n.value("connected", false) ? "yes" : "no",
+               seconds(n.value("seconds_since_report", nlohmann::json())) + " ago",
+               cell(n.value("version", nlohmann::json())), cell(n.value("dns", nlohmann::json()))});
+  }
+  std::cout << "\n";
+  table.print(std::cout);
+  if (view.contains("nodes_error")) std::cout << "\nnodes: " << cell(view["nodes_error"]) << "\n";
+}
+
 }  // namespace
 
 void addClusterCommands(CLI::App& app, Context& ctx) {
@@ -105,6 +151,16 @@ void addClusterCommands(CLI::App& app, Context& ctx) {
   init->add_option("--db", a.db, "the database to push (default: the global --db)");
   init->add_option("--etcd", a.etcd, "etcd URL[,URL...]")->required();
   init->callback([&] { clusterInit(ctx, a); });
+  CLI::App* status = cluster->add_subcommand(
+      "status", "the nodes, their config serial, applied revision, lag and last report");
+  status->callback([&] {
+    const nlohmann::json view = ctx.api().call("GET", "/api/v1/cluster").json();
+    if (ctx.json) {
+      ctx.printJson(view);
+    } else {
+      printCluster(view);
+    }
+  });
 }
 
 }  // namespace meridian::ctl

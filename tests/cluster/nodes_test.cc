@@ -1,0 +1,236 @@
+// The node registry and GET /api/v1/cluster against a real 3-member etcd:
+// three meridiand nodes (one per test host, cluster mode) each list all
+// three, with equal config serials once a configuration change reached
+// them; `meridianctl cluster status` prints the table; a node killed with
+// kill -9 drops out of every list once its lease expires; a node cut off
+// from etcd still answers 200 with its own view and says why the list is
+// missing; NSID and CH TXT id.server are on by default in cluster mode.
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "cluster/etcd_client.h"
+#include "cluster/replica_sync.h"
+#include "tests/support/dns_test_util.h"
+#include "tests/support/etcd_cluster.h"
+#include "tests/support/example_zone.h"
+#include "tests/support/process.h"
+#include "zones/database.h"
+#include "zones/zone_io.h"
+
+using namespace meridian;
+using namespace meridian::test;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kToken = "nodes-test-nodes-test-nodes-test-nodes";
+constexpr int kLeaseTtl = 4;
+
+bool fileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+struct Node {
+  TestNetwork& net;
+  int host;
+  std::string dir;
+  uint16_t api_port = 8053;
+  uint16_t dns_port = 53;
+  std::unique_ptr<HostProcess> process;
+
+  std::string name() const { return numbered("node", host); }
+  void start(const std::string& etcd_urls) {
+    const std::string ready = dir + "/" + name() + ".ready";
+    const std::string token = dir + "/token";
+    const std::string addr = net.address(host);
+    process = net.spawn(
+        host,
+        {buildPath("server/meridiand"), "--db", dir + "/" + name() + ".db", "--etcd", etcd_urls,
+         "--node-name", name(), "--node-lease-ttl", std::to_string(kLeaseTtl), "--dns-listen",
+         addr + ":" + std::to_string(dns_port), "--api-listen",
+         addr + ":" + std::to_string(api_port), "--api-token-file", token, "--threads", "1",
+         "--no-geodb", "--rrl-rate", "0", "--ready-file", ready},
+        dir + "/" + name() + ".log");
+    REQUIRE_MESSAGE(waitUntil([&] { return fileExists(ready); }, 30s),
+                    "meridiand did not start on host " << host << ":\n"
+                                                       << runCommand("tail -n 20 " + dir + "/" +
+                                                                     name() + ".log"));
+  }
+  // GET /api/v1/cluster from inside the host; null when it does not answer.
+  nlohmann::json cluster() {
+    const std::string body =
+        net.run(host, {"/usr/bin/curl", "-s", "--max-time", "5", "-H",
+                       std::string("Authorization: Bearer ") + kToken,
+                       "http://" + net.address(host) + ":" + std::to_string(api_port) +
+                           "/api/v1/cluster"})
+            .output;
+    return nlohmann::json::parse(body, nullptr, false);
+  }
+  std::string dig(const std::string& args) {
+    std::string server = "@";
+    server += net.address(host);
+    std::vector<std::string> argv = {"/usr/bin/dig", server, "-p", std::to_string(dns_port),
+                                     "+tries=1", "+time=2"};
+    std::string word;
+    for (char c : args + " ") {
+      if (c != ' ') {
+        word += c;
+      } else if (!word.empty()) {
+        argv.push_back(word);
+        word.clear();
+      }
+    }
+    return net.run(host, argv, 5s).output;
+  }
+};
+
+// The names in a view's node list, sorted.
+std::string names(const nlohmann::json& view) {
+  std::string out;
+  if (!view.is_object() || !view.contains("nodes")) return "(no view)";
+  for (const auto& n : view["nodes"]) out += n.value("name", "?") + " ";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "cluster status: three nodes list each other with equal config serials; a killed node drops "
+    "out after its lease; a cut-off node answers its own view") {
+  REQUIRE_ETCD();
+  TempDir dir;
+  TestNetwork net(3);
+  EtcdCluster etcd(net, dir.path());
+  writeFile(dir.file("token"), std::string(kToken) + "\n");
+  ::chmod(dir.file("token").c_str(), 0600);
+
+  const std::string source = dir.file("single.db");
+  {
+    zones::Database db(source);
+    zones::storeZone(db, zones::parseZoneText(kExampleZone, "example.zone"));
+  }
+  std::string urls;
+  for (const std::string& url : etcd.clientUrls()) urls += (urls.empty() ? "" : ",") + url;
+  int status = -1;
+  const std::string init = runCommand(buildPath("tools/meridianctl/meridianctl") +
+                                          " cluster init --db " + source + " --etcd " + urls +
+                                          " 2>&1",
+                                      &status);
+  REQUIRE_MESSAGE(status == 0, init);
+
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (int h = 1; h <= 3; ++h) {
+    nodes.push_back(std::make_unique<Node>(Node{net, h, dir.path()}));
+    nodes.back()->start(urls);
+  }
+  const std::string all = "node1 node2 node3 ";
+  for (auto& node : nodes) {
+    CAPTURE(node->host);
+    nlohmann::json view;
+    CHECK_MESSAGE(waitUntil(
+                      [&] {
+                        view = node->cluster();
+                        return names(view) == all;
+                      },
+                      20s),
+                  view.dump());
+    CHECK(view["mode"] == "cluster");
+    CHECK(view["node"]["name"] == node->name());
+  }
+
+  // A configuration change: every node serves it and reports the same serial.
+  cluster::EtcdClientOptions options;
+  options.endpoints = etcd.clientUrls();
+  cluster::EtcdClient client(options);
+  const int64_t changed = client.put(
+      std::string(cluster::kConfigPrefix) + "regions/77",
+      R"({"id":77,"name":"eu-test","latitude":53.35,"longitude":-6.26,"continent":null,)"
+      R"("countries":"[]"})");
+  for (auto& node : nodes) {
+    CAPTURE(node->host);
+    nlohmann::json view;
+    CHECK_MESSAGE(waitUntil(
+                      [&] {
+                        view = node->cluster();
+                        if (names(view) != all) return false;
+                        for (const auto& n : view["nodes"]) {
+                          if (n.value("config_serial", 0) != changed) return false;
+                        }
+                        return view["node"].value("config_serial", 0) == changed;
+                      },
+                      20s),
+                  view.dump());
+    for (const auto& n : view["nodes"]) {
+      CHECK(n["connected"] == true);
+      CHECK(n["seconds_since_report"].get<double>() < 10.0);
+    }
+  }
+  // NSID and CH TXT id.server: on by default in cluster mode.
+  CHECK(nodes[1]->dig("CH TXT id.server +short").find("\"node2\"") != std::string::npos);
+  CHECK(nodes[1]->dig("www.example.com +nsid").find("(\"node2\")") != std::string::npos);
+
+  // meridianctl cluster status prints every node.
+  const std::string table =
+      net.run(1, {buildPath("tools/meridianctl/meridianctl"), "--api",
+                  "http://" + net.address(1) + ":8053", "--token-file", dir.file("token"),
+                  "cluster", "status"})
+          .output;
+  MESSAGE(table);
+  CHECK(table.find("this node: node1 (cluster), config serial " + std::to_string(changed)) !=
+        std::string::npos);
+  for (const char* name : {"node1", "node2", "node3"}) {
+    CHECK(table.find(std::string("\n") + name + " ") != std::string::npos);
+  }
+
+  // kill -9 node 3 (by PID): its lease is not revoked, so it stays listed
+  // until the TTL runs out, then leaves every list.
+  const auto killed_at = Clock::now();
+  nodes[2]->process->kill();  // SIGKILL by PID
+  const std::string two = "node1 node2 ";
+  for (int h = 0; h < 2; ++h) {
+    nlohmann::json view;
+    CHECK_MESSAGE(waitUntil(
+                      [&] {
+                        view = nodes[h]->cluster();
+                        return names(view) == two;
+                      },
+                      std::chrono::seconds(kLeaseTtl * 4)),
+                  view.dump());
+  }
+  const auto gone_after =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at).count();
+  MESSAGE("a killed node left the list after " << gone_after << " ms (lease TTL " << kLeaseTtl
+                                               << " s)");
+  // It could not leave before its lease ran out (minus etcd's rounding).
+  CHECK(gone_after >= (kLeaseTtl - 1) * 1000);
+
+  // Node 2 cut off: its own view still answers, with nodes_error.
+  net.linkDown(2);
+  nlohmann::json cut;
+  CHECK_MESSAGE(waitUntil(
+                    [&] {
+                      cut = nodes[1]->cluster();
+                      return cut.is_object() && cut.contains("nodes_error");
+                    },
+                    20s),
+                cut.dump());
+  CHECK(cut["node"]["name"] == "node2");
+  CHECK(cut["node"]["config_serial"] == changed);
+  CHECK(cut["nodes"].empty());
+  net.linkUp(2);
+  for (int h = 0; h < 2; ++h) {
+    nodes[h]->process->signal(SIGTERM);
+    if (nodes[h]->process->wait(10s) < 0) nodes[h]->process->kill();
+  }
+}
