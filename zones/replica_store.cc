@@ -5,11 +5,14 @@
 #include "zones/replica_store.h"
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
 
 #include "zones/validation.h"
 
@@ -238,8 +241,8 @@ std::string rowValue(const TableSpec& t, const Statement& s) {
 class StatementCache {
  public:
   explicit StatementCache(Database& db) : db_(db) {}
-  Statement& get(const TableSpec& t, bool upsert, const std::function<std::string()>& sql) {
-    auto& slot = (upsert ? upserts_ : deletes_)[t.name];
+  Statement& get(const TableSpec& t, const char* kind, const std::function<std::string()>& sql) {
+    auto& slot = statements_[std::string(kind) + ' ' + t.name];
     if (!slot) slot = std::make_unique<Statement>(db_.prepare(sql()));
     slot->reset();
     return *slot;
@@ -247,60 +250,50 @@ class StatementCache {
 
  private:
   Database& db_;
-  std::map<std::string, std::unique_ptr<Statement>> upserts_, deletes_;
+  std::map<std::string, std::unique_ptr<Statement>> statements_;
 };
 
-void upsert(StatementCache& cache, const TableSpec& t, const std::string& key,
-            const std::string& rest, const std::string& value) {
+// One column's value of a parsed row: NULL, an integer, a real, or text or
+// blob bytes (the column's type says which).
+using Value = std::variant<std::monostate, int64_t, double, std::string>;
+
+// The row `value` of `key` as one Value per column of `t`, or
+// ValidationError naming the key and the column.
+std::vector<Value> parseRow(const TableSpec& t, const std::string& key, const std::string& rest,
+                            const std::string& value) {
   const nlohmann::json row = nlohmann::json::parse(value, nullptr, false);
   if (!row.is_object()) throw ValidationError(key, "the value is not a JSON object");
-  // The key and the row must name the same row.
   const std::vector<std::string> parts = keyParts(t, key, rest);
-  std::string conflict, updates, marks;
-  for (const char* k : t.key_columns) conflict += (conflict.empty() ? "" : ", ") + std::string(k);
+  std::vector<Value> values;
+  values.reserve(t.columns.size());
   for (const Column& c : t.columns) {
-    marks += marks.empty() ? "?" : ", ?";
-    if (std::find_if(t.key_columns.begin(), t.key_columns.end(), [&](const char* k) {
-          return std::string_view(k) == c.name;
-        }) == t.key_columns.end()) {
-      updates += (updates.empty() ? "" : ", ") + std::string(c.name) + " = excluded." + c.name;
-    }
-  }
-  Statement& s = cache.get(t, true, [&] {
-    return "INSERT INTO " + std::string(t.name) + "(" + columnList(t) + ") VALUES (" + marks +
-           ") ON CONFLICT(" + conflict + ") DO UPDATE SET " + updates;
-  });
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    const Column& c = t.columns[i];
-    const int index = static_cast<int>(i) + 1;
     const std::string field = key + ": " + c.name;
     const auto it = row.find(c.name);
     if (it == row.end() || it->is_null()) {
       if (!c.nullable) throw ValidationError(field, "missing");
-      s.bindNull(index);
+      values.emplace_back();
       continue;
     }
     switch (c.type) {
       case ColumnType::kInt:
         if (!it->is_number_integer()) throw ValidationError(field, "not an integer");
-        s.bind(index, it->get<int64_t>());
+        values.emplace_back(it->get<int64_t>());
         break;
       case ColumnType::kReal:
         if (!it->is_number()) throw ValidationError(field, "not a number");
-        s.bind(index, it->get<double>());
+        values.emplace_back(it->get<double>());
         break;
       case ColumnType::kText:
         if (!it->is_string()) throw ValidationError(field, "not a string");
-        s.bind(index, it->get<std::string>());
+        values.emplace_back(it->get<std::string>());
         break;
-      case ColumnType::kBlob: {
+      case ColumnType::kBlob:
         if (!it->is_string()) throw ValidationError(field, "not a hex string");
-        const std::string bytes = fromHex(field, it->get<std::string>());
-        s.bindBlob(index, bytes.data(), bytes.size());
+        values.emplace_back(fromHex(field, it->get<std::string>()));
         break;
-      }
     }
   }
+  // The key and the row must name the same row.
   for (size_t i = 0; i < t.key_columns.size(); ++i) {
     const nlohmann::json& v = row[t.key_columns[i]];
     const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
@@ -308,18 +301,202 @@ void upsert(StatementCache& cache, const TableSpec& t, const std::string& key,
       throw ValidationError(key, std::string("the row's ") + t.key_columns[i] + " is " + text);
     }
   }
+  return values;
+}
+
+void bindValue(Statement& s, int index, const Column& c, const Value& v) {
+  if (std::holds_alternative<std::monostate>(v)) {
+    s.bindNull(index);
+  } else if (const int64_t* i = std::get_if<int64_t>(&v)) {
+    s.bind(index, *i);
+  } else if (const double* d = std::get_if<double>(&v)) {
+    s.bind(index, *d);
+  } else if (c.type == ColumnType::kBlob) {
+    const std::string& bytes = std::get<std::string>(v);
+    s.bindBlob(index, bytes.data(), bytes.size());
+  } else {
+    s.bind(index, std::get<std::string>(v));
+  }
+}
+
+// Binds the key's parts to ?first, ?first+1, ...
+void bindKey(Statement& s, int first, const TableSpec& t, const std::string& key,
+             const std::string& rest) {
+  const std::vector<std::string> parts = keyParts(t, key, rest);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    bindKeyPart(s, first + static_cast<int>(i), columnNamed(t, t.key_columns[i]), key, parts[i]);
+  }
+}
+
+bool isKeyColumn(const TableSpec& t, std::string_view name) {
+  return std::find_if(t.key_columns.begin(), t.key_columns.end(),
+                      [&](const char* k) { return name == k; }) != t.key_columns.end();
+}
+
+void upsert(StatementCache& cache, const TableSpec& t, const std::string& key,
+            const std::string& rest, const std::string& value) {
+  const std::vector<Value> values = parseRow(t, key, rest, value);
+  Statement& s = cache.get(t, "upsert", [&] {
+    std::string conflict, updates, marks;
+    for (const char* k : t.key_columns) conflict += (conflict.empty() ? "" : ", ") + std::string(k);
+    for (const Column& c : t.columns) {
+      marks += marks.empty() ? "?" : ", ?";
+      if (!isKeyColumn(t, c.name)) {
+        updates += (updates.empty() ? "" : ", ") + std::string(c.name) + " = excluded." + c.name;
+      }
+    }
+    return "INSERT INTO " + std::string(t.name) + "(" + columnList(t) + ") VALUES (" + marks +
+           ") ON CONFLICT(" + conflict + ") DO UPDATE SET " + updates;
+  });
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    bindValue(s, static_cast<int>(i) + 1, t.columns[i], values[i]);
+  }
   s.run();
 }
 
 void removeRow(StatementCache& cache, const TableSpec& t, const std::string& key,
                const std::string& rest) {
-  const std::vector<std::string> parts = keyParts(t, key, rest);
   Statement& s = cache.get(
-      t, false, [&] { return "DELETE FROM " + std::string(t.name) + " WHERE " + keyWhere(t); });
-  for (size_t i = 0; i < parts.size(); ++i) {
-    bindKeyPart(s, static_cast<int>(i) + 1, columnNamed(t, t.key_columns[i]), key, parts[i]);
+      t, "delete", [&] { return "DELETE FROM " + std::string(t.name) + " WHERE " + keyWhere(t); });
+  bindKey(s, 1, t, key, rest);
+  s.run();
+}
+
+// The UNIQUE constraints of one table, as the schema declares them (so a
+// constraint a later migration adds is covered without a line here):
+// `columns` every column some UNIQUE constraint other than the primary key
+// covers, `aside` one text column per constraint, the one that is moved
+// aside (below). Indexes into TableSpec::columns.
+struct UniqueColumns {
+  std::vector<size_t> columns, aside;
+};
+
+UniqueColumns uniqueColumns(Database& db, const TableSpec& t) {
+  Statement s = db.prepare(
+      "SELECT il.name, ii.name FROM pragma_index_list(?) AS il, pragma_index_info(il.name) AS ii "
+      "WHERE il.\"unique\" AND il.origin <> 'pk' ORDER BY il.seq, ii.seqno");
+  s.bind(1, t.name);
+  std::map<std::string, std::vector<size_t>> constraints;
+  while (s.step()) {
+    const std::string column = s.columnText(1);
+    size_t i = 0;
+    while (i < t.columns.size() && t.columns[i].name != column) ++i;
+    if (i == t.columns.size()) {
+      throw DatabaseError(std::string("replica: UNIQUE column ") + t.name + "." + column +
+                          " is not a replicated column");
+    }
+    constraints[s.columnText(0)].push_back(i);
+  }
+  UniqueColumns u;
+  for (const auto& [index, columns] : constraints) {
+    const auto text = std::find_if(columns.begin(), columns.end(), [&](size_t i) {
+      return t.columns[i].type == ColumnType::kText && !isKeyColumn(t, t.columns[i].name);
+    });
+    if (text == columns.end()) {
+      throw DatabaseError(std::string("replica: UNIQUE index ") + index + " of " + t.name +
+                          " has no text column to move aside");
+    }
+    if (std::find(u.aside.begin(), u.aside.end(), *text) == u.aside.end()) u.aside.push_back(*text);
+    for (size_t i : columns) {
+      if (std::find(u.columns.begin(), u.columns.end(), i) == u.columns.end())
+        u.columns.push_back(i);
+    }
+  }
+  return u;
+}
+
+// What no real value holds: names are [a-z0-9._-] and owners canonical
+// presentation text, where a control byte is written as \001. The key makes
+// it unique within the table.
+std::string asideValue(const std::string& key) {
+  return "\x01replica-moving:" + key;
+}
+
+// Moves the row `key` out of the way of every UNIQUE constraint of `t`: its
+// `aside` columns become asideValue(key). With `values` (the row's new
+// values), only when one of its unique columns changes; without (a row about
+// to be deleted), always.
+void moveAside(StatementCache& cache, const TableSpec& t, const UniqueColumns& u,
+               const std::string& key, const std::string& rest, const std::vector<Value>* values) {
+  Statement& s = cache.get(t, values ? "aside-if-changed" : "aside", [&] {
+    std::string sets, changed;
+    for (size_t i : u.aside)
+      sets += (sets.empty() ? "" : ", ") + std::string(t.columns[i].name) + " = ?";
+    for (size_t i : u.columns) {
+      changed += (changed.empty() ? "" : " OR ") + std::string(t.columns[i].name) + " IS NOT ?";
+    }
+    return "UPDATE " + std::string(t.name) + " SET " + sets + " WHERE " + keyWhere(t) +
+           (values ? " AND (" + changed + ")" : "");
+  });
+  int index = 1;
+  const std::string aside = asideValue(key);
+  for (size_t n = 0; n < u.aside.size(); ++n) s.bind(index++, aside);
+  bindKey(s, index, t, key, rest);
+  index += static_cast<int>(t.key_columns.size());
+  if (values) {
+    for (size_t i : u.columns) bindValue(s, index++, t.columns[i], (*values)[i]);
   }
   s.run();
+}
+
+// One key of the new state: its put (value set) or its deletion.
+struct Change {
+  const std::string* key;
+  const std::string* value;  // nullptr: delete
+};
+
+// Makes each key of `changes` (grouped by table index, one change per key)
+// hold its new value, inside the caller's transaction. Correct for every
+// change between two states that each satisfy the schema, because of the
+// order, whatever the changes are:
+//  1. Every row that is deleted, or whose unique columns change, is moved
+//     aside: one text column of each UNIQUE constraint gets a value no real
+//     row holds and no other row gets (asideValue). Ids do not change, so
+//     no reference notices.
+//  2. Puts, parents first. A row then only meets rows of the new state
+//     (untouched or already put) and moved-aside rows: the new state is
+//     unique, and nothing equals an aside value, so no UNIQUE constraint
+//     fails, whatever names swap, chain or are reused (A:x,B:y -> A:y,B:x).
+//     Every parent a put row names is in the new state, so it is there
+//     already: untouched, or put before (parents first), and nothing has
+//     been deleted yet. An existing row is updated in place (ON CONFLICT DO
+//     UPDATE), so its health rows stay.
+//  3. Deletions, children first. Every row left that names the deleted row
+//     is also being deleted (the new state does not name it) and went
+//     before, so ON DELETE RESTRICT (endpoints -> regions) never fires, and
+//     CASCADE removes only rows the new state does not hold either.
+// Step 1 leaves nothing behind: each moved row is put again or deleted.
+void applyChanges(Database& db, const std::vector<std::vector<Change>>& changes) {
+  StatementCache cache(db);
+  std::vector<UniqueColumns> unique;
+  for (const TableSpec& t : tables()) unique.push_back(uniqueColumns(db, t));
+  const auto restOf = [](const TableSpec& t, const std::string& key) {
+    return key.substr(std::string_view(t.name).size() + 1);
+  };
+  for (size_t ti = 0; ti < tables().size(); ++ti) {
+    const TableSpec& t = tables()[ti];
+    if (unique[ti].aside.empty()) continue;
+    for (const Change& c : changes[ti]) {
+      const std::string rest = restOf(t, *c.key);
+      if (c.value == nullptr) {
+        moveAside(cache, t, unique[ti], *c.key, rest, nullptr);
+      } else {
+        const std::vector<Value> values = parseRow(t, *c.key, rest, *c.value);
+        moveAside(cache, t, unique[ti], *c.key, rest, &values);
+      }
+    }
+  }
+  for (size_t ti = 0; ti < tables().size(); ++ti) {
+    for (const Change& c : changes[ti]) {
+      if (c.value != nullptr)
+        upsert(cache, tables()[ti], *c.key, restOf(tables()[ti], *c.key), *c.value);
+    }
+  }
+  for (size_t ti = tables().size(); ti-- > 0;) {
+    for (const Change& c : changes[ti]) {
+      if (c.value == nullptr) removeRow(cache, tables()[ti], *c.key, restOf(tables()[ti], *c.key));
+    }
+  }
 }
 
 void recordRevision(Database& db, int64_t revision, bool zone_data, int64_t config_serial) {
@@ -359,69 +536,69 @@ std::vector<ReplicaRow> dumpReplicaRows(Database& db) {
 
 void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes,
                          int64_t revision) {
-  struct Item {
-    const TableSpec* table;
-    std::string rest;
-    const ReplicaChange* change;
-  };
-  std::vector<Item> items;
+  // The last change of a key is the one that counts. Applying "delete, then
+  // put" of one key as two steps would delete first, and let CASCADE take
+  // (or RESTRICT refuse for) rows the revision does not touch.
+  std::unordered_map<std::string_view, size_t> last;
+  for (size_t i = 0; i < changes.size(); ++i) last[changes[i].key] = i;
+  std::vector<std::vector<Change>> by_table(tables().size());
   bool zone_data = false;
-  for (const ReplicaChange& c : changes) {
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const ReplicaChange& c = changes[i];
     std::string rest;
     const TableSpec* t = tableOf(c.key, &rest);
-    if (t == nullptr) continue;  // a table of a newer build
-    items.push_back({t, rest, &c});
+    if (t == nullptr || last[c.key] != i) continue;  // a table of a newer build, or a later change
+    by_table[tableIndex(t)].push_back({&c.key, c.value ? &*c.value : nullptr});
     zone_data = zone_data || t->zone_data;
   }
-  // Deletions children first, then upserts parents first (stable within a
-  // table, so two changes of one key keep their order).
-  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    const bool da = !a.change->value, dbl = !b.change->value;
-    if (da != dbl) return da;
-    return da ? tableIndex(a.table) > tableIndex(b.table)
-              : tableIndex(a.table) < tableIndex(b.table);
-  });
   db.transaction([&] {
-    StatementCache cache(db);
-    for (const Item& item : items) {
-      if (item.change->value) {
-        upsert(cache, *item.table, item.change->key, item.rest, *item.change->value);
-      } else {
-        removeRow(cache, *item.table, item.change->key, item.rest);
-      }
-    }
+    applyChanges(db, by_table);
     recordRevision(db, revision, zone_data, revision);
   });
 }
 
 void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
                     int64_t config_serial) {
-  std::vector<std::vector<std::pair<const ReplicaRow*, std::string>>> by_table(tables().size());
+  std::vector<std::vector<Change>> by_table(tables().size());
+  // Key -> (table, position in by_table) of its put; the last row of a key counts.
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> puts;
+  puts.reserve(rows.size());
   for (const ReplicaRow& r : rows) {
     std::string rest;
     const TableSpec* t = tableOf(r.key, &rest);
-    if (t != nullptr) by_table[tableIndex(t)].push_back({&r, rest});
+    if (t == nullptr) continue;
+    const size_t ti = tableIndex(t);
+    const auto [it, added] = puts.try_emplace(r.key, ti, by_table[ti].size());
+    if (added) {
+      by_table[ti].push_back({&r.key, &r.value});
+    } else {
+      by_table[it->second.first][it->second.second].value = &r.value;
+    }
   }
   db.transaction([&] {
-    StatementCache cache(db);
-    // Rows the new state does not hold go first, children first.
-    for (size_t ti = tables().size(); ti-- > 0;) {
-      const TableSpec& t = tables()[ti];
-      std::set<std::string> keep;
-      for (const auto& [row, rest] : by_table[ti]) keep.insert(row->key);
-      std::vector<std::string> gone;
-      Statement s = db.prepare("SELECT " + columnList(t) + " FROM " + t.name);
-      while (s.step()) {
-        std::string key = keyOf(t, s);
-        if (!keep.contains(key)) gone.push_back(std::move(key));
-      }
-      for (const std::string& key : gone) removeRow(cache, t, key, key.substr(key.find('/') + 1));
-    }
+    // Rows the new state does not hold are deleted (a deque: by_table points
+    // into it).
+    std::deque<std::string> gone;
     for (size_t ti = 0; ti < tables().size(); ++ti) {
-      for (const auto& [row, rest] : by_table[ti]) {
-        upsert(cache, tables()[ti], row->key, rest, row->value);
+      const TableSpec& t = tables()[ti];
+      std::string columns;
+      for (const char* k : t.key_columns) columns += (columns.empty() ? "" : ", ") + std::string(k);
+      Statement s = db.prepare("SELECT " + columns + " FROM " + t.name);
+      while (s.step()) {
+        std::string key = t.name;
+        for (size_t i = 0; i < t.key_columns.size(); ++i) {
+          const int col = static_cast<int>(i);
+          key += '/';
+          key += columnNamed(t, t.key_columns[i]).type == ColumnType::kInt
+                     ? std::to_string(s.columnInt(col))
+                     : s.columnText(col);
+        }
+        if (puts.contains(key)) continue;
+        gone.push_back(std::move(key));
+        by_table[ti].push_back({&gone.back(), nullptr});
       }
     }
+    applyChanges(db, by_table);
     recordRevision(db, revision, true, config_serial < 0 ? revision : config_serial);
   });
 }

@@ -41,17 +41,21 @@ struct ReplicaChange {
 /// first), in one read transaction.
 std::vector<ReplicaRow> dumpReplicaRows(Database& db);
 
-/// Applies the changes of one revision in one transaction: deletions
-/// children first, then upserts parents first; records `revision` as the
-/// applied revision and moves the generations meridiand's reloader reads.
-/// Keys of tables this build does not know are skipped. Throws
-/// ValidationError naming the key for a value that is not a valid row, or
-/// DatabaseError (nothing is applied then).
+/// Applies the changes of one revision in one transaction (the last change
+/// of a key counts): rows deleted or whose UNIQUE columns change are first
+/// moved aside, then upserts run parents first, then deletions children
+/// first, so any change between two valid states applies (names swapped or
+/// reused, children moved off a deleted parent; replica_store.cc says why).
+/// Records `revision` as the applied revision and moves the generations
+/// meridiand's reloader reads. Keys of tables this build does not know are
+/// skipped. Throws ValidationError naming the key for a value that is not a
+/// valid row, or DatabaseError (nothing is applied then).
 void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes, int64_t revision);
 
 /// Makes the configuration tables hold exactly `rows`, in one transaction
-/// (rows not among them are deleted; health rows of endpoints that stay are
-/// kept), and records `revision`, and `config_serial` as the config serial
+/// and in the same order as applyReplicaChanges (rows not among them are
+/// deleted; health rows of endpoints that stay are kept), and records
+/// `revision`, and `config_serial` as the config serial
 /// (negative: `revision`). Throws like applyReplicaChanges.
 void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
                     int64_t config_serial = -1);

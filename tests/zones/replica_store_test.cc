@@ -1,13 +1,22 @@
 // The configuration replica's rows (zones/replica_store.h) against a real
 // SQLite file: a value that is not a valid row is refused with an error that
 // names its key and nothing of its revision is applied; a full reload makes
-// the tables hold exactly what etcd holds, a name reused by a new id included.
+// the tables hold exactly what etcd holds, a name reused by a new id included;
+// and any change between two valid states applies, full load or revision
+// (names swapped or reused, children moved off a deleted parent), checked on
+// targeted cases and on random pairs of states.
 
 #include "zones/replica_store.h"
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/support/dns_test_util.h"
@@ -150,4 +159,385 @@ TEST_CASE(
   // Without a serial of its own, a full load counts its revision.
   zones::replaceReplica(b, {{"zones/1", kZone}}, 13);
   CHECK(zones::configSerial(b) == 13);
+}
+
+// ---------------------------------------------------------------------------
+// Every change etcd can deliver: a revision (or a full load) that moves rows
+// between parents, swaps unique names or reuses a name of a row it deletes.
+// Each transition is checked both ways a node can meet it: a full load of A
+// then a full load of B, and a full load of A then B's changes as one
+// revision. Either way the tables must hold exactly B, and the health rows of
+// endpoints that stay (local state, not in etcd) must survive.
+
+namespace {
+
+using State = std::map<std::string, std::string>;  // key -> row as JSON
+
+std::string zoneRow(int64_t id, const std::string& name) {
+  return nlohmann::json{{"id", id}, {"name", name}, {"created_at", 1}, {"updated_at", 2}}.dump();
+}
+
+std::string regionRow(int64_t id, const std::string& name, double latitude = 1.5) {
+  return nlohmann::json{{"id", id},         {"name", name},         {"latitude", latitude},
+                        {"longitude", 2.5}, {"continent", nullptr}, {"countries", "[]"}}
+      .dump();
+}
+
+std::string endpointRow(int64_t id, const std::string& name, int64_t region_id,
+                        int64_t weight = 1) {
+  return nlohmann::json{{"id", id},
+                        {"name", name},
+                        {"region_id", region_id},
+                        {"address", "192.0.2.1"},
+                        {"weight", weight},
+                        {"capacity", nullptr},
+                        {"state", "up"},
+                        {"check_spec", nullptr},
+                        {"readiness_spec", nullptr}}
+      .dump();
+}
+
+std::string steeredRow(int64_t id, int64_t zone_id, const std::string& owner, int64_t type) {
+  return nlohmann::json{{"id", id},
+                        {"zone_id", zone_id},
+                        {"owner", owner},
+                        {"type", type},
+                        {"spec", R"({"policy":"geo"})"}}
+      .dump();
+}
+
+std::string latencyRow(int64_t region_id, const std::string& prefix, double rtt_ms) {
+  return nlohmann::json{{"prefix", prefix}, {"region_id", region_id}, {"rtt_ms", rtt_ms}}.dump();
+}
+
+std::vector<zones::ReplicaRow> rowsOf(const State& s) {
+  std::vector<zones::ReplicaRow> rows;
+  for (const auto& [key, value] : s) rows.push_back({key, value});
+  return rows;
+}
+
+// The changes of one revision that takes A to B: deletions first, then puts,
+// in key order (the property test shuffles them).
+std::vector<zones::ReplicaChange> diff(const State& a, const State& b) {
+  std::vector<zones::ReplicaChange> changes;
+  for (const auto& [key, value] : a) {
+    if (!b.contains(key)) changes.push_back({key, std::nullopt});
+  }
+  for (const auto& [key, value] : b) {
+    const auto it = a.find(key);
+    if (it == a.end() || it->second != value) changes.push_back({key, value});
+  }
+  return changes;
+}
+
+State dumped(zones::Database& db) {
+  State s;
+  for (zones::ReplicaRow& r : zones::dumpReplicaRows(db)) s[r.key] = r.value;
+  return s;
+}
+
+// "" when equal, else the first few keys that differ.
+std::string difference(const State& want, const State& got) {
+  std::string out;
+  int shown = 0;
+  for (const auto& [key, value] : want) {
+    const auto it = got.find(key);
+    if (it == got.end()) {
+      out += " missing " + key + ";";
+    } else if (it->second != value) {
+      out += " " + key + " is " + it->second + " not " + value + ";";
+    } else {
+      continue;
+    }
+    if (++shown == 4) return out;
+  }
+  for (const auto& [key, value] : got) {
+    if (!want.contains(key)) out += " extra " + key + ";";
+    if (++shown == 4) return out;
+  }
+  return out;
+}
+
+// One health row per endpoint of the state just loaded: local state that
+// no apply may drop while its endpoint stays.
+void addHealthRows(zones::Database& db, const State& s) {
+  db.transaction([&] {
+    for (const auto& [key, value] : s) {
+      if (!key.starts_with("endpoints/")) continue;
+      db.prepare(
+            "INSERT OR IGNORE INTO health(endpoint_id, vantage, healthy, since, updated_at) "
+            "VALUES (?, 'v1', 1, 1, 1)")
+          .bind(1, nlohmann::json::parse(value)["id"].get<int64_t>())
+          .run();
+    }
+  });
+}
+
+// Health rows of B's endpoints that A had too must be there; those of
+// endpoints B dropped must be gone with them.
+std::string healthDifference(zones::Database& db, const State& a, const State& b) {
+  std::string out;
+  for (const auto& [key, value] : a) {
+    if (!key.starts_with("endpoints/")) continue;
+    const int64_t id = nlohmann::json::parse(value)["id"].get<int64_t>();
+    const int64_t want = b.contains(key) ? 1 : 0;
+    zones::Statement s = db.prepare("SELECT count(*) FROM health WHERE endpoint_id = ?");
+    s.bind(1, id).step();
+    if (s.columnInt(0) != want) out += " " + key + " has " + std::to_string(s.columnInt(0));
+  }
+  return out;
+}
+
+// Takes `full` and `watched` (both any state) to A, adds health rows, then
+// takes `full` to B with a full load and `watched` with B's changes.
+// Returns "" or what went wrong.
+std::string transition(zones::Database& full, zones::Database& watched, const State& a,
+                       const State& b, std::vector<zones::ReplicaChange> changes) {
+  try {
+    zones::replaceReplica(full, rowsOf(a), 1);
+    zones::replaceReplica(watched, rowsOf(a), 1);
+  } catch (const std::exception& e) {
+    return std::string("full load of A: ") + e.what() + "\n";
+  }
+  addHealthRows(full, a);
+  addHealthRows(watched, a);
+  std::string out;
+  const int64_t full_config = full.configGeneration(), watched_config = watched.configGeneration();
+  try {
+    zones::replaceReplica(full, rowsOf(b), 2);
+    const std::string d = difference(b, dumped(full)) + healthDifference(full, a, b);
+    if (!d.empty()) out += "full load of B:" + d + "\n";
+    if (full.configGeneration() <= full_config) out += "full load of B moved no generation\n";
+  } catch (const std::exception& e) {
+    out += std::string("full load of B: ") + e.what() + "\n";
+  }
+  try {
+    zones::applyReplicaChanges(watched, changes, 2);
+    const std::string d = difference(b, dumped(watched)) + healthDifference(watched, a, b);
+    if (!d.empty()) out += "changes A->B:" + d + "\n";
+    if (watched.configGeneration() <= watched_config) out += "changes moved no generation\n";
+    if (zones::replicaRevision(watched) != 2) out += "changes did not record the revision\n";
+  } catch (const std::exception& e) {
+    out += std::string("changes A->B: ") + e.what() + "\n";
+  }
+  return out;
+}
+
+// Both directions, A->B and B->A, in fresh files.
+std::string bothWays(const State& a, const State& b) {
+  test::TempDir dir;
+  zones::Database full(dir.file("full.db")), watched(dir.file("watched.db"));
+  return transition(full, watched, a, b, diff(a, b)) + transition(full, watched, b, a, diff(b, a));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "replica store: ON DELETE RESTRICT: one revision that deletes a region and moves its endpoint "
+    "to another applies, health kept") {
+  const State a = {{"regions/3", regionRow(3, "eu")},
+                   {"regions/4", regionRow(4, "us")},
+                   {"endpoints/7", endpointRow(7, "web", 3)}};
+  const State b = {{"regions/4", regionRow(4, "us")}, {"endpoints/7", endpointRow(7, "web", 4)}};
+  CHECK(bothWays(a, b) == "");
+  // The same with the endpoint renamed as it moves, and a latency prefix of
+  // the deleted region (ON DELETE CASCADE) that B no longer holds.
+  State a2 = a;
+  a2["latency_prefixes/3/81.2.69.0/24"] = latencyRow(3, "81.2.69.0/24", 12.5);
+  const State b2 = {{"regions/4", regionRow(4, "us")},
+                    {"endpoints/7", endpointRow(7, "web-us", 4)},
+                    {"latency_prefixes/4/81.2.69.0/24", latencyRow(4, "81.2.69.0/24", 80)}};
+  CHECK(bothWays(a2, b2) == "");
+}
+
+TEST_CASE(
+    "replica store: UNIQUE swaps: kept rows that swap names, take a deleted row's name or rename "
+    "in a chain apply, health kept") {
+  SUBCASE("zones swap names") {
+    CHECK(bothWays({{"zones/1", zoneRow(1, "a.")}, {"zones/2", zoneRow(2, "b.")}},
+                   {{"zones/1", zoneRow(1, "b.")}, {"zones/2", zoneRow(2, "a.")}}) == "");
+  }
+  SUBCASE("regions swap names") {
+    CHECK(bothWays({{"regions/1", regionRow(1, "eu")}, {"regions/2", regionRow(2, "us")}},
+                   {{"regions/1", regionRow(1, "us")}, {"regions/2", regionRow(2, "eu")}}) == "");
+  }
+  SUBCASE("endpoints swap names") {
+    const State a = {{"regions/1", regionRow(1, "eu")},
+                     {"endpoints/7", endpointRow(7, "web1", 1)},
+                     {"endpoints/8", endpointRow(8, "web2", 1)}};
+    State b = a;
+    b["endpoints/7"] = endpointRow(7, "web2", 1);
+    b["endpoints/8"] = endpointRow(8, "web1", 1);
+    CHECK(bothWays(a, b) == "");
+  }
+  SUBCASE("a kept row takes the name of a row deleted in the same revision") {
+    CHECK(bothWays({{"zones/1", zoneRow(1, "a.")}, {"zones/2", zoneRow(2, "b.")}},
+                   {{"zones/2", zoneRow(2, "a.")}}) == "");
+    const State a = {{"regions/1", regionRow(1, "eu")},
+                     {"endpoints/7", endpointRow(7, "web1", 1)},
+                     {"endpoints/8", endpointRow(8, "web2", 1)}};
+    const State b = {{"regions/1", regionRow(1, "eu")}, {"endpoints/8", endpointRow(8, "web1", 1)}};
+    CHECK(bothWays(a, b) == "");
+  }
+  SUBCASE("a chain of renames: 1 takes 2's name, 2 takes 3's, 3 takes a new one") {
+    CHECK(bothWays({{"regions/1", regionRow(1, "a")},
+                    {"regions/2", regionRow(2, "b")},
+                    {"regions/3", regionRow(3, "c")}},
+                   {{"regions/1", regionRow(1, "b")},
+                    {"regions/2", regionRow(2, "c")},
+                    {"regions/3", regionRow(3, "d")}}) == "");
+  }
+  SUBCASE("steered names swap zones (UNIQUE (zone_id, owner, type))") {
+    const State a = {{"zones/1", zoneRow(1, "a.")},
+                     {"zones/2", zoneRow(2, "b.")},
+                     {"steered_names/5", steeredRow(5, 1, "www.x.", 1)},
+                     {"steered_names/6", steeredRow(6, 2, "www.x.", 1)}};
+    State b = a;
+    b["steered_names/5"] = steeredRow(5, 2, "www.x.", 1);
+    b["steered_names/6"] = steeredRow(6, 1, "www.x.", 1);
+    CHECK(bothWays(a, b) == "");
+  }
+}
+
+TEST_CASE(
+    "replica store: a revision that deletes and re-creates a key applies its last change: rows "
+    "that reference it (RESTRICT, CASCADE) and their health stay") {
+  test::TempDir dir;
+  zones::Database db(dir.file("replica.db"));
+  const State a = {{"regions/3", regionRow(3, "eu")},
+                   {"endpoints/7", endpointRow(7, "web", 3)},
+                   {"latency_prefixes/3/81.2.69.0/24", latencyRow(3, "81.2.69.0/24", 12.5)}};
+  zones::replaceReplica(db, rowsOf(a), 1);
+  addHealthRows(db, a);
+  State b = a;
+  b["regions/3"] = regionRow(3, "asia", 30);
+  std::string error;
+  try {
+    zones::applyReplicaChanges(db, {{"regions/3", std::nullopt}, {"regions/3", b["regions/3"]}}, 2);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  CHECK(error == "");
+  CHECK(difference(b, dumped(db)) == "");
+  CHECK(healthDifference(db, a, b) == "");
+  // And the other way round: a put then a deletion of one key deletes it.
+  zones::applyReplicaChanges(db,
+                             {{"latency_prefixes/3/81.2.69.0/24", latencyRow(3, "81.2.69.0/24", 1)},
+                              {"latency_prefixes/3/81.2.69.0/24", std::nullopt}},
+                             3);
+  CHECK(count(db, "SELECT count(*) FROM latency_prefixes") == 0);
+}
+
+namespace {
+
+// A random configuration whose names come from pools barely larger than the
+// number of rows, so two states often swap names, reuse a deleted row's name
+// or move children between parents.
+class RandomConfig {
+ public:
+  explicit RandomConfig(uint32_t seed) : rng_(seed) {}
+
+  State next() {
+    State s;
+    const std::vector<int64_t> zone_ids =
+        named(s, "zones", {"a.", "b.", "c.", "d.", "e."}, 4,
+              [](int64_t id, const std::string& name) { return zoneRow(id, name); });
+    const std::vector<int64_t> region_ids =
+        named(s, "regions", {"eu", "us", "asia", "sa", "af"}, 4,
+              [this](int64_t id, const std::string& name) {
+                nlohmann::json row = nlohmann::json::parse(regionRow(id, name, pick(8) * 0.5));
+                if (chance(50)) row["continent"] = "EU";
+                return row.dump();
+              });
+    if (!zone_ids.empty()) {
+      for (int64_t id = 1; id <= 6; ++id) {
+        if (!chance(50)) continue;
+        const std::string owner = std::string(chance(50) ? "www" : "mail") + ".x.";
+        s["records/" + std::to_string(id)] = nlohmann::json{
+            {"id", id},
+            {"zone_id", zone_ids[pick(zone_ids.size())]},
+            {"owner", owner},
+            {"type", chance(50) ? 1 : 28},
+            {"ttl", chance(50) ? 60 : 300},
+            {"rdata", chance(50) ? "c0000201"
+                                 : "c0000202"}}.dump();
+      }
+      std::set<std::tuple<int64_t, std::string, int64_t>> taken;  // UNIQUE (zone_id, owner, type)
+      for (int64_t id = 1; id <= 5; ++id) {
+        if (!chance(60)) continue;
+        const int64_t zone = zone_ids[pick(zone_ids.size())], type = chance(50) ? 1 : 28;
+        const std::string owner = chance(50) ? "www.x." : "api.x.";
+        if (!taken.insert({zone, owner, type}).second) continue;
+        s["steered_names/" + std::to_string(id)] = steeredRow(id, zone, owner, type);
+      }
+    }
+    if (!region_ids.empty()) {
+      named(s, "endpoints", {"web1", "web2", "web3", "web4", "web5", "web6"}, 5,
+            [&](int64_t id, const std::string& name) {
+              nlohmann::json row = nlohmann::json::parse(
+                  endpointRow(id, name, region_ids[pick(region_ids.size())], 1 + pick(3)));
+              if (chance(30)) row["capacity"] = 100;
+              if (chance(30)) row["state"] = "drain";
+              if (chance(30)) row["check_spec"] = R"({"type":"tcp"})";
+              return row.dump();
+            });
+      for (int64_t region : region_ids) {
+        for (const char* prefix : {"81.2.69.0/24", "10.0.0.0/8", "2001:db8::/32"}) {
+          if (!chance(40)) continue;
+          s["latency_prefixes/" + std::to_string(region) + "/" + prefix] =
+              latencyRow(region, prefix, 1 + pick(40) * 0.5);
+        }
+      }
+    }
+    return s;
+  }
+
+  // Deterministic on every platform, unlike the distributions of <random>.
+  size_t pick(size_t n) { return rng_() % n; }
+  bool chance(int percent) { return static_cast<int>(pick(100)) < percent; }
+  template <typename T>
+  void shuffle(std::vector<T>& v) {
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[pick(i)]);
+  }
+
+ private:
+  // Ids 1..max_id, each present at 60%, with distinct names from `pool`.
+  template <typename MakeRow>
+  std::vector<int64_t> named(State& s, const std::string& table, std::vector<std::string> pool,
+                             int64_t max_id, MakeRow make_row) {
+    shuffle(pool);
+    std::vector<int64_t> ids;
+    for (int64_t id = 1; id <= max_id; ++id) {
+      if (!chance(60)) continue;
+      s[table + "/" + std::to_string(id)] = make_row(id, pool[ids.size()]);
+      ids.push_back(id);
+    }
+    return ids;
+  }
+
+  std::mt19937 rng_;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "replica store: property: random states A and B, a full load of B or B's changes in any order "
+    "after A, both hold exactly B with the health of kept endpoints") {
+  test::TempDir dir;
+  zones::Database full(dir.file("full.db")), watched(dir.file("watched.db"));
+  RandomConfig random(20240610);
+  State a = random.next();
+  int failures = 0;
+  for (int i = 0; i < 300 && failures < 3; ++i) {
+    const State b = random.next();
+    std::vector<zones::ReplicaChange> changes = diff(a, b);
+    random.shuffle(changes);  // etcd delivers a txn's events in the writer's order
+    const std::string what = transition(full, watched, a, b, changes);
+    if (!what.empty()) {
+      ++failures;
+      FAIL_CHECK("iteration " << i << ":\n" << what);
+    }
+    a = b;
+  }
+  CHECK(failures == 0);
 }
