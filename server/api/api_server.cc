@@ -427,7 +427,8 @@ class ApiServer::Impl {
           403, "Forbidden",
           "the read-only token may GET; " + exchange.request.method + " needs the write token");
     }
-    if (exchange.match.route->writes && !config_.writes_refused.empty()) {
+    if (exchange.match.route->writes && !exchange.match.route->cluster_aware &&
+        !config_.writes_refused.empty()) {
       return problem(503, "Writes unavailable", config_.writes_refused);
     }
     exchange.request.params = exchange.match.params;

@@ -76,6 +76,12 @@ struct ApiHooks {
   /// the table's view alone.
   std::function<nlohmann::json(nlohmann::json table_view)> health;
   std::function<void()> changed;  // after each successful write
+  /// DELETE /api/v1/vantages/{name} in cluster mode, for a vantage this node
+  /// knows and does not count as live: removes it in etcd (its rows, and a
+  /// removal mark every node's health sync acts on; cluster/health_keys.h).
+  /// Throws zones::ConflictError while its lease lives. Empty (single-node):
+  /// the route deletes the local rows.
+  std::function<void(const std::string& vantage)> remove_vantage;
 };
 
 /// "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening TCP socket

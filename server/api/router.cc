@@ -93,6 +93,12 @@ void Router::add(const std::string& method, const std::string& pattern, Handler 
   routes_.push_back(std::move(route));
 }
 
+void Router::addClusterAware(const std::string& method, const std::string& pattern,
+                             Handler handler) {
+  add(method, pattern, std::move(handler));
+  routes_.back().cluster_aware = true;
+}
+
 void Router::addPublic(const std::string& method, const std::string& pattern, Handler handler) {
   add(method, pattern, std::move(handler));
   routes_.back().writes = false;

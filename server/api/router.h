@@ -52,6 +52,9 @@ struct Route {
   Handler handler;
   size_t body_limit = kDefaultBodyLimit;
   bool writes = false;  // POST/PUT/PATCH/DELETE: calls hooks.changed() on success
+  /// A write that cluster mode makes itself (through an ApiHooks callback to
+  /// etcd), so ApiConfig::writes_refused does not refuse it.
+  bool cluster_aware = false;
 };
 
 struct Match {
@@ -74,6 +77,8 @@ class Router {
   /// Routes outside /api/v1 (metrics, healthz): never count as writes. (The
   /// server asks for the token on every path under /api/, matched or not.)
   void addPublic(const std::string& method, const std::string& pattern, Handler handler);
+  /// A write route that works in cluster mode too (Route::cluster_aware).
+  void addClusterAware(const std::string& method, const std::string& pattern, Handler handler);
 
   /// Matches a path as sent (see decodePath; throws its HttpError). HEAD
   /// matches GET.
