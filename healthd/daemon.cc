@@ -56,11 +56,23 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)), rng_(std::
         uv_async_send(config_async_);
       },
       pulse_);
+  if (!options_.etcd.empty()) {
+    cluster::HealthPublisherOptions publish;
+    publish.etcd.endpoints = options_.etcd;
+    publish.vantage = options_.vantage.name;
+    publish.latitude = options_.vantage.latitude;
+    publish.longitude = options_.vantage.longitude;
+    publish.lease_ttl = options_.lease_ttl;
+    publisher_ = std::make_unique<cluster::HealthPublisher>(
+        publish, [this] { return pulse_.sinceMs() <= StoreWorker::kLoopStalledMs; });
+    store_->publishInstead([this](const RowChanges& changes) { publisher_->submit(changes); });
+  }
 }
 
 Daemon::~Daemon() {
   slots_.clear();
   if (store_) store_->stop();
+  publisher_.reset();  // after the store thread, which submits to it
   gate_.reset();
   curl_.reset();
   resolver_.reset();  // lookups still running are left to finish on their own
@@ -81,7 +93,10 @@ int Daemon::run() {
     cap << "none";
   }
   log::info("vantage " + options_.vantage.name + ", database " + options_.db_path + ", probe cap " +
-            cap.str());
+            cap.str() +
+            (options_.etcd.empty() ? std::string()
+                                   : ", cluster mode: publishing to etcd, lease TTL " +
+                                         std::to_string(options_.lease_ttl.count()) + " s"));
   uv_run(&loop_, UV_RUN_DEFAULT);
   return 0;
 }
