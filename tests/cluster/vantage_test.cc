@@ -302,6 +302,58 @@ TEST_CASE(
     CHECK(waitUntil([&] { return hosts[h]->answer("svc.example.com") == kBackup; }, 10s));
   }
 
+  // meridianctl vantage list|remove, through host 1's API. h3 stops
+  // cleanly (its lease is revoked, so it is gone at once), then is removed:
+  // every node forgets its rows. A live vantage cannot be removed.
+  auto ctl = [&](const std::string& args) {
+    const CommandResult r = net.run(
+        1, {"/bin/sh", "-c",
+            buildPath("tools/meridianctl/meridianctl") + " --api http://" + hosts[1]->addr() +
+                ":8053 --token-file " + hosts[1]->db + ".token " + args + " 2>&1"});
+    return r.output;
+  };
+  // explain shows each vantage's vote on the checked endpoint.
+  {
+    const CommandResult r =
+        net.run(1, {"/bin/sh", "-c",
+                    "curl -s --max-time 3 -H \"Authorization: Bearer $(cat " + hosts[1]->db +
+                        ".token)\" 'http://" + hosts[1]->addr() +
+                        ":8053/api/v1/explain?name=svc.example.com&client=192.0.2.77'"});
+    const nlohmann::json explain = nlohmann::json::parse(r.output, nullptr, false);
+    REQUIRE_MESSAGE(explain.is_object(), r.output);
+    const nlohmann::json& flaky = explain["ranking"][0]["endpoints"][0];
+    CHECK_MESSAGE(flaky["vote"] == "quorum", explain.dump());
+    std::map<std::string, std::string> votes;
+    for (const auto& v : flaky["votes"]) {
+      votes[v["vantage"]] = std::string(v["healthy"].get<bool>() ? "up" : "down") +
+                            (v["counted"].get<bool>() ? "" : "/not counted");
+    }
+    const std::map<std::string, std::string> expected = {
+        {"h1", "up"}, {"h2", "down"}, {"h3", "down"}};
+    CHECK_MESSAGE(votes == expected, explain.dump());
+  }
+
+  hosts[3]->stopHealthd();
+  CHECK_MESSAGE(waitUntil([&] { return hosts[1]->vote("h3") == "stale-down"; }, 10s),
+                hosts[1]->health().dump());
+  const std::string list = ctl("vantage list");
+  CHECK_MESSAGE(list.find("h1") != std::string::npos, list);
+  CHECK_MESSAGE(list.find("live") != std::string::npos, list);
+  CHECK_MESSAGE(list.find("gone") != std::string::npos, list);  // h3
+  const std::string health_table = ctl("health");
+  CHECK_MESSAGE(health_table.find("h3:gone") != std::string::npos, health_table);
+  CHECK_MESSAGE(health_table.find("h3-") == std::string::npos, health_table);
+  const std::string refused = ctl("vantage remove h1");
+  CHECK_MESSAGE(refused.find("live") != std::string::npos, refused);
+  const std::string removed = ctl("vantage remove h3");
+  CHECK_MESSAGE(removed.find("removed vantage h3") != std::string::npos, removed);
+  for (int h = 1; h <= 3; ++h) {
+    CAPTURE(h);
+    CHECK_MESSAGE(waitUntil([&] { return hosts[h]->vote("h3") == "none"; }, 10s),
+                  hosts[h]->health().dump());
+  }
+  CHECK(ctl("vantage list").find("h3") == std::string::npos);
+
   for (auto& [h, host] : hosts) {
     host->stopHealthd();
     host->stopMeridiand();
