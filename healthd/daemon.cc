@@ -202,7 +202,9 @@ void Daemon::setUp(Slot& slot, const EndpointConfig& config, bool fresh,
     return;
   }
   slot.health.configure(thresholds(config.liveness), thresholds(config.readiness), now);
-  if (fresh && config.stored) slot.health.seed(*config.stored);
+  // In cluster mode the stored row is the replica's copy of what this
+  // vantage published under its previous lease, which is gone: publish again.
+  if (fresh && config.stored) slot.health.seed(*config.stored, options_.etcd.empty());
   slot.health.setConfigError(config.error, now);
   if (address_changed) slot.health.resetRtt();
 

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include "cluster/etcd_client.h"
+#include "cluster/health_keys.h"
 #include "tests/support/dns_test_util.h"
 #include "tests/support/etcd_cluster.h"
 #include "tests/support/example_zone.h"
@@ -312,6 +314,26 @@ TEST_CASE(
                 ":8053 --token-file " + hosts[1]->db + ".token " + args + " 2>&1"});
     return r.output;
   };
+  // A healthd restarted cleanly (SIGTERM revokes its lease: its keys go)
+  // publishes its rows again, although nothing changed in what it sees (h2:
+  // still down, so not even an RTT moves).
+  {
+    cluster::EtcdClient client({.endpoints = etcd.clientUrls()});
+    auto rowsInEtcd = [&] {
+      try {
+        return client.get(cluster::rowsPrefix("h2"), {.prefix = true, .count_only = true}).count;
+      } catch (const cluster::EtcdError&) {
+        return int64_t{-1};
+      }
+    };
+    REQUIRE(rowsInEtcd() == 1);
+    hosts[2]->stopHealthd();
+    CHECK(rowsInEtcd() == 0);
+    hosts[2]->startHealthd();
+    CHECK_MESSAGE(waitUntil([&] { return rowsInEtcd() == 1; }, 10s), hosts[2]->logs());
+    CHECK(waitUntil([&] { return hosts[1]->vote("h2") == "down"; }, 10s));
+  }
+
   // explain shows each vantage's vote on the checked endpoint.
   {
     const CommandResult r =
