@@ -1,11 +1,12 @@
 #include "healthd/daemon.h"
 
+#include <algorithm>
 #include <csignal>
 #include <set>
 #include <sstream>
 
-#include "healthd/uv_util.h"
 #include "common/log.h"
+#include "healthd/uv_util.h"
 
 namespace meridian::healthd {
 
@@ -63,6 +64,10 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)), rng_(std::
     publish.latitude = options_.vantage.latitude;
     publish.longitude = options_.vantage.longitude;
     publish.lease_ttl = options_.lease_ttl;
+    // A renewal stuck on a member that lost its leader must give up (and try
+    // the next member) well before the lease runs out: TTL/3 per request.
+    publish.etcd.request_timeout =
+        std::max<std::chrono::milliseconds>(std::chrono::seconds(1), options_.lease_ttl / 3);
     publisher_ = std::make_unique<cluster::HealthPublisher>(
         publish, [this] { return pulse_.sinceMs() <= StoreWorker::kLoopStalledMs; });
     store_->publishInstead([this](const RowChanges& changes) { publisher_->submit(changes); });
