@@ -1,11 +1,12 @@
 #include "healthd/daemon.h"
 
+#include <algorithm>
 #include <csignal>
 #include <set>
 #include <sstream>
 
-#include "healthd/uv_util.h"
 #include "common/log.h"
+#include "healthd/uv_util.h"
 
 namespace meridian::healthd {
 
@@ -56,11 +57,27 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)), rng_(std::
         uv_async_send(config_async_);
       },
       pulse_);
+  if (!options_.etcd.empty()) {
+    cluster::HealthPublisherOptions publish;
+    publish.etcd.endpoints = options_.etcd;
+    publish.vantage = options_.vantage.name;
+    publish.latitude = options_.vantage.latitude;
+    publish.longitude = options_.vantage.longitude;
+    publish.lease_ttl = options_.lease_ttl;
+    // A renewal stuck on a member that lost its leader must give up (and try
+    // the next member) well before the lease runs out: TTL/3 per request.
+    publish.etcd.request_timeout =
+        std::max<std::chrono::milliseconds>(std::chrono::seconds(1), options_.lease_ttl / 3);
+    publisher_ = std::make_unique<cluster::HealthPublisher>(
+        publish, [this] { return pulse_.sinceMs() <= StoreWorker::kLoopStalledMs; });
+    store_->publishInstead([this](const RowChanges& changes) { publisher_->submit(changes); });
+  }
 }
 
 Daemon::~Daemon() {
   slots_.clear();
   if (store_) store_->stop();
+  publisher_.reset();  // after the store thread, which submits to it
   gate_.reset();
   curl_.reset();
   resolver_.reset();  // lookups still running are left to finish on their own
@@ -81,7 +98,10 @@ int Daemon::run() {
     cap << "none";
   }
   log::info("vantage " + options_.vantage.name + ", database " + options_.db_path + ", probe cap " +
-            cap.str());
+            cap.str() +
+            (options_.etcd.empty() ? std::string()
+                                   : ", cluster mode: publishing to etcd, lease TTL " +
+                                         std::to_string(options_.lease_ttl.count()) + " s"));
   uv_run(&loop_, UV_RUN_DEFAULT);
   return 0;
 }
@@ -187,7 +207,9 @@ void Daemon::setUp(Slot& slot, const EndpointConfig& config, bool fresh,
     return;
   }
   slot.health.configure(thresholds(config.liveness), thresholds(config.readiness), now);
-  if (fresh && config.stored) slot.health.seed(*config.stored);
+  // In cluster mode the stored row is the replica's copy of what this
+  // vantage published under its previous lease, which is gone: publish again.
+  if (fresh && config.stored) slot.health.seed(*config.stored, options_.etcd.empty());
   slot.health.setConfigError(config.error, now);
   if (address_changed) slot.health.resetRtt();
 

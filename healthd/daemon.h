@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/health_publish.h"
 #include "healthd/curl_multi.h"
 #include "healthd/endpoint_config.h"
 #include "healthd/endpoint_health.h"
@@ -30,6 +32,10 @@ struct DaemonOptions {
   std::string db_path;
   VantageInfo vantage;
   double max_probes_per_s = 1000;  // 0: no cap
+  /// Cluster mode (non-empty): publish to these etcd endpoints under a lease
+  /// of lease_ttl instead of writing the database (cluster/health_publish.h).
+  std::vector<std::string> etcd;
+  std::chrono::seconds lease_ttl{15};
 };
 
 class Daemon {
@@ -80,6 +86,7 @@ class Daemon {
   PendingRows pending_;
   LoopPulse pulse_;
   uv_timer_t* pulse_timer_;
+  std::unique_ptr<cluster::HealthPublisher> publisher_;  // cluster mode
   std::unique_ptr<StoreWorker> store_;
   std::map<int64_t, Slot> slots_;
 

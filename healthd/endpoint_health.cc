@@ -53,7 +53,7 @@ void EndpointHealth::configure(std::optional<Thresholds> liveness,
   updateHealthy(now_ms);
 }
 
-void EndpointHealth::seed(const HealthRow& stored) {
+void EndpointHealth::seed(const HealthRow& stored, bool written) {
   auto seedCheck = [](std::optional<Hysteresis>& h, std::optional<bool> ok) {
     if (h && ok) h->seed(*ok ? CheckState::kUp : CheckState::kDown);
   };
@@ -64,7 +64,7 @@ void EndpointHealth::seed(const HealthRow& stored) {
   transitions_ = stored.transitions;
   last_error_ = stored.last_error;
   rtt_.seed(stored.rtt_ms);
-  written_ = stored;
+  if (written) written_ = stored;
   // The stored row may disagree with the current checks (one was added while
   // healthd was down); recompute so the next write is consistent.
   updateHealthy(stored.updated_at);

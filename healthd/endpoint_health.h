@@ -45,8 +45,10 @@ class EndpointHealth {
                  int64_t now_ms);
 
   /// Continues from a stored row (healthd restarted): states, since,
-  /// transitions, last error and RTT. The seeded row counts as written.
-  void seed(const HealthRow& stored);
+  /// transitions, last error and RTT. The seeded row counts as written
+  /// unless `written` is false (cluster mode: the row came from the replica,
+  /// but etcd lost it with the old lease, so the next result must go out).
+  void seed(const HealthRow& stored, bool written = true);
 
   /// The stored check specs cannot be used: the endpoint is reported
   /// unhealthy with `error` until a valid spec arrives (nullopt clears it).

@@ -61,8 +61,15 @@ class StoreWorker {
               ConfigCallback on_config, const LoopPulse& pulse);
   ~StoreWorker();
 
+  /// Cluster mode: changed rows go to `publish` (on the store thread)
+  /// instead of SQLite, and no heartbeat is written; the file is the node's
+  /// replica, written by meridiand alone. Call before start().
+  void publishInstead(std::function<void(const RowChanges&)> publish) {
+    publish_ = std::move(publish);
+  }
+
   /// Writes the vantage row once (so a bad database fails here, on the
-  /// caller's thread), then starts the thread.
+  /// caller's thread), then starts the thread. Cluster mode writes nothing.
   void start();
   /// Re-read the endpoints on the next tick even if nothing changed (SIGHUP).
   void requestReload();
@@ -81,6 +88,7 @@ class StoreWorker {
   PendingRows& pending_;
   ConfigCallback on_config_;
   const LoopPulse& pulse_;
+  std::function<void(const RowChanges&)> publish_;
 
   std::thread thread_;
   std::mutex mutex_;

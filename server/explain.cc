@@ -10,6 +10,7 @@
 #include "server/query_handler.h"
 #include "server/steering/steer.h"
 #include "wire/name.h"
+#include "zones/model.h"
 #include "zones/validation.h"
 #include "zones/zone_io.h"
 
@@ -96,6 +97,22 @@ nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName
           {"checked", endpoint.has_checks}};
       if (e < health.endpoints.size() && health.endpoints[e].reported) {
         item["healthy"] = health.endpoints[e].healthy;
+      }
+      if (endpoint.has_checks) {
+        // Each vantage's vote, and the policy that turned them into "healthy".
+        item["vote"] = zones::toJson(endpoint.vote);
+        nlohmann::json votes = nlohmann::json::array();
+        for (size_t v = 0; v < health.vantages.size(); ++v) {
+          const steering::VantageSay say = health.say(e, v);
+          if (say == steering::VantageSay::kNoRow) continue;
+          const bool up =
+              say == steering::VantageSay::kUp || say == steering::VantageSay::kUpNotCounted;
+          const bool counted =
+              say == steering::VantageSay::kUp || say == steering::VantageSay::kDown;
+          votes.push_back(
+              {{"vantage", health.vantages[v].name}, {"healthy", up}, {"counted", counted}});
+        }
+        item["votes"] = std::move(votes);
       }
       bool chosen = false;
       for (uint8_t k = 0; k < result.count; ++k) chosen |= result.endpoints[k] == e;

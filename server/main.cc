@@ -25,11 +25,13 @@
 #include "cluster/config_writer.h"
 #include "cluster/etcd_types.h"
 #include "cluster/node_registry.h"
+#include "cluster/health_sync.h"
 #include "cluster/replica_sync.h"
 #include "common/log.h"
 #include "common/socket_address.h"
 #include "geo/mmdb.h"
 #include "server/api/api_server.h"
+#include "server/api/http.h"
 #include "server/cookies.h"
 #include "server/demo.h"
 #include "server/dns_service.h"
@@ -452,6 +454,16 @@ int run(const Options& options) {
     }
     return report;
   };
+  // Cluster mode: the vantages' observations, from etcd into the health
+  // tables of the replica (cluster/health_sync.h).
+  std::unique_ptr<cluster::HealthSync> health_sync;
+  if (!options.etcd.empty()) {
+    cluster::HealthSyncOptions health_options;
+    health_options.etcd.endpoints = cluster::parseEndpoints(options.etcd);
+    health_options.db_path = options.db_path;
+    health_options.stale_after_ms = config.health.stale_after_ms;
+    health_sync = std::make_unique<cluster::HealthSync>(health_options, [&dns] { dns.pollNow(); });
+  }
   for (const std::string& address : dns.boundAddresses()) {
     log::info("serving DNS on " + address + " (udp+tcp, " + std::to_string(config.threads) +
               " threads)");
@@ -512,6 +524,16 @@ int run(const Options& options) {
     hooks.cluster = [&self, &view_client] {
       return cluster::clusterView(self(), view_client.get(), zones::nowMillis());
     };
+    if (!options.etcd.empty()) {
+      hooks.remove_vantage = [urls = cluster::parseEndpoints(options.etcd)](const std::string& v) {
+        cluster::EtcdClient client({.endpoints = urls});
+        try {
+          cluster::removeVantage(client, v);
+        } catch (const cluster::EtcdError& e) {
+          throw api::HttpError(503, "etcd unavailable", e.what());
+        }
+      };
+    }
     api_server = std::make_unique<api::ApiServer>(api_config, hooks);
     api_server->start();
     api_bound = apiAddress(options.api_listen, api_server->port());
@@ -577,6 +599,7 @@ int run(const Options& options) {
 
   if (api_server) api_server->stop();
   registry.reset();  // revokes its lease: this node leaves the list at once
+  health_sync.reset();
   replica.reset();
   dns.stop();
   logStats(dns);

@@ -1,5 +1,7 @@
 #include "zones/health_store.h"
 
+#include "zones/model.h"
+
 namespace meridian::zones {
 
 namespace {
@@ -21,7 +23,9 @@ std::optional<double> doubleColumn(const Statement& s, int column) {
 
 }  // namespace
 
-void writeHealthRows(Database& db, const std::string& vantage, const HealthRowChanges& changes) {
+std::vector<int64_t> writeHealthRows(Database& db, const std::string& vantage,
+                                     const HealthRowChanges& changes) {
+  std::vector<int64_t> skipped;
   // INSERT ... SELECT ... WHERE EXISTS: an endpoint deleted after its probe
   // finished gets no row (a plain INSERT would fail the foreign key and
   // with it the whole batch).
@@ -52,7 +56,30 @@ void writeHealthRows(Database& db, const std::string& vantage, const HealthRowCh
     }
     upsert.bind(9, row->transitions).bind(10, row->updated_at);
     upsert.run();
+    if (db.changes() == 0) skipped.push_back(id);
   }
+  return skipped;
+}
+
+void touchVantages(Database& db, const std::vector<std::string>& vantages, int64_t now_ms) {
+  Statement touch = db.prepare("UPDATE vantages SET last_write = ?2 WHERE name = ?1");
+  for (const std::string& v : vantages) {
+    touch.reset();
+    touch.bind(1, v).bind(2, now_ms).run();
+  }
+}
+
+void retireVantage(Database& db, const std::string& vantage, int64_t last_write_ms) {
+  db.prepare("UPDATE vantages SET last_write = ?2 WHERE name = ?1 AND last_write > ?2")
+      .bind(1, vantage)
+      .bind(2, last_write_ms)
+      .run();
+}
+
+bool deleteVantage(Database& db, const std::string& vantage) {
+  db.prepare("DELETE FROM health WHERE vantage = ?1").bind(1, vantage).run();
+  db.prepare("DELETE FROM vantages WHERE name = ?1").bind(1, vantage).run();
+  return db.changes() > 0;
 }
 
 void writeVantageHeartbeat(Database& db, const std::string& vantage, std::optional<double> latitude,
@@ -106,11 +133,12 @@ std::vector<EndpointOutline> listEndpointOutlines(Database& db) {
   std::vector<EndpointOutline> out;
   Statement s = db.prepare(
       "SELECT e.id, e.name, r.name, e.address, e.state, "
-      "e.check_spec IS NOT NULL OR e.readiness_spec IS NOT NULL "
+      "e.check_spec IS NOT NULL OR e.readiness_spec IS NOT NULL, e.vote_policy "
       "FROM endpoints e JOIN regions r ON r.id = e.region_id ORDER BY e.name");
   while (s.step()) {
     out.push_back({s.columnInt(0), s.columnText(1), s.columnText(2), s.columnText(3),
-                   s.columnText(4), s.columnInt(5) != 0});
+                   s.columnText(4), s.columnInt(5) != 0,
+                   votePolicyFromColumn(s.columnOptionalText(6))});
   }
   return out;
 }

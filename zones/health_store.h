@@ -18,6 +18,7 @@
 
 #include "zones/database.h"
 #include "zones/health_row.h"
+#include "zones/health_vote.h"
 
 namespace meridian::zones {
 
@@ -26,12 +27,31 @@ namespace meridian::zones {
 /// Upserts and deletes `vantage`'s rows as `changes` says. A row for an
 /// endpoint that no longer exists is skipped (its probe may finish after the
 /// endpoint was deleted; a failing foreign key would lose the whole batch).
-void writeHealthRows(Database& db, const std::string& vantage, const HealthRowChanges& changes);
+/// Returns the ids of the skipped rows (cluster mode retries them: a row
+/// can arrive from etcd before the endpoint's configuration does).
+std::vector<int64_t> writeHealthRows(Database& db, const std::string& vantage,
+                                     const HealthRowChanges& changes);
 
 /// The vantage's heartbeat: creates or updates its `vantages` row with the
 /// location (both coordinates or neither) and last_write = now_ms.
 void writeVantageHeartbeat(Database& db, const std::string& vantage, std::optional<double> latitude,
                            std::optional<double> longitude, int64_t now_ms);
+
+// --- Writes (meridiand in cluster mode, and vantage removal) ------------------
+
+/// Sets the vantages' last_write to now_ms (vantages with no row are left
+/// alone): cluster mode's liveness, refreshed while their etcd lease lives.
+/// Changes only timestamps, so it moves the liveness generation alone.
+void touchVantages(Database& db, const std::vector<std::string>& vantages, int64_t now_ms);
+
+/// Moves the vantage's last_write back to at most `last_write_ms` (never
+/// forward): cluster mode's "this vantage's lease is gone", so its votes
+/// stop counting at once while its rows stay, as a stopped healthd's do.
+void retireVantage(Database& db, const std::string& vantage, int64_t last_write_ms);
+
+/// Deletes the vantage's rows and its `vantages` row; returns whether it
+/// had a `vantages` row.
+bool deleteVantage(Database& db, const std::string& vantage);
 
 // --- Reads -------------------------------------------------------------------
 
@@ -59,6 +79,7 @@ struct EndpointOutline {
   int64_t id = 0;
   std::string name, region, address, state;
   bool checked = false;  // has a liveness or a readiness check
+  VotePolicy vote;
 };
 
 /// Every endpoint with its region's name, in endpoint name order.

@@ -10,10 +10,18 @@
 //    partitioned) must not keep voting with what it saw back then.
 //  - When no vantage is still writing, every vantage's row counts: the last
 //    known states stand (meridiand's stale period; it fails open later).
-//  - Healthy unless most counted rows say down (down <= up): one vantage's
-//    broken path must not take an endpoint out for everyone. With one
-//    vantage its word stands; with three, one saying down leaves it up; a
-//    tie is healthy.
+//  - The endpoint's vote policy (VotePolicy, set per endpoint through the
+//    API) turns the counted rows into a verdict:
+//      quorum (default): healthy unless most counted rows say down
+//        (down <= up): one vantage's broken path must not take an endpoint
+//        out for everyone. With one vantage its word stands; with three, one
+//        saying down leaves it up; a tie is healthy.
+//      any: down as soon as one counted row says down.
+//      all: down only when every counted row says down.
+//      healthy_share S (0 < S <= 1): healthy while at least S of the counted
+//        rows say healthy, as Route 53 counts its checkers (S = 0.18: with 3
+//        vantages 1 healthy is enough, 1/3 = 0.33 >= 0.18; with 10, 2 are
+//        needed, 1/10 = 0.1 < 0.18 but 2/10 = 0.2 >= 0.18).
 //  - No counted row: not reported (the caller decides what that means).
 //
 // Pure functions of their arguments (callers pass the clock); any thread.
@@ -25,6 +33,16 @@ namespace meridian::zones {
 
 /// meridiand's default for --health-stale-after, in ms.
 inline constexpr int64_t kDefaultStaleAfterMs = 15000;
+
+/// How an endpoint's counted rows become a verdict (see the rule above).
+struct VotePolicy {
+  enum class Kind : uint8_t { kQuorum, kAny, kAll, kHealthyShare };
+  Kind kind = Kind::kQuorum;
+  double healthy_share = 0;  // kHealthyShare only: (0, 1]
+
+  bool operator==(const VotePolicy&) const = default;
+  bool isDefault() const noexcept { return kind == Kind::kQuorum; }
+};
 
 /// What decides which rows take part, for one point in time.
 struct VoteRules {
@@ -54,8 +72,8 @@ struct VoteTally {
   /// Adds one row if the rules count it; returns whether it counted.
   bool add(const VoteRules& rules, const VantageVote& vote) noexcept;
   bool reported() const noexcept { return up + down > 0; }
-  /// The verdict (true while nothing is reported).
-  bool healthy() const noexcept { return down <= up; }
+  /// The verdict under `policy` (true while nothing is reported).
+  bool healthy(const VotePolicy& policy = {}) const noexcept;
 };
 
 /// The vote over all of one endpoint's rows.

@@ -227,6 +227,69 @@ nlohmann::json toJson(const Region& r) {
 
 // --- Endpoints ---------------------------------------------------------------
 
+VotePolicy parseVotePolicy(const nlohmann::json& value, const std::string& field) {
+  VotePolicy p;
+  if (value.is_string()) {
+    const std::string text = value.get<std::string>();
+    if (text == "quorum") return p;
+    if (text == "any") {
+      p.kind = VotePolicy::Kind::kAny;
+      return p;
+    }
+    if (text == "all") {
+      p.kind = VotePolicy::Kind::kAll;
+      return p;
+    }
+    throw ValidationError(field, "\"" + text +
+                                     "\" is not a vote policy; use \"quorum\", \"any\", \"all\" "
+                                     "or {\"healthy_share\": 0.18}");
+  }
+  if (!value.is_object()) {
+    throw ValidationError(field,
+                          "must be \"quorum\", \"any\", \"all\" or {\"healthy_share\": N}, not " +
+                              jsonTypeName(value));
+  }
+  ObjectReader in(value, field, {"healthy_share"});
+  const std::string share_field = in.path("healthy_share");
+  const nlohmann::json* share = in.raw("healthy_share");
+  if (share == nullptr || !share->is_number()) {
+    throw ValidationError(share_field, "is required: a number greater than 0 and at most 1");
+  }
+  const double s = share->get<double>();
+  if (!(s > 0 && s <= 1)) {
+    throw ValidationError(share_field, "is out of range (greater than 0, at most 1)");
+  }
+  p.kind = VotePolicy::Kind::kHealthyShare;
+  p.healthy_share = s;
+  return p;
+}
+
+std::optional<std::string> votePolicyToColumn(const VotePolicy& policy) {
+  if (policy.isDefault()) return std::nullopt;
+  return toJson(policy).dump();
+}
+
+VotePolicy votePolicyFromColumn(const std::optional<std::string>& text) {
+  if (!text) return {};
+  const nlohmann::json value = nlohmann::json::parse(*text, nullptr, false);
+  if (value.is_discarded()) throw ValidationError("vote", "stored value is not JSON: " + *text);
+  return parseVotePolicy(value, "vote");
+}
+
+nlohmann::json toJson(const VotePolicy& p) {
+  switch (p.kind) {
+    case VotePolicy::Kind::kAny:
+      return "any";
+    case VotePolicy::Kind::kAll:
+      return "all";
+    case VotePolicy::Kind::kHealthyShare:
+      return {{"healthy_share", p.healthy_share}};
+    case VotePolicy::Kind::kQuorum:
+      break;
+  }
+  return "quorum";
+}
+
 void validateEndpoint(const Endpoint& e) {
   validateObjectName(e.name, "name");
   validateObjectName(e.region, "region");
@@ -239,11 +302,16 @@ void validateEndpoint(const Endpoint& e) {
   if (e.capacity && (*e.capacity < 1 || *e.capacity > 1000000000)) {
     throw ValidationError("capacity", "is out of range (1..1000000000)");
   }
+  if (e.vote.kind == VotePolicy::Kind::kHealthyShare &&
+      !(e.vote.healthy_share > 0 && e.vote.healthy_share <= 1)) {
+    throw ValidationError("vote.healthy_share", "is out of range (greater than 0, at most 1)");
+  }
 }
 
 Endpoint parseEndpoint(const nlohmann::json& body, const std::optional<std::string>& path_name) {
   ObjectReader in(
-      body, "", {"name", "region", "address", "weight", "capacity", "state", "check", "readiness"});
+      body, "",
+      {"name", "region", "address", "weight", "capacity", "state", "check", "readiness", "vote"});
   Endpoint e;
   if (path_name) {
     checkPathName(in.optionalString("name"), *path_name);
@@ -260,6 +328,7 @@ Endpoint parseEndpoint(const nlohmann::json& body, const std::optional<std::stri
   if (auto state = in.optionalString("state")) e.state = adminStateFromString(*state, "state");
   e.check = optionalCheck(in, "check");
   e.readiness = optionalCheck(in, "readiness");
+  if (in.has("vote")) e.vote = parseVotePolicy(*in.raw("vote"), in.path("vote"));
   validateEndpoint(e);
   return e;
 }
@@ -275,7 +344,8 @@ nlohmann::json toJson(const Endpoint& e) {
           {"capacity", e.capacity ? nlohmann::json(*e.capacity) : nlohmann::json(nullptr)},
           {"state", toString(e.state)},
           {"check", optional(e.check)},
-          {"readiness", optional(e.readiness)}};
+          {"readiness", optional(e.readiness)},
+          {"vote", toJson(e.vote)}};
 }
 
 // --- Steered names -----------------------------------------------------------

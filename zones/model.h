@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "zones/check_spec.h"
+#include "zones/health_vote.h"
 #include "zones/validation.h"
 
 namespace meridian::zones {
@@ -45,6 +46,8 @@ struct Region {
 };
 
 /// An address in one region. `check`/`readiness` absent = counts as healthy.
+/// `vote`: how the vantages' rows decide its health (zones/health_vote.h);
+/// JSON "quorum" (default), "any", "all" or {"healthy_share": 0.18}.
 struct Endpoint {
   std::string name;
   std::string region;
@@ -54,6 +57,7 @@ struct Endpoint {
   AdminState state = AdminState::kUp;
   std::optional<CheckSpec> check;
   std::optional<CheckSpec> readiness;
+  VotePolicy vote;
   bool isIpv6() const { return address.find(':') != std::string::npos; }
 };
 
@@ -102,6 +106,18 @@ SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone
                              const std::string& owner);
 /// {"entries":[{"prefix":...,"region":...,"rtt_ms":...}, ...]}
 std::vector<LatencyEntry> parseLatency(const nlohmann::json& body);
+
+/// An endpoint's "vote" value; ValidationError naming `field` (or
+/// `field`.healthy_share) when it is not one of the forms above.
+VotePolicy parseVotePolicy(const nlohmann::json& value, const std::string& field);
+/// "quorum", "any", "all" or {"healthy_share": S}; parseVotePolicy reads it back.
+nlohmann::json toJson(const VotePolicy& policy);
+
+/// The endpoints.vote_policy column: NULL for the default (quorum), else
+/// toJson(policy) as text. FromColumn throws ValidationError("vote", ...) for
+/// text that is not a policy (an edit outside the API).
+std::optional<std::string> votePolicyToColumn(const VotePolicy& policy);
+VotePolicy votePolicyFromColumn(const std::optional<std::string>& text);
 
 /// Re-checks a struct built in code (the parsers call these too).
 void validateRegion(const Region& region);

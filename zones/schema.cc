@@ -219,6 +219,14 @@ CREATE TRIGGER vantages_update_liveness AFTER UPDATE ON vantages
     OR old.longitude IS NOT new.longitude) BEGIN
   UPDATE meta SET value = value + 1 WHERE key = 'liveness_generation'; END;
 )sql",
+
+      // 5: an endpoint's vote policy (zones/health_vote.h): how the rows of
+      // several vantages decide its health. NULL is the default, quorum;
+      // otherwise the JSON the API accepted ("any", "all",
+      // {"healthy_share":0.18}).
+      R"sql(
+ALTER TABLE endpoints ADD COLUMN vote_policy TEXT;
+)sql",
   };
   return kMigrations;
 }

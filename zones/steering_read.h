@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "zones/database.h"
+#include "zones/health_vote.h"
 
 namespace meridian::zones {
 
@@ -32,6 +33,7 @@ struct SteeringRows {
     int64_t weight = 0;
     std::string state;  // "up", "drain" or "down"
     bool has_checks = false;
+    VotePolicy vote;  // endpoints.vote_policy (zones/health_vote.h)
   };
   struct Steered {
     int64_t zone_id = 0;

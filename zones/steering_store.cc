@@ -50,12 +50,13 @@ Endpoint endpointFromRow(const Statement& row) {
   e.state = adminStateFromString(row.columnText(5), "state");
   e.check = checkFromColumn(row.columnOptionalText(6), "check");
   e.readiness = checkFromColumn(row.columnOptionalText(7), "readiness");
+  e.vote = votePolicyFromColumn(row.columnOptionalText(8));
   return e;
 }
 
 constexpr const char* kEndpointColumns =
     "SELECT e.name, r.name, e.address, e.weight, e.capacity, e.state, e.check_spec, "
-    "e.readiness_spec FROM endpoints e JOIN regions r ON r.id = e.region_id";
+    "e.readiness_spec, e.vote_policy FROM endpoints e JOIN regions r ON r.id = e.region_id";
 
 int64_t requireRegion(Database& db, const std::string& name, const std::string& field) {
   const auto id = regionId(db, name);
@@ -63,8 +64,8 @@ int64_t requireRegion(Database& db, const std::string& name, const std::string& 
   return *id;
 }
 
-// Binds the endpoint's columns as ?1..?8 (name, region id, address, weight,
-// capacity, state, check, readiness) for INSERT and UPDATE alike.
+// Binds the endpoint's columns as ?1..?9 (name, region id, address, weight,
+// capacity, state, check, readiness, vote policy) for INSERT and UPDATE alike.
 void bindEndpoint(Statement& s, const Endpoint& e, int64_t region_id) {
   s.bind(1, e.name)
       .bind(2, region_id)
@@ -73,7 +74,8 @@ void bindEndpoint(Statement& s, const Endpoint& e, int64_t region_id) {
       .bind(5, e.capacity)
       .bind(6, toString(e.state))
       .bind(7, checkToColumn(e.check))
-      .bind(8, checkToColumn(e.readiness));
+      .bind(8, checkToColumn(e.readiness))
+      .bind(9, votePolicyToColumn(e.vote));
 }
 
 // Regions a stored steered-name spec mentions (in "regions" or "geo_map").
@@ -299,7 +301,7 @@ Endpoint createEndpoint(Database& db, const Endpoint& endpoint) {
     if (exists.step()) throw ConflictError("endpoint " + endpoint.name + " already exists");
     Statement insert = db.prepare(
         "INSERT INTO endpoints(name, region_id, address, weight, capacity, state, check_spec, "
-        "readiness_spec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        "readiness_spec, vote_policy) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     bindEndpoint(insert, endpoint, region);
     insert.run();
     db.bumpConfigGeneration();
@@ -313,7 +315,7 @@ Endpoint replaceEndpoint(Database& db, const Endpoint& endpoint) {
     const int64_t region = requireRegion(db, endpoint.region, "region");
     Statement update = db.prepare(
         "UPDATE endpoints SET region_id = ?2, address = ?3, weight = ?4, capacity = ?5, "
-        "state = ?6, check_spec = ?7, readiness_spec = ?8 WHERE name = ?1");
+        "state = ?6, check_spec = ?7, readiness_spec = ?8, vote_policy = ?9 WHERE name = ?1");
     bindEndpoint(update, endpoint, region);
     update.run();
     if (db.changes() == 0) throw NotFoundError("endpoint " + endpoint.name + " does not exist");
@@ -336,7 +338,7 @@ Endpoint patchEndpoint(Database& db, const std::string& name, const nlohmann::js
     const int64_t region = requireRegion(db, result.region, "region");
     Statement update = db.prepare(
         "UPDATE endpoints SET region_id = ?2, address = ?3, weight = ?4, capacity = ?5, "
-        "state = ?6, check_spec = ?7, readiness_spec = ?8 WHERE name = ?1");
+        "state = ?6, check_spec = ?7, readiness_spec = ?8, vote_policy = ?9 WHERE name = ?1");
     bindEndpoint(update, result, region);
     update.run();
     db.bumpConfigGeneration();

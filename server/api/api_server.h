@@ -81,6 +81,12 @@ struct ApiHooks {
   /// GET /api/v1/cluster: this node's view of the cluster
   /// (cluster::clusterView). Empty -> 501.
   std::function<nlohmann::json()> cluster;
+  /// DELETE /api/v1/vantages/{name} in cluster mode, for a vantage this node
+  /// knows and does not count as live: removes it in etcd (its rows, and a
+  /// removal mark every node's health sync acts on; cluster/health_keys.h).
+  /// Throws zones::ConflictError while its lease lives. Empty (single-node):
+  /// the route deletes the local rows.
+  std::function<void(const std::string& vantage)> remove_vantage;
 };
 
 /// "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening TCP socket

@@ -104,6 +104,7 @@ CompiledSteering compileSteering(zones::Database& db) {
       const std::string& state = row.state;
       e.state = state == "drain" ? AdminState::kDrain : state == "down" ? AdminState::kDown : AdminState::kUp;
       e.has_checks = row.has_checks;
+      e.vote = row.vote;
       table->endpoints.push_back(std::move(e));
     }
     // Endpoints of a region are contiguous, in name order, so a region is a
@@ -211,8 +212,11 @@ CompiledSteering compileSteering(zones::Database& db) {
 }
 
 bool HealthTable::answersLike(const HealthTable& other) const {
+  // `says` only feeds explain, but a vantage changing its mind is a health
+  // change (never a heartbeat), so republishing for it is cheap and rare.
   if (mode != other.mode || region_count != other.region_count || region_rtt != other.region_rtt ||
-      endpoints.size() != other.endpoints.size() || vantages.size() != other.vantages.size()) {
+      endpoints.size() != other.endpoints.size() || vantages.size() != other.vantages.size() ||
+      says != other.says) {
     return false;
   }
   for (size_t i = 0; i < endpoints.size(); ++i) {
@@ -280,6 +284,7 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
     int64_t recovered_at = 0;
   };
   std::vector<Votes> votes(table.endpoints.size());
+  health->says.assign(table.endpoints.size() * health->vantages.size(), VantageSay::kNoRow);
   // RTT samples per (vantage, region), for the medians.
   std::vector<std::vector<float>> samples(health->vantages.size() * health->region_count);
   {
@@ -290,7 +295,11 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
       const Vantage& v = health->vantages[vantage->second];
       Votes& vote = votes[endpoint->second];
       const bool up = row.healthy;
-      if (!vote.tally.add(rules, {up, v.last_write_ms})) continue;  // ignore a dead vantage
+      const bool counted = vote.tally.add(rules, {up, v.last_write_ms});
+      health->says[endpoint->second * health->vantages.size() + vantage->second] =
+          counted ? (up ? VantageSay::kUp : VantageSay::kDown)
+                  : (up ? VantageSay::kUpNotCounted : VantageSay::kDownNotCounted);
+      if (!counted) continue;  // ignore a dead vantage
       health->endpoints[endpoint->second].reported = true;
       if (up && row.transitions > 0) vote.recovered_at = std::max(vote.recovered_at, row.since);
       if (up && row.rtt_ms) {
@@ -301,9 +310,10 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
     }
   }
   for (size_t e = 0; e < votes.size(); ++e) {
-    // Down only when most vantages that see it say so (zones/health_vote.h).
+    // The endpoint's vote policy over the counted rows (zones/health_vote.h;
+    // quorum: down only when most vantages that see it say so).
     EndpointHealth& h = health->endpoints[e];
-    h.healthy = votes[e].tally.healthy();
+    h.healthy = votes[e].tally.healthy(table.endpoints[e].vote);
     h.recovered_at_ms = h.healthy ? votes[e].recovered_at : 0;
   }
 

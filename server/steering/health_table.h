@@ -34,6 +34,9 @@ struct Vantage {
   bool fresh = false;         // counted in the vote when the table was built
 };
 
+/// One vantage's row for one endpoint, as the vote saw it (for explain).
+enum class VantageSay : uint8_t { kNoRow, kUp, kDown, kUpNotCounted, kDownNotCounted };
+
 struct HealthTable {
   HealthMode mode = HealthMode::kNoData;
   int64_t newest_write_ms = 0;
@@ -43,6 +46,13 @@ struct HealthTable {
   // -1 when that vantage measured nothing in that region.
   std::vector<float> region_rtt;
   size_t region_count = 0;
+  // What each vantage said of each endpoint: says[e * vantages.size() + v].
+  std::vector<VantageSay> says;
+
+  VantageSay say(size_t endpoint, size_t vantage) const noexcept {
+    const size_t i = endpoint * vantages.size() + vantage;
+    return i < says.size() ? says[i] : VantageSay::kNoRow;
+  }
 
   /// True when `other` answers every query exactly as this table does: the
   /// same mode, votes, slow-start times, RTTs and vantages. Timestamps of

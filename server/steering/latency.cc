@@ -71,14 +71,16 @@ const LatencyPrefixes::Length* matchPrefix(const LatencyPrefixes& table,
 }
 
 // The vantage whose RTTs apply to this client: the nearest one with
-// coordinates when the client is located, else -1 (meaning: all vantages).
+// coordinates whose votes count (a vantage that stopped writing, or whose
+// lease ended, has no RTTs in the table), when the client is located; else
+// -1 (meaning: all vantages).
 int nearestVantage(const HealthTable& health, const ClientView& client) noexcept {
   if (!client.located || !client.geo.has_location) return -1;
   int best = -1;
   double best_km = 0;
   for (size_t v = 0; v < health.vantages.size(); ++v) {
     const Vantage& vantage = health.vantages[v];
-    if (!vantage.has_location) continue;
+    if (!vantage.has_location || !vantage.fresh) continue;
     const double km = geo::greatCircleKm(client.geo.latitude, client.geo.longitude,
                                          vantage.latitude, vantage.longitude);
     if (best < 0 || km < best_km) {
@@ -123,7 +125,7 @@ void rankLatency(const PolicyInput& input, Ranking& out) noexcept {
   bool vantage_depends_on_client = vantage >= 0;
   if (vantage >= 0) {
     int located = 0;
-    for (const Vantage& v : input.health.vantages) located += v.has_location;
+    for (const Vantage& v : input.health.vantages) located += v.has_location && v.fresh;
     vantage_depends_on_client = located > 1;
   }
   out.vantage = static_cast<int16_t>(vantage);

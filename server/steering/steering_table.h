@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "zones/health_vote.h"
+
 namespace meridian::steering {
 
 inline constexpr size_t kMaxRegionsPerName = 32;
@@ -41,6 +43,7 @@ struct Endpoint {
   uint32_t weight = 100;
   AdminState state = AdminState::kUp;
   bool has_checks = false;  // without checks an endpoint counts as healthy
+  zones::VotePolicy vote;   // how the vantages' rows decide its health
 };
 
 /// A geo_map compiled for lookup without allocation: keys packed into an

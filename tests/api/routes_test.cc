@@ -467,6 +467,68 @@ TEST_CASE("api: the health summary is meridiand's vote: stale vantages have no s
   CHECK(a["healthy"] == false);  // 1 up : 2 down, all counted
 }
 
+TEST_CASE("api: an endpoint's vote policy is validated, stored, and decides the health summary") {
+  ApiFixture api;
+  api.seed();
+  auto endpoint = [](const json& vote) {
+    return json{{"name", "a"},
+                {"region", "eu-west"},
+                {"address", "192.0.2.1"},
+                {"check", {{"type", "tcp"}, {"port", 80}}},
+                {"vote", vote}};
+  };
+  // Bad values name the field.
+  for (const json& bad :
+       {json("most"), json(3), json{{"healthy_share", 0}}, json{{"healthy_share", 1.5}},
+        json{{"healthy_share", "18%"}}, json{{"share", 0.18}}, json::object()}) {
+    CAPTURE(bad.dump());
+    const HttpReply r = api.call("POST", "/api/v1/endpoints", endpoint(bad));
+    CHECK(r.status == 400);
+    CHECK(r.body.find("vote") != std::string::npos);
+  }
+  const HttpReply created = api.call("POST", "/api/v1/endpoints", endpoint("any"));
+  REQUIRE(created.status == 201);
+  CHECK(created.json()["vote"] == "any");
+  CHECK(api.call("GET", "/api/v1/endpoints/a").json()["vote"] == "any");
+  // The default, shown when not given.
+  CHECK(api.call("POST", "/api/v1/endpoints",
+                 json{{"name", "b"}, {"region", "eu-west"}, {"address", "192.0.2.2"}})
+            .json()["vote"] == "quorum");
+
+  const int64_t now = zones::nowMillis();
+  {
+    zones::Database db(api.dbPath());
+    for (const auto& [vantage, healthy] :
+         std::vector<std::pair<std::string, bool>>{{"v1", true}, {"v2", true}, {"v3", false}}) {
+      db.prepare(
+            "INSERT INTO health(endpoint_id, vantage, healthy, since, last_error, updated_at) "
+            "SELECT id, ?1, ?2, 1, 'refused', ?3 FROM endpoints WHERE name = 'a'")
+          .bind(1, vantage)
+          .bind(2, int64_t{healthy})
+          .bind(3, now)
+          .run();
+      db.prepare("INSERT INTO vantages(name, last_write) VALUES (?1, ?2)")
+          .bind(1, vantage)
+          .bind(2, now)
+          .run();
+    }
+  }
+  // One of three says down: "any" takes it out, quorum would not.
+  json a = api.call("GET", "/api/v1/health").json()["endpoints"][0];
+  CHECK(a["vote"] == "any");
+  CHECK(a["healthy"] == false);
+  REQUIRE(a["vantages"].size() == 3);
+  CHECK(a["vantages"][0]["counted"] == true);
+  CHECK(a["vantages"][0]["last_error"].is_null());  // shown only while failing
+  CHECK(a["vantages"][2]["last_error"] == "refused");
+  CHECK(api.call("PATCH", "/api/v1/endpoints/a", json{{"vote", "quorum"}}).status == 200);
+  CHECK(api.call("GET", "/api/v1/health").json()["endpoints"][0]["healthy"] == true);
+  CHECK(api.call("PATCH", "/api/v1/endpoints/a", json{{"vote", {{"healthy_share", 0.9}}}})
+            .json()["vote"]["healthy_share"] == 0.9);
+  CHECK(api.call("GET", "/api/v1/health").json()["endpoints"][0]["healthy"] == false);  // 2/3 < 0.9
+  CHECK(api.call("GET", "/api/v1/health").json()["vantages"][0]["live"] == true);
+}
+
 TEST_CASE("api: explain is 501 without the steering hook, else validated and passed on") {
   ApiFixture plain;
   CHECK(plain.call("GET", "/api/v1/explain?name=www.example.com.&client=192.0.2.1").status == 501);

@@ -391,6 +391,26 @@ TEST_CASE_FIXTURE(Fixture, "latency: the vantage nearest the client supplies the
   CHECK(ask("lat2", kKansas, 32).ecs_scope == 28);  // the vantage choice depends on location
 }
 
+TEST_CASE_FIXTURE(Fixture,
+                  "latency: a gone vantage nearest the client yields to the nearest live one") {
+  // dublin (nearest London) stopped writing a minute ago; virginia is live.
+  // dublin's RTTs no longer count, so London must be ranked by virginia's
+  // measurements (eu-west 80, us-east 10), not by the distance model
+  // (which prefers eu-west for London).
+  health("eu-west-1", true, 10, "dublin");
+  health("us-east-1", true, 80, "dublin");
+  health("eu-west-1", true, 80, "virginia");
+  health("us-east-1", true, 10, "virginia");
+  setVantageLocation("dublin", 53.35, -6.26);
+  setVantageLocation("virginia", 38.9, -77.04);
+  db.prepare("UPDATE vantages SET last_write = ?1 WHERE name = 'dublin'")
+      .bind(1, zones::nowMillis() - 60000)
+      .run();
+  steer("lat4", "latency", {"eu-west", "us-east"});
+  refresh();
+  CHECK(regionFor("lat4", kLondon) == "us-east");
+}
+
 TEST_CASE_FIXTURE(Fixture, "latency: RTT changes inside the hysteresis margin do not flip answers") {
   steer("lat3", "latency", {"eu-west", "us-east"});
   health("eu-west-1", true, 50);

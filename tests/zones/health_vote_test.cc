@@ -82,3 +82,75 @@ TEST_CASE("vote: no rows at all") {
   CHECK_FALSE(t.reported());
   CHECK(t.healthy());
 }
+
+// --- Vote policies (per endpoint) --------------------------------------------
+
+namespace {
+
+using meridian::zones::VotePolicy;
+
+VotePolicy policy(VotePolicy::Kind kind, double share = 0) {
+  VotePolicy p;
+  p.kind = kind;
+  p.healthy_share = share;
+  return p;
+}
+
+// `up` vantages say healthy, `down` say down, all writing now.
+VoteTally split(int up, int down) {
+  std::vector<VantageVote> votes;
+  for (int i = 0; i < up; ++i) votes.push_back(said(true, 0));
+  for (int i = 0; i < down; ++i) votes.push_back(said(false, 0));
+  return vote(votes);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "vote policy quorum (the default): down when more than half of the live vantages say so") {
+  const VotePolicy quorum = policy(VotePolicy::Kind::kQuorum);
+  CHECK(quorum.isDefault());
+  CHECK(split(2, 1).healthy(quorum));        // one vantage of three fails: stays up
+  CHECK_FALSE(split(1, 2).healthy(quorum));  // two of three: down
+  CHECK(split(1, 1).healthy(quorum));        // a tie is healthy
+  CHECK(split(2, 1).healthy() == split(2, 1).healthy(quorum));
+}
+
+TEST_CASE("vote policy any: one live vantage saying down is enough") {
+  const VotePolicy any = policy(VotePolicy::Kind::kAny);
+  CHECK(split(3, 0).healthy(any));
+  CHECK_FALSE(split(2, 1).healthy(any));
+  CHECK_FALSE(split(0, 1).healthy(any));
+  // A stale vantage's "down" does not count while another writes.
+  CHECK(vote({said(true, 0), said(false, 60'000)}).healthy(any));
+}
+
+TEST_CASE("vote policy all: down only when every live vantage says down") {
+  const VotePolicy all = policy(VotePolicy::Kind::kAll);
+  CHECK(split(1, 2).healthy(all));
+  CHECK(split(1, 9).healthy(all));
+  CHECK_FALSE(split(0, 3).healthy(all));
+  CHECK_FALSE(split(0, 1).healthy(all));
+}
+
+TEST_CASE(
+    "vote policy healthy_share: healthy while at least that share says healthy (Route 53's 18%)") {
+  const VotePolicy r53 = policy(VotePolicy::Kind::kHealthyShare, 0.18);
+  CHECK(split(1, 2).healthy(r53));        // 1/3 = 0.33
+  CHECK_FALSE(split(1, 9).healthy(r53));  // 1/10 = 0.10
+  CHECK(split(2, 8).healthy(r53));        // 2/10 = 0.20
+  CHECK_FALSE(split(0, 3).healthy(r53));
+  const VotePolicy half = policy(VotePolicy::Kind::kHealthyShare, 0.5);
+  CHECK(split(1, 1).healthy(half));  // exactly the share
+  CHECK_FALSE(split(1, 2).healthy(half));
+  const VotePolicy every = policy(VotePolicy::Kind::kHealthyShare, 1.0);
+  CHECK(split(3, 0).healthy(every));
+  CHECK_FALSE(split(3, 1).healthy(every));
+}
+
+TEST_CASE("vote policies: nothing reported is healthy under every policy") {
+  for (const auto kind : {VotePolicy::Kind::kQuorum, VotePolicy::Kind::kAny, VotePolicy::Kind::kAll,
+                          VotePolicy::Kind::kHealthyShare}) {
+    CHECK(split(0, 0).healthy(policy(kind, 0.5)));
+  }
+}

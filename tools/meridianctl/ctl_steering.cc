@@ -1,5 +1,7 @@
-// meridianctl region / endpoint / steering / health / explain: over the API.
+// meridianctl region / endpoint / steering / vantage / health / explain: over the API.
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "tools/meridianctl/ctl.h"
@@ -19,6 +21,7 @@ struct SteeringArgs {
   // endpoint
   std::string region;
   std::string address;
+  std::string vote;
   std::optional<int64_t> weight;
   std::optional<int64_t> capacity;
   std::string state;
@@ -106,6 +109,23 @@ void printSteering(const nlohmann::json& list) {
   }
 }
 
+void printVantages(const nlohmann::json& list) {
+  Table table({"NAME", "STATE", "LAST-WRITE", "LOCATION"});
+  for (const auto& v : list) {
+    char age[48];
+    std::snprintf(age, sizeof age, "%.1f s ago", v.value("age_ms", int64_t{0}) / 1000.0);
+    std::string location = "-";
+    if (v.contains("latitude") && !v["latitude"].is_null()) {
+      char where[64];
+      std::snprintf(where, sizeof where, "%.4f,%.4f", v["latitude"].get<double>(),
+                    v["longitude"].get<double>());
+      location = where;
+    }
+    table.add({cell(v["name"]), v.value("live", false) ? "live" : "gone", age, location});
+  }
+  table.print(std::cout);
+}
+
 void printHealth(const nlohmann::json& health) {
   Table table({"ENDPOINT", "REGION", "ADDRESS", "STATE", "HEALTHY", "SERVING", "VANTAGES",
                "RTT-MS", "ERROR"});
@@ -117,13 +137,22 @@ void printHealth(const nlohmann::json& health) {
       // +=, not "literal" + temporary: g++ 12 -O3 false -Wrestrict
       if (!vantages.empty()) vantages += ',';
       vantages += cell(v["vantage"]);
+      // A vantage whose votes no longer count (it stopped writing, or its
+      // lease ended) is gone, whatever it said last.
+      if (v.contains("counted") && !v.value("counted", true)) {
+        vantages += ":gone";
+        continue;
+      }
       vantages += v.value("healthy", false) ? '+' : '-';
       if (v.contains("rtt_ms") && !v["rtt_ms"].is_null()) {
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.1f", v["rtt_ms"].get<double>());
         rtt = buf;
       }
-      if (v.contains("last_error") && !v["last_error"].is_null()) error = cell(v["last_error"]);
+      // Only while failing: an old error next to a healthy row misleads.
+      if (!v.value("healthy", false) && v.contains("last_error") && !v["last_error"].is_null()) {
+        error = cell(v["last_error"]);
+      }
     }
     const std::string healthy = !e.contains("healthy") || e["healthy"].is_null()
                                     ? "unknown"
@@ -266,12 +295,25 @@ void addEndpointGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   add->add_option("--check", a.check,
                   "liveness check as JSON, e.g. '{\"type\":\"tcp\",\"port\":80}'");
   add->add_option("--readiness", a.readiness, "readiness check as JSON");
+  add->add_option("--vote", a.vote,
+                  "how the vantages decide its health: quorum (default), any, all, or a share of "
+                  "healthy vantages such as 0.18");
   add->callback([&] {
     nlohmann::json body = {{"name", a.name}, {"region", a.region}, {"address", a.address}};
     if (a.weight) body["weight"] = *a.weight;
     if (a.capacity) body["capacity"] = *a.capacity;
     if (!a.state.empty()) body["state"] = a.state;
     if (!a.check.empty()) body["check"] = parseJsonOption(a.check, "--check");
+    if (!a.vote.empty()) {
+      // A number is a healthy share; the API names what is wrong with either.
+      char* end = nullptr;
+      const double share = std::strtod(a.vote.c_str(), &end);
+      if (end != a.vote.c_str() && *end == '\0') {
+        body["vote"] = {{"healthy_share", share}};
+      } else {
+        body["vote"] = a.vote;
+      }
+    }
     if (!a.readiness.empty()) body["readiness"] = parseJsonOption(a.readiness, "--readiness");
     show(ctx, ctx.api().call("POST", "/api/v1/endpoints", body).json(),
          [](const nlohmann::json& e) { printEndpoints(nlohmann::json::array({e})); });
@@ -373,6 +415,19 @@ void addSteeringCommands(CLI::App& app, Context& ctx) {
   addRegionGroup(app, ctx, args);
   addEndpointGroup(app, ctx, args);
   addSteeringGroup(app, ctx, args);
+  CLI::App* vantage = app.add_subcommand("vantage", "vantages: the healthds that vote on health")
+                          ->alias("vantages");
+  vantage->require_subcommand(1);
+  vantage->add_subcommand("list", "every vantage: live or gone, last write, location")
+      ->callback(
+          [&] { show(ctx, ctx.api().call("GET", "/api/v1/vantages").json(), printVantages); });
+  CLI::App* remove =
+      vantage->add_subcommand("remove", "forget a vantage that is gone (its rows and votes)");
+  remove->add_option("NAME", args.name, "the vantage's name")->required();
+  remove->callback([&] {
+    ctx.api().call("DELETE", "/api/v1/vantages/" + ctx.api().escape(args.name));
+    std::cout << "removed vantage " << args.name << '\n';
+  });
   app.add_subcommand("health", "current health per endpoint and vantage")->callback([&] {
     show(ctx, ctx.api().call("GET", "/api/v1/health").json(), printHealth);
   });
