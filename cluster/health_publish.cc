@@ -38,7 +38,7 @@ HealthPublisher::~HealthPublisher() {
     // up a shutdown (the lease then expires by itself).
     EtcdClientOptions quick = options_.etcd;
     quick.connect_timeout = std::chrono::milliseconds(300);
-    quick.request_timeout = std::chrono::milliseconds(1000);
+    quick.request_timeout = std::chrono::milliseconds(2000);
     try {
       EtcdClient(quick).leaseRevoke(lease_);
     } catch (const std::exception& e) {

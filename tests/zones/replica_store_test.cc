@@ -193,7 +193,8 @@ std::string endpointRow(int64_t id, const std::string& name, int64_t region_id,
                         {"capacity", nullptr},
                         {"state", "up"},
                         {"check_spec", nullptr},
-                        {"readiness_spec", nullptr}}
+                        {"readiness_spec", nullptr},
+                        {"vote_policy", nullptr}}
       .dump();
 }
 
