@@ -4,6 +4,7 @@ each on free ports, started from Debian's etcd-server and stopped by PID.
 Timing flags are etcd's defaults (100 ms heartbeat, 1 s election), as in
 production and in tests/support/etcd_cluster.cc."""
 
+import base64
 import json
 import os
 import shutil
@@ -77,6 +78,34 @@ class Cluster:
         member first, as on separate machines)."""
         own = self.client_urls[member]
         return ",".join([own] + [u for u in self.client_urls if u != own])
+
+    def read_prefix(self, prefix, page_size=5000):
+        """Reads every key under prefix through member 1's JSON gateway in
+        pages of page_size, all at the first page's revision, as a joining
+        meridiand does (cluster/replica_sync.cc, fullLoad); returns (keys,
+        seconds). Values are fetched and base64-decoded but not kept."""
+        def b64(text):
+            return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        start, revision, keys = prefix.encode(), 0, 0
+        t0 = time.monotonic()
+        while True:
+            body = {"key": b64(start), "range_end": b64(end), "limit": page_size}
+            if revision:
+                body["revision"] = revision
+            request = urllib.request.Request(self.client_urls[0] + "/v3/kv/range",
+                                             data=json.dumps(body).encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=120) as response:
+                page = json.load(response)
+            revision = revision or int(page["header"]["revision"])
+            kvs = page.get("kvs", [])
+            for kv in kvs:
+                base64.b64decode(kv.get("value", ""))
+            keys += len(kvs)
+            if not page.get("more") or not kvs:
+                break
+            start = base64.b64decode(kvs[-1]["key"]) + b"\0"
+        return keys, time.monotonic() - t0
 
     def memory_kb(self):
         """VmRSS of each member, KiB."""

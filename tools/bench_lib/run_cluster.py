@@ -29,9 +29,10 @@ and one shared --api-token-file.
    joining node within 2x of the AXFR secondaries.
 """
 
+import json
 import os
 import subprocess
-import json
+import threading
 import time
 
 from . import api, common, dnsmsg, etcd, report, servers, zonegen
@@ -195,6 +196,37 @@ def writes(args, binaries, workdir):
     return out
 
 
+def _s(seconds):
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+class _AppliedWatch:
+    """Polls a joining node's /metrics (every 0.2 s, on a thread) for the
+    moment its replica holds etcd's state (meridian_cluster_applied_revision
+    > 0: the full load read and applied in SQLite); seconds from its start."""
+
+    def __init__(self, node):
+        self.node, self.seconds = node, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            if self.node.started_at is None:
+                continue
+            try:
+                if self.node.metrics().get("meridian_cluster_applied_revision", 0) > 0:
+                    self.seconds = time.monotonic() - self.node.started_at
+                    return
+            except (OSError, ValueError):
+                pass  # not listening yet
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
 def _serve_time(server, name, address, timeout):
     """Starts server; seconds to the first correct answer for name, CPU to
     then, and memory a second later (a loader may still free buffers)."""
@@ -229,15 +261,24 @@ def join(args, binaries, workdir):
                    f"{out['init']['transactions']:,} transactions), etcd backend "
                    f"{out['etcd_db_mb'] or 0:.0f} MB")
         joiner = _node(workdir, binaries, args.threads, cluster, 0, None, "meridiand")
+        applied = _AppliedWatch(joiner)
         try:
             data = _serve_time(joiner, probe, address, args.timeout)
         finally:
+            applied.stop()
             joiner.stop()
+        data["replica_applied_s"] = applied.seconds
         data["etcd_rss_kb"] = cluster.memory_kb()
         data["db_mb"] = os.path.getsize(joiner.db) / 1e6
         out["servers"]["meridiand"] = data
-        common.say(f"  meridiand joining: serving after {data['start_to_serving_s']:.2f}s, "
-                   f"RSS {data['rss_max_kb'] / 1024:.0f} MiB, replica {data['db_mb']:.0f} MB")
+        common.say(f"  meridiand joining: serving after {data['start_to_serving_s']:.2f}s "
+                   f"(replica applied after {_s(applied.seconds)}), RSS "
+                   f"{data['rss_max_kb'] / 1024:.0f} MiB, replica {data['db_mb']:.0f} MB")
+        # Where the time goes: the same paged read with nothing else to do.
+        keys, seconds = cluster.read_prefix("/meridian/v1/config/")
+        out["etcd_read"] = {"keys": keys, "seconds": seconds, "page_size": 5000}
+        common.say(f"  reading the {keys:,} keys back through etcd's JSON gateway in pages of "
+                   f"5,000 (Python, as meridiand's full load does): {seconds:.1f}s")
     _axfr_peers(args, workdir, zone_path, probe, address, out)
     _ratios(out)
     return out
@@ -350,8 +391,14 @@ def render(result):
                                  "HWM MiB", "PSS MiB"], rows))
         m = j["servers"].get("meridiand")
         if m:
-            out.append(f"meridiand replica {m['db_mb']:.0f} MB; etcd members' RSS "
-                       + ", ".join(f"{kb / 1024:.0f}" for kb in m["etcd_rss_kb"]) + " MiB")
+            out.append(f"meridiand: replica applied (etcd read + SQLite) after "
+                       f"{_s(m.get('replica_applied_s'))}, replica {m['db_mb']:.0f} MB; etcd "
+                       "members' RSS " + ", ".join(f"{kb / 1024:.0f}" for kb in m["etcd_rss_kb"])
+                       + " MiB")
+        r = j.get("etcd_read")
+        if r:
+            out.append(f"etcd alone: {r['keys']:,} keys read through the JSON gateway in pages "
+                       f"of {r['page_size']:,} in {r['seconds']:.1f}s")
         if "primary_load_s" in j:
             out.append(f"knot primary loaded the file in {j['primary_load_s']:.1f}s")
         for name, why in j["skipped"].items():

@@ -165,6 +165,7 @@ class Meridian(Server):
         # False for a build older than RRL and cookies (a --baseline-build),
         # which has neither option, nor either defence.
         self.knows_defences = True
+        self.log_level = "warn"
 
     def version(self):
         return "working tree"
@@ -223,7 +224,7 @@ class Meridian(Server):
         if self.api_url is None:
             defences.append("--no-api")
         return [self.meridiand, "--db", self.db, "--dns-listen", f"{self.host}:{self.port}",
-                "--threads", str(self.threads), "--log-level", "warn",
+                "--threads", str(self.threads), "--log-level", self.log_level,
                 "--ready-file", os.path.join(self.dir, "ready.json")] + defences + \
             self.extra_args
 
