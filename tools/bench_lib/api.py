@@ -3,6 +3,7 @@ HTTP/1.1 connection, bearer token, JSON in and out. Standard library only."""
 
 import http.client
 import json
+import select
 import urllib.parse
 
 
@@ -20,6 +21,7 @@ class Client:
             self.token = f.read().strip()
         self.timeout = timeout
         self.conn = None
+        self._pending = None
 
     def _connection(self):
         if self.conn is None:
@@ -30,11 +32,7 @@ class Client:
         """Sends one request on the kept-alive connection (reconnecting once
         if the server closed it meanwhile); returns (status, parsed body or
         None). A status outside `ok` raises ApiError with the problem text."""
-        headers = {"Authorization": f"Bearer {self.token}"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+        data, headers = self._encode(body)
         for attempt in (0, 1):
             conn = self._connection()
             try:
@@ -46,10 +44,40 @@ class Client:
                 self.close()
                 if attempt:
                     raise
+        return self._parse(method, path, response, raw, ok)
+
+    def _encode(self, body):
+        headers = {"Authorization": f"Bearer {self.token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        return data, headers
+
+    @staticmethod
+    def _parse(method, path, response, raw, ok):
         parsed = json.loads(raw) if raw else None
         if response.status not in ok:
             raise ApiError(f"{method} {path}: {response.status} {raw[:300]!r}", response.status)
         return response.status, parsed
+
+    def send(self, method, path, body=None):
+        """Sends a request without waiting for its answer (tools/bench cluster
+        polls DNS meanwhile); finish() reads it. No reconnect: call() first so
+        the connection is open. readable() says whether the answer is there."""
+        data, headers = self._encode(body)
+        self._connection().request(method, path, body=data, headers=headers)
+        self._pending = (method, path)
+
+    def readable(self):
+        sock = self.conn.sock if self.conn is not None else None
+        return sock is not None and bool(select.select([sock], [], [], 0)[0])
+
+    def finish(self, ok=(200, 201, 204)):
+        """The answer to send()'s request, as call() returns it."""
+        method, path = self._pending
+        response = self.conn.getresponse()
+        return self._parse(method, path, response, response.read(), ok)
 
     def close(self):
         if self.conn is not None:

@@ -21,19 +21,19 @@ import time
 from . import dnsmsg, procstat
 
 
-def free_port():
-    """An unused port on 127.0.0.1, free for both UDP and TCP when checked."""
+def free_port(host="127.0.0.1"):
+    """An unused port on `host`, free for both UDP and TCP when checked."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
+            udp.bind((host, 0))
             port = udp.getsockname()[1]
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
                 try:
-                    tcp.bind(("127.0.0.1", port))
+                    tcp.bind((host, port))
                 except OSError:
                     continue
             return port
-    raise RuntimeError("no free port on 127.0.0.1")
+    raise RuntimeError(f"no free port on {host}")
 
 
 def package_version(package):
@@ -66,7 +66,7 @@ class Server:
         os.makedirs(self.dir, exist_ok=True)
         self.threads = threads
         self.host = host
-        self.port = free_port()
+        self.port = free_port(host)
         self.proc = None
         self.log_path = os.path.join(self.dir, "server.log")
         self.started_at = None
@@ -165,20 +165,23 @@ class Meridian(Server):
         # False for a build older than RRL and cookies (a --baseline-build),
         # which has neither option, nor either defence.
         self.knows_defences = True
+        self.log_level = "warn"
 
     def version(self):
         return "working tree"
 
-    def enable_api(self):
+    def enable_api(self, token_file=None):
         """Serves the JSON API on a free port with a fresh token in
-        DIR/api.token (meridiand reads a given --api-token-file; it creates
-        only the default DB.token). Call before start()."""
-        port = free_port()
+        DIR/api.token, or with `token_file` (one shared by the nodes of a
+        cluster); meridiand reads a given --api-token-file and creates only
+        the default DB.token. Call before start()."""
+        port = free_port(self.host)
         self.api_url = f"http://{self.host}:{port}"
-        self.token_file = os.path.join(self.dir, "api.token")
-        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
+        self.token_file = token_file or os.path.join(self.dir, "api.token")
+        if token_file is None:
+            fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
         self.extra_args += ["--api-listen", f"{self.host}:{port}",
                             "--api-token-file", self.token_file]
 
@@ -221,7 +224,7 @@ class Meridian(Server):
         if self.api_url is None:
             defences.append("--no-api")
         return [self.meridiand, "--db", self.db, "--dns-listen", f"{self.host}:{self.port}",
-                "--threads", str(self.threads), "--log-level", "warn",
+                "--threads", str(self.threads), "--log-level", self.log_level,
                 "--ready-file", os.path.join(self.dir, "ready.json")] + defences + \
             self.extra_args
 
@@ -273,15 +276,23 @@ class Nsd(Server):
     package = "nsd"
     binary = "nsd"
 
-    def __init__(self, workdir, threads, host="127.0.0.1", label=None, rrl=False):
+    def __init__(self, workdir, threads, host="127.0.0.1", label=None, rrl=False, primary=None):
         super().__init__(workdir, threads, host, label)
         self.rrl = rrl  # True: NSD's own RRL defaults (tools/bench rrl)
+        # (host, port): the zones are secondaries, transferred from there by
+        # AXFR at start (tools/bench cluster); their files are written later.
+        self.primary = primary
 
     def configure(self, zones):
         stanzas = ""
         for zone in zones:
-            self._link_zone(zone, zone.name + ".zone")
             stanzas += f"zone:\n  name: {zone.name}\n  zonefile: {zone.name}.zone\n"
+            if self.primary:
+                host, port = self.primary
+                stanzas += (f"  request-xfr: AXFR {host}@{port} NOKEY\n"
+                            f"  allow-notify: {host} NOKEY\n")
+            else:
+                self._link_zone(zone, zone.name + ".zone")
         d = self.dir
         if self.rrl:
             # NSD's defaults, spelled out: 200 per second per /24 (IPv6 /64),
@@ -322,13 +333,33 @@ class Knot(Server):
     package = "knot"
     binary = "knotd"
 
+    def __init__(self, workdir, threads, host="127.0.0.1", label=None, primary=None,
+                 allow_transfer=False):
+        super().__init__(workdir, threads, host, label)
+        # (host, port): the zones are secondaries, transferred from there at
+        # start (tools/bench cluster), kept in memory only (no zone file,
+        # no journal). allow_transfer: any 127.0.0.0/8 address may AXFR.
+        self.primary = primary
+        self.allow_transfer = allow_transfer
+
     def configure(self, zones):
         d = self.dir
         os.makedirs(os.path.join(d, "db"), exist_ok=True)
-        stanzas = ""
+        stanzas, remotes = "", ""
+        if self.primary:
+            remotes = (f"remote:\n  - id: primary\n    address: {self.primary[0]}@"
+                       f"{self.primary[1]}\nacl:\n  - id: notify\n    address: "
+                       f"{self.primary[0]}\n    action: notify\n")
+        elif self.allow_transfer:
+            remotes = "acl:\n  - id: transfer\n    address: 127.0.0.0/8\n    action: transfer\n"
         for zone in zones:
-            self._link_zone(zone, zone.name + ".zone")
             stanzas += f"  - domain: {zone.name}\n    file: {zone.name}.zone\n"
+            if self.primary:
+                stanzas += "    master: primary\n    acl: notify\n"
+            else:
+                self._link_zone(zone, zone.name + ".zone")
+                if self.allow_transfer:
+                    stanzas += "    acl: transfer\n"
         with open(os.path.join(d, "knot.conf"), "w") as f:
             f.write(f"""server:
   rundir: "{d}"
@@ -348,7 +379,7 @@ template:
     zonefile-sync: -1
     zonefile-load: whole
     semantic-checks: off
-zone:
+{remotes}zone:
 {stanzas}""")
 
     def command(self):
