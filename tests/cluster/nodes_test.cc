@@ -19,12 +19,10 @@
 
 #include "cluster/etcd_client.h"
 #include "cluster/replica_sync.h"
+#include "tests/support/cluster_node.h"
 #include "tests/support/dns_test_util.h"
 #include "tests/support/etcd_cluster.h"
-#include "tests/support/example_zone.h"
 #include "tests/support/process.h"
-#include "zones/database.h"
-#include "zones/zone_io.h"
 
 using namespace meridian;
 using namespace meridian::test;
@@ -36,64 +34,12 @@ namespace {
 constexpr const char* kToken = "nodes-test-nodes-test-nodes-test-nodes";
 constexpr int kLeaseTtl = 4;
 
-bool fileExists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
+std::string nodeName(int host) { return numbered("node", host); }
+
+// GET /api/v1/cluster from inside the node's host; null when it does not answer.
+nlohmann::json clusterView(ClusterNode& node) {
+  return nlohmann::json::parse(node.api("GET", "/api/v1/cluster").body, nullptr, false);
 }
-
-struct Node {
-  TestNetwork& net;
-  int host;
-  std::string dir;
-  uint16_t api_port = 8053;
-  uint16_t dns_port = 53;
-  std::unique_ptr<HostProcess> process;
-
-  std::string name() const { return numbered("node", host); }
-  void start(const std::string& etcd_urls) {
-    const std::string ready = dir + "/" + name() + ".ready";
-    const std::string token = dir + "/token";
-    const std::string addr = net.address(host);
-    process = net.spawn(
-        host,
-        {buildPath("server/meridiand"), "--db", dir + "/" + name() + ".db", "--etcd", etcd_urls,
-         "--node-name", name(), "--node-lease-ttl", std::to_string(kLeaseTtl), "--dns-listen",
-         addr + ":" + std::to_string(dns_port), "--api-listen",
-         addr + ":" + std::to_string(api_port), "--api-token-file", token, "--threads", "1",
-         "--no-geodb", "--rrl-rate", "0", "--ready-file", ready},
-        dir + "/" + name() + ".log");
-    REQUIRE_MESSAGE(waitUntil([&] { return fileExists(ready); }, 30s),
-                    "meridiand did not start on host " << host << ":\n"
-                                                       << runCommand("tail -n 20 " + dir + "/" +
-                                                                     name() + ".log"));
-  }
-  // GET /api/v1/cluster from inside the host; null when it does not answer.
-  nlohmann::json cluster() {
-    const std::string body =
-        net.run(host, {"/usr/bin/curl", "-s", "--max-time", "5", "-H",
-                       std::string("Authorization: Bearer ") + kToken,
-                       "http://" + net.address(host) + ":" + std::to_string(api_port) +
-                           "/api/v1/cluster"})
-            .output;
-    return nlohmann::json::parse(body, nullptr, false);
-  }
-  std::string dig(const std::string& args) {
-    std::string server = "@";
-    server += net.address(host);
-    std::vector<std::string> argv = {"/usr/bin/dig", server, "-p", std::to_string(dns_port),
-                                     "+tries=1", "+time=2"};
-    std::string word;
-    for (char c : args + " ") {
-      if (c != ' ') {
-        word += c;
-      } else if (!word.empty()) {
-        argv.push_back(word);
-        word.clear();
-      }
-    }
-    return net.run(host, argv, 5s).output;
-  }
-};
 
 // The names in a view's node list, sorted.
 std::string names(const nlohmann::json& view) {
@@ -114,25 +60,17 @@ TEST_CASE(
   EtcdCluster etcd(net, dir.path());
   writeFile(dir.file("token"), std::string(kToken) + "\n");
   ::chmod(dir.file("token").c_str(), 0600);
-
-  const std::string source = dir.file("single.db");
-  {
-    zones::Database db(source);
-    zones::storeZone(db, zones::parseZoneText(kExampleZone, "example.zone"));
-  }
+  pushExampleZone(dir.file("single.db"), etcd.clientUrls());
   std::string urls;
   for (const std::string& url : etcd.clientUrls()) urls += (urls.empty() ? "" : ",") + url;
-  int status = -1;
-  const std::string init = runCommand(buildPath("tools/meridianctl/meridianctl") +
-                                          " cluster init --db " + source + " --etcd " + urls +
-                                          " 2>&1",
-                                      &status);
-  REQUIRE_MESSAGE(status == 0, init);
 
-  std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<std::unique_ptr<ClusterNode>> nodes;
   for (int h = 1; h <= 3; ++h) {
-    nodes.push_back(std::make_unique<Node>(Node{net, h, dir.path()}));
-    nodes.back()->start(urls);
+    nodes.push_back(std::make_unique<ClusterNode>(
+        ClusterNode{net, h, dir.file(nodeName(h) + ".db"), 53, 8053,
+                    dir.file(nodeName(h) + ".log"), dir.file("token")}));
+    nodes.back()->start(urls, {"--node-name", nodeName(h), "--node-lease-ttl",
+                               std::to_string(kLeaseTtl)});
   }
   const std::string all = "node1 node2 node3 ";
   for (auto& node : nodes) {
@@ -140,13 +78,13 @@ TEST_CASE(
     nlohmann::json view;
     CHECK_MESSAGE(waitUntil(
                       [&] {
-                        view = node->cluster();
+                        view = clusterView(*node);
                         return names(view) == all;
                       },
                       20s),
                   view.dump());
     CHECK(view["mode"] == "cluster");
-    CHECK(view["node"]["name"] == node->name());
+    CHECK(view["node"]["name"] == nodeName(node->host));
   }
 
   // A configuration change: every node serves it and reports the same serial.
@@ -162,7 +100,7 @@ TEST_CASE(
     nlohmann::json view;
     CHECK_MESSAGE(waitUntil(
                       [&] {
-                        view = node->cluster();
+                        view = clusterView(*node);
                         if (names(view) != all) return false;
                         for (const auto& n : view["nodes"]) {
                           if (n.value("config_serial", 0) != changed) return false;
@@ -177,8 +115,8 @@ TEST_CASE(
     }
   }
   // NSID and CH TXT id.server: on by default in cluster mode.
-  CHECK(nodes[1]->dig("CH TXT id.server +short").find("\"node2\"") != std::string::npos);
-  CHECK(nodes[1]->dig("www.example.com +nsid").find("(\"node2\")") != std::string::npos);
+  CHECK(nodes[1]->dig({"CH", "TXT", "id.server", "+short"}).find("\"node2\"") != std::string::npos);
+  CHECK(nodes[1]->dig({"www.example.com", "+nsid"}).find("(\"node2\")") != std::string::npos);
 
   // meridianctl cluster status prints every node.
   const std::string table =
@@ -202,7 +140,7 @@ TEST_CASE(
     nlohmann::json view;
     CHECK_MESSAGE(waitUntil(
                       [&] {
-                        view = nodes[h]->cluster();
+                        view = clusterView(*nodes[h]);
                         return names(view) == two;
                       },
                       std::chrono::seconds(kLeaseTtl * 4)),
@@ -220,7 +158,7 @@ TEST_CASE(
   nlohmann::json cut;
   CHECK_MESSAGE(waitUntil(
                     [&] {
-                      cut = nodes[1]->cluster();
+                      cut = clusterView(*nodes[1]);
                       return cut.is_object() && cut.contains("nodes_error");
                     },
                     20s),
@@ -229,8 +167,5 @@ TEST_CASE(
   CHECK(cut["node"]["config_serial"] == changed);
   CHECK(cut["nodes"].empty());
   net.linkUp(2);
-  for (int h = 0; h < 2; ++h) {
-    nodes[h]->process->signal(SIGTERM);
-    if (nodes[h]->process->wait(10s) < 0) nodes[h]->process->kill();
-  }
+  for (int h = 0; h < 2; ++h) nodes[h]->stop();
 }

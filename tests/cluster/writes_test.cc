@@ -51,19 +51,7 @@ struct WriteCluster {
   std::map<int, std::unique_ptr<ClusterNode>> nodes;
 
   WriteCluster() {
-    const std::string source = dir.file("single.db");
-    {
-      zones::Database db(source);
-      zones::storeZone(db, zones::parseZoneText(kExampleZone, "example.zone"));
-    }
-    std::string urls;
-    for (const std::string& url : etcd.clientUrls()) urls += (urls.empty() ? "" : ",") + url;
-    int status = -1;
-    const std::string init = runCommand(buildPath("tools/meridianctl/meridianctl") +
-                                            " cluster init --db " + source + " --etcd " + urls +
-                                            " 2>&1",
-                                        &status);
-    REQUIRE_MESSAGE(status == 0, init);
+    pushExampleZone(dir.file("single.db"), etcd.clientUrls());
     // The same token file on every node: a client may send any write to any node.
     const std::string token = dir.file("api.token");
     std::ofstream(token) << "cluster-test-token-0123456789abcdef0123456789\n";

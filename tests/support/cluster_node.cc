@@ -8,7 +8,10 @@
 
 #include "tests/support/dns_test_util.h"
 #include "tests/support/etcd_cluster.h"
+#include "tests/support/example_zone.h"
 #include "tests/support/process.h"
+#include "zones/database.h"
+#include "zones/zone_io.h"
 
 namespace meridian::test {
 
@@ -55,14 +58,17 @@ void ClusterNode::stop() {
 
 std::string ClusterNode::readLog() const { return runCommand("tail -n 30 " + log); }
 
-std::string ClusterNode::answer(const std::string& name, const std::string& type) {
+std::string ClusterNode::dig(const std::vector<std::string>& args) {
   std::string server = "@";  // += : g++ 12 -O3 false -Wrestrict on "@" + temporary
   server += net.address(host);
-  return trimmed(net.run(host,
-                         {"/usr/bin/dig", server, "-p", std::to_string(dns_port), "+short",
-                          "+tries=1", "+time=1", name, type},
-                         5s)
-                     .output);
+  std::vector<std::string> argv = {"/usr/bin/dig", server, "-p", std::to_string(dns_port),
+                                   "+tries=1", "+time=1"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return net.run(host, argv, 5s).output;
+}
+
+std::string ClusterNode::answer(const std::string& name, const std::string& type) {
+  return trimmed(dig({"+short", name, type}));
 }
 
 std::string ClusterNode::metrics() {
@@ -100,6 +106,22 @@ HttpAnswer ClusterNode::api(const std::string& method, const std::string& path,
     answer.status = 0;
   }
   return answer;
+}
+
+std::string pushExampleZone(const std::string& db_path, const std::vector<std::string>& urls) {
+  {
+    zones::Database db(db_path);
+    zones::storeZone(db, zones::parseZoneText(kExampleZone, "example.zone"));
+  }
+  std::string list;
+  for (const std::string& url : urls) list += (list.empty() ? "" : ",") + url;
+  int status = -1;
+  const std::string init = runCommand(buildPath("tools/meridianctl/meridianctl") +
+                                          " cluster init --db " + db_path + " --etcd " + list +
+                                          " 2>&1",
+                                      &status);
+  REQUIRE_MESSAGE(status == 0, init);
+  return init;
 }
 
 std::string etcdUrlsFor(const std::vector<std::string>& urls, int host) {

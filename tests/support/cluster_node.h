@@ -36,6 +36,9 @@ struct ClusterNode {
   /// SIGTERM, then SIGKILL after 10 s.
   void stop();
   std::string readLog() const;
+  /// dig from inside the host with `args` ("www.example.com", "+nsid",
+  /// "CH", ...): its whole output.
+  std::string dig(const std::vector<std::string>& args);
   /// `dig +short` from inside the host, trailing newlines trimmed.
   std::string answer(const std::string& name, const std::string& type = "A");
   std::string metrics();
@@ -45,6 +48,11 @@ struct ClusterNode {
   HttpAnswer api(const std::string& method, const std::string& path,
                  const std::string& body = "");
 };
+
+/// A single-node database holding the example zone (tests/support/
+/// example_zone.h) at `db_path`, pushed into the empty etcd at `urls` with
+/// `meridianctl cluster init` (REQUIRE: it succeeds). Returns init's output.
+std::string pushExampleZone(const std::string& db_path, const std::vector<std::string>& urls);
 
 /// "URL-of-member-`host`,the-others": each node lists its own member first.
 std::string etcdUrlsFor(const std::vector<std::string>& urls, int host);
