@@ -21,6 +21,7 @@
 
 #include "cluster/etcd_client.h"
 #include "cluster/health_keys.h"
+#include "tests/support/cluster_node.h"
 #include "tests/support/dns_test_util.h"
 #include "tests/support/etcd_cluster.h"
 #include "tests/support/example_zone.h"
@@ -40,16 +41,6 @@ namespace {
 constexpr uint16_t kCheckPort = 9101;
 constexpr const char* kUp = "127.0.0.1";      // the checked endpoint
 constexpr const char* kBackup = "192.0.2.2";  // served when it is down
-
-bool fileExists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // A TCP listener on 127.0.0.1:kCheckPort inside one host's namespace: that
 // host's healthd sees the endpoint up while it is open. Never accepts: the
@@ -77,39 +68,24 @@ struct Listener {
   ~Listener() { close(); }
 };
 
+// One test host: its meridiand (ClusterNode) and its healthd, vantage "hN".
 struct Host {
-  TestNetwork& net;
-  int host;
-  std::string db, log, health_log, urls;
-  std::unique_ptr<HostProcess> meridiand, healthd;
+  ClusterNode node;
+  std::string health_log, urls;
+  std::unique_ptr<HostProcess> healthd;
 
-  std::string addr() const { return net.address(host); }
-  std::string vantage() const { return "h" + std::to_string(host); }
+  std::string addr() const { return node.net.address(node.host); }
+  std::string vantage() const { return "h" + std::to_string(node.host); }
+  const std::string& db() const { return node.db; }
 
-  void startMeridiand() {
-    const std::string ready = db + ".ready";
-    ::unlink(ready.c_str());
-    meridiand = net.spawn(
-        host,
-        {buildPath("server/meridiand"), "--db", db, "--etcd", urls, "--dns-listen",
-         addr() + ":5300", "--api-listen", addr() + ":8053", "--threads", "1", "--no-geodb",
-         "--rrl-rate", "0", "--ready-file", ready, "--reload-poll-ms", "100"},
-        log);
-    REQUIRE_MESSAGE(waitUntil([&] { return fileExists(ready); }, 30s),
-                    "meridiand did not start on host " << host << ":\n"
-                                                       << tail(log));
-  }
+  void startMeridiand() { node.start(urls, {"--reload-poll-ms", "100"}); }
+  void stopMeridiand() { node.stop(); }
   void startHealthd() {
-    healthd = net.spawn(host,
-                        {buildPath("healthd/meridian-healthd"), "--db", db, "--etcd", urls,
-                         "--vantage", vantage(), "--lease-ttl", "3", "--log-level", "debug"},
-                        health_log);
-  }
-  void stopMeridiand() {
-    if (!meridiand) return;
-    meridiand->signal(SIGTERM);
-    if (meridiand->wait(10s) < 0) meridiand->kill();
-    meridiand.reset();
+    healthd = node.net.spawn(node.host,
+                             {buildPath("healthd/meridian-healthd"), "--db", node.db, "--etcd",
+                              urls, "--vantage", vantage(), "--lease-ttl", "3", "--log-level",
+                              "debug"},
+                             health_log);
   }
   void stopHealthd() {
     if (!healthd) return;
@@ -117,24 +93,14 @@ struct Host {
     if (healthd->wait(10s) < 0) healthd->kill();
     healthd.reset();
   }
-  static std::string tail(const std::string& path) { return runCommand("tail -n 25 " + path); }
-  std::string logs() const { return tail(log) + "\n--- healthd:\n" + tail(health_log); }
-
+  std::string logs() const {
+    return node.readLog() + "\n--- healthd:\n" + runCommand("tail -n 25 " + health_log);
+  }
   std::string answer(const std::string& name, const std::string& type = "A") {
-    std::string server = "@";  // += : g++ 12 -O3 false -Wrestrict on "@" + temporary
-    server += addr();
-    return trim(
-        net.run(host,
-                {"/usr/bin/dig", server, "-p", "5300", "+short", "+tries=1", "+time=1", name, type},
-                5s)
-            .output);
+    return node.answer(name, type);
   }
   nlohmann::json health() {
-    const CommandResult r =
-        net.run(host, {"/bin/sh", "-c",
-                       "curl -s --max-time 3 -H \"Authorization: Bearer $(cat " + db +
-                           ".token)\" http://" + addr() + ":8053/api/v1/health"});
-    return nlohmann::json::parse(r.output, nullptr, false);
+    return nlohmann::json::parse(node.api("GET", "/api/v1/health").body, nullptr, false);
   }
   // The vantage's vote on endpoint "flaky" as this node's API shows it:
   // "up", "down", "stale-up", "stale-down" (not counted), or "none".
@@ -215,8 +181,9 @@ TEST_CASE(
     }
     const std::string n = std::to_string(h);
     hosts[h] = std::make_unique<Host>(
-        Host{net, h, dir.file("node" + n + ".db"), dir.file("node" + n + ".log"),
-             dir.file("healthd" + n + ".log"), urls, nullptr, nullptr});
+        Host{ClusterNode{net, h, dir.file("node" + n + ".db"), 5300, 8053,
+                         dir.file("node" + n + ".log")},
+             dir.file("healthd" + n + ".log"), urls});
     hosts[h]->startMeridiand();
     hosts[h]->startHealthd();
   }
@@ -311,7 +278,7 @@ TEST_CASE(
     const CommandResult r = net.run(
         1, {"/bin/sh", "-c",
             buildPath("tools/meridianctl/meridianctl") + " --api http://" + hosts[1]->addr() +
-                ":8053 --token-file " + hosts[1]->db + ".token " + args + " 2>&1"});
+                ":8053 --token-file " + hosts[1]->db() + ".token " + args + " 2>&1"});
     return r.output;
   };
   // A healthd restarted cleanly (SIGTERM revokes its lease: its keys go)
@@ -340,7 +307,7 @@ TEST_CASE(
   {
     const CommandResult r =
         net.run(1, {"/bin/sh", "-c",
-                    "curl -s --max-time 3 -H \"Authorization: Bearer $(cat " + hosts[1]->db +
+                    "curl -s --max-time 3 -H \"Authorization: Bearer $(cat " + hosts[1]->db() +
                         ".token)\" 'http://" + hosts[1]->addr() +
                         ":8053/api/v1/explain?name=svc.example.com&client=192.0.2.77'"});
     const nlohmann::json explain = nlohmann::json::parse(r.output, nullptr, false);
