@@ -24,8 +24,8 @@
 
 #include "cluster/config_writer.h"
 #include "cluster/etcd_types.h"
-#include "cluster/node_registry.h"
 #include "cluster/health_sync.h"
+#include "cluster/node_registry.h"
 #include "cluster/replica_sync.h"
 #include "common/log.h"
 #include "common/socket_address.h"
