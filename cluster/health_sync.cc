@@ -322,4 +322,22 @@ void removeVantage(EtcdClient& client, const std::string& vantage) {
   }
 }
 
+std::string healthSyncMetricsText(const HealthSyncStatus& s) {
+  std::string out;
+  out += "# HELP meridian_cluster_health_connected 1 while the watch on the vantages' "
+         "observations is open\n";
+  out += "# TYPE meridian_cluster_health_connected gauge\n";
+  out += "meridian_cluster_health_connected " + std::to_string(s.connected ? 1 : 0) + "\n";
+  out += "# HELP meridian_cluster_live_vantages vantages whose etcd lease is alive\n";
+  out += "# TYPE meridian_cluster_live_vantages gauge\n";
+  out += "meridian_cluster_live_vantages " + std::to_string(s.live_vantages) + "\n";
+  out += "# HELP meridian_cluster_health_rows_waiting observations whose endpoint this node's "
+         "replica does not hold yet\n";
+  out += "# TYPE meridian_cluster_health_rows_waiting gauge\n";
+  out += "meridian_cluster_health_rows_waiting " + std::to_string(s.rows_waiting) + "\n";
+  out += "# TYPE meridian_cluster_health_full_loads_total counter\n";
+  out += "meridian_cluster_health_full_loads_total " + std::to_string(s.full_loads) + "\n";
+  return out;
+}
+
 }  // namespace meridian::cluster

@@ -109,4 +109,9 @@ class HealthSync {
 /// not answer. Any thread.
 void removeVantage(EtcdClient& client, const std::string& vantage);
 
+/// The health sync's gauges for /metrics (Prometheus text): its watch
+/// connected, the vantages whose lease is alive, rows waiting for their
+/// endpoint's configuration, full loads.
+std::string healthSyncMetricsText(const HealthSyncStatus& status);
+
 }  // namespace meridian::cluster

@@ -494,11 +494,12 @@ int run(const Options& options) {
     api_config.limits.request_timeout_ms = options.api_request_timeout_s * 1000;
     api::ApiHooks hooks;
     // From memory only: a scrape must not wait for the database.
-    hooks.metrics_text = [&dns, &replica, started_ms] {
+    hooks.metrics_text = [&dns, &replica, &health_sync, started_ms] {
       const int64_t now = zones::nowMillis();
       std::string text = server::prometheusText(dns.totals(), dns.reloadStats(), now) +
                          server::healthMetricsText(dns.healthSamples(), now);
       if (replica) text += cluster::replicaMetricsText(replica->status(), now, started_ms);
+      if (health_sync) text += cluster::healthSyncMetricsText(health_sync->status());
       return text;
     };
     if (replica) {

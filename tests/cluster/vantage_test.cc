@@ -199,6 +199,8 @@ TEST_CASE(
                                     << hosts[v]->logs());
     }
     CHECK(hosts[h]->answer("svc.example.com") == kUp);
+    CHECK(hosts[h]->node.gauge("meridian_cluster_live_vantages") == 3);
+    CHECK(hosts[h]->node.gauge("meridian_cluster_health_connected") == 1);
   }
 
   // Host 3's vantage sees it fail: one of three, quorum keeps it up.
@@ -240,6 +242,8 @@ TEST_CASE(
   // The lease is 3 s; etcd expires leases at its own pace (up to about a
   // second late), so not before 2 s.
   CHECK(expired_ms >= 2000);
+  CHECK(waitUntil([&] { return hosts[1]->node.gauge("meridian_cluster_live_vantages") == 2; },
+                  5s));
 
   // Host 3 cut off from etcd; its meridiand and healthd restart there.
   net.linkDown(3);
