@@ -77,6 +77,22 @@ int64_t copyAll(int from, int to) {
   }
 }
 
+// Seals the copy against every change. F_SEAL_WRITE fails with EBUSY while
+// the kernel still holds extra references to pages just written (per-CPU
+// LRU caches; seen once at startup on a loaded machine, where meridiand then
+// refused to start). Those go within milliseconds, so try again; past that,
+// F_SEAL_FUTURE_WRITE (Linux 5.1) gives what we need, since nobody but this
+// process holds the memfd and it has no writable mapping: no write from now on.
+bool sealAgainstChange(int fd) {
+  constexpr int kFixed = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (::fcntl(fd, F_ADD_SEALS, kFixed | F_SEAL_WRITE) == 0) return true;
+    if (errno != EBUSY) return false;
+    ::usleep(5000);
+  }
+  return ::fcntl(fd, F_ADD_SEALS, kFixed | F_SEAL_FUTURE_WRITE) == 0;
+}
+
 }  // namespace
 
 std::optional<FileStamp> stampFile(const std::string& path) {
@@ -132,8 +148,7 @@ std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path) {
              " after): it is being written in place; write a new file and rename it over");
   }
   if (copied == 0) db->fail("file is empty");
-  if (::fcntl(copy.fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
-      0) {
+  if (!sealAgainstChange(copy.fd)) {
     db->fail(std::string("cannot seal the private copy: ") + strerror(errno));
   }
   db->info_.stamp = stampOf(after);
