@@ -199,7 +199,9 @@ TEST_CASE(
                                     << hosts[v]->logs());
     }
     CHECK(hosts[h]->answer("svc.example.com") == kUp);
-    CHECK(hosts[h]->node.gauge("meridian_cluster_live_vantages") == 3);
+    // The gauges follow at the sync's next liveness refresh (each second).
+    CHECK(waitUntil([&] { return hosts[h]->node.gauge("meridian_cluster_live_vantages") == 3; },
+                    5s));
     CHECK(hosts[h]->node.gauge("meridian_cluster_health_connected") == 1);
   }
 
