@@ -75,7 +75,7 @@ struct Host {
   std::unique_ptr<HostProcess> healthd;
 
   std::string addr() const { return node.net.address(node.host); }
-  std::string vantage() const { return "h" + std::to_string(node.host); }
+  std::string vantage() const { return numbered("h", node.host); }
   const std::string& db() const { return node.db; }
 
   void startMeridiand() { node.start(urls, {"--reload-poll-ms", "100"}); }
@@ -194,7 +194,7 @@ TEST_CASE(
       CAPTURE(h);
       CAPTURE(v);
       REQUIRE_MESSAGE(
-          waitUntil([&] { return hosts[h]->vote("h" + std::to_string(v)) == "up"; }, 20s),
+          waitUntil([&] { return hosts[h]->vote(numbered("h", v)) == "up"; }, 20s),
           hosts[h]->health().dump() << "\n"
                                     << hosts[v]->logs());
     }
