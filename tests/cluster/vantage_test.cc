@@ -173,12 +173,7 @@ TEST_CASE(
   std::map<int, std::unique_ptr<Host>> hosts;
   for (int h = 1; h <= 3; ++h) {
     listeners[h].open(net, h);
-    std::string urls = etcd.clientUrl(h);  // its own member first
-    for (int m = 1; m <= 3; ++m) {
-      if (m == h) continue;
-      urls += ',';
-      urls += etcd.clientUrl(m);
-    }
+    const std::string urls = etcdUrlsFor(etcd.clientUrls(), h);  // its own member first
     const std::string n = std::to_string(h);
     hosts[h] = std::make_unique<Host>(
         Host{ClusterNode{net, h, dir.file("node" + n + ".db"), 5300, 8053,
