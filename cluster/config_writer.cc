@@ -31,7 +31,7 @@ void ConfigWriter::commit(const std::vector<zones::ReplicaChange>& changes,
     if (e.kind() == EtcdErrorKind::kTooLarge) {
       throw zones::RedirectedWriteError(
           413, "Too large for one etcd transaction",
-          "this write changes " + std::to_string(changes.size()) + " rows (" +
+          "this write changes " + std::to_string(changes.size()) + " keys (" +
               std::to_string(bytes) + " bytes) and etcd refused them as one transaction: " +
               e.detail() +
               ". etcd's --max-txn-ops (default 128) and --max-request-bytes (default 1.5 MiB) "

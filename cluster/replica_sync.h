@@ -58,10 +58,11 @@ struct ReplicaSyncOptions {
   std::string watch_root = kClusterRoot;
   std::string head_key = kHeadKey;
   // Keys per range read of a full load. etcd 3.4 counts the whole rest of
-  // the range for every page, so small pages cost O(n^2): 1,000,000 keys took
-  // 64 s in pages of 5,000, 30 s in pages of 20,000, 28 s in pages of 100,000
-  // (tools/bench cluster, one member); a page of 20,000 rows is about 4 MB.
-  int64_t page_size = 20000;
+  // the range for every page, so small pages of many keys cost O(n^2)
+  // (1,000,000 keys took 64 s in pages of 5,000). Records travel in chunks
+  // of 64 (zones/replica_store.h), so a 1,000,000-record zone is 15,625 keys
+  // and a page of 2,000 chunks is about 10 MB.
+  int64_t page_size = 2000;
   std::chrono::milliseconds retry_pause{1000};  // after a failed full load
 };
 

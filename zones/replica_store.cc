@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -209,32 +210,88 @@ std::string keyOf(const TableSpec& t, const Statement& s) {
   return key;
 }
 
-// The row `s` stands on (selected with columnList) as its JSON value.
+// Column `i` of the row `s` stands on (selected with columnList) as JSON.
+nlohmann::json columnJson(const TableSpec& t, const Statement& s, size_t i) {
+  const int col = static_cast<int>(i);
+  if (s.columnIsNull(col)) return nullptr;
+  switch (t.columns[i].type) {
+    case ColumnType::kInt:
+      return s.columnInt(col);
+    case ColumnType::kReal:
+      return s.columnDouble(col);
+    case ColumnType::kText:
+      return s.columnText(col);
+    case ColumnType::kBlob:
+      return toHex(s.columnBlob(col));
+  }
+  return nullptr;
+}
+
+// The row `s` stands on as its JSON value (an object).
 std::string rowValue(const TableSpec& t, const Statement& s) {
   nlohmann::json row = nlohmann::json::object();
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    const int col = static_cast<int>(i);
-    const Column& c = t.columns[i];
-    if (s.columnIsNull(col)) {
-      row[c.name] = nullptr;
-      continue;
-    }
-    switch (c.type) {
-      case ColumnType::kInt:
-        row[c.name] = s.columnInt(col);
-        break;
-      case ColumnType::kReal:
-        row[c.name] = s.columnDouble(col);
-        break;
-      case ColumnType::kText:
-        row[c.name] = s.columnText(col);
-        break;
-      case ColumnType::kBlob:
-        row[c.name] = toHex(s.columnBlob(col));
-        break;
-    }
-  }
+  for (size_t i = 0; i < t.columns.size(); ++i) row[t.columns[i].name] = columnJson(t, s, i);
   return row.dump();
+}
+
+// Records travel in chunks (replica_store.h): "record_chunks/N" holds the
+// records whose id is in [N * kRecordChunkSpan, (N + 1) * kRecordChunkSpan).
+constexpr std::string_view kChunkPrefix = "record_chunks/";
+
+const TableSpec& recordsTable() {
+  static const TableSpec& records = *std::find_if(
+      tables().begin(), tables().end(), [](const TableSpec& t) { return t.name == std::string_view("records"); });
+  return records;
+}
+
+// Floor division, so a negative id (SQLite allows them) has a chunk too:
+// ids -64..-1 are chunk -1.
+int64_t chunkOf(int64_t id) {
+  return id >= 0 ? id / kRecordChunkSpan : -((-id - 1) / kRecordChunkSpan) - 1;
+}
+
+std::string chunkKey(int64_t chunk) { return std::string(kChunkPrefix) + std::to_string(chunk); }
+
+// The chunk number of a "record_chunks/N" key; nullopt for another key.
+std::optional<int64_t> chunkNumber(const std::string& key) {
+  if (!key.starts_with(kChunkPrefix)) return std::nullopt;
+  const std::string number = key.substr(kChunkPrefix.size());
+  size_t used = 0;
+  int64_t chunk = 0;
+  try {
+    chunk = std::stoll(number, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (number.empty() || used != number.size()) throw ValidationError(key, "not a chunk number");
+  if (chunk < INT64_MIN / kRecordChunkSpan || chunk > INT64_MAX / kRecordChunkSpan - 1)
+    throw ValidationError(key, "chunk number out of range");
+  return chunk;
+}
+
+// Steps `s` (records rows, columnList order, by id) to its end and appends
+// one chunk per run of rows in the same chunk:
+//   {"records":[[7,1,"www.example.com.",1,300,"c0000201"],...]}
+// A row is an array in the records table's column order: a 1,000,000-record
+// zone is 14 bytes a row smaller than with the column names.
+void appendChunks(Statement& s, std::vector<ReplicaRow>& out) {
+  const TableSpec& t = recordsTable();
+  nlohmann::json rows = nlohmann::json::array();
+  int64_t current = 0;
+  const auto flush = [&] {
+    if (rows.empty()) return;
+    out.push_back({chunkKey(current), nlohmann::json{{"records", std::move(rows)}}.dump()});
+    rows = nlohmann::json::array();
+  };
+  while (s.step()) {
+    const int64_t chunk = chunkOf(s.columnInt(0));
+    if (chunk != current) flush();
+    current = chunk;
+    nlohmann::json row = nlohmann::json::array();
+    for (size_t i = 0; i < t.columns.size(); ++i) row.push_back(columnJson(t, s, i));
+    rows.push_back(std::move(row));
+  }
+  flush();
 }
 
 // Prepared statements of one transaction, one per table and kind (a
@@ -258,6 +315,29 @@ class StatementCache {
 // blob bytes (the column's type says which).
 using Value = std::variant<std::monostate, int64_t, double, std::string>;
 
+// One column's value from its JSON, or ValidationError naming `field`.
+Value decodeColumn(const Column& c, const nlohmann::json& v, const std::string& field) {
+  if (v.is_null()) {
+    if (!c.nullable) throw ValidationError(field, "missing");
+    return {};
+  }
+  switch (c.type) {
+    case ColumnType::kInt:
+      if (!v.is_number_integer()) throw ValidationError(field, "not an integer");
+      return v.get<int64_t>();
+    case ColumnType::kReal:
+      if (!v.is_number()) throw ValidationError(field, "not a number");
+      return v.get<double>();
+    case ColumnType::kText:
+      if (!v.is_string()) throw ValidationError(field, "not a string");
+      return v.get<std::string>();
+    case ColumnType::kBlob:
+      if (!v.is_string()) throw ValidationError(field, "not a hex string");
+      return fromHex(field, v.get_ref<const std::string&>());
+  }
+  return {};
+}
+
 // The row `value` of `key` as one Value per column of `t`, or
 // ValidationError naming the key and the column.
 std::vector<Value> parseRow(const TableSpec& t, const std::string& key, const std::string& rest,
@@ -265,34 +345,12 @@ std::vector<Value> parseRow(const TableSpec& t, const std::string& key, const st
   const nlohmann::json row = nlohmann::json::parse(value, nullptr, false);
   if (!row.is_object()) throw ValidationError(key, "the value is not a JSON object");
   const std::vector<std::string> parts = keyParts(t, key, rest);
+  static const nlohmann::json kNull;
   std::vector<Value> values;
   values.reserve(t.columns.size());
   for (const Column& c : t.columns) {
-    const std::string field = key + ": " + c.name;
     const auto it = row.find(c.name);
-    if (it == row.end() || it->is_null()) {
-      if (!c.nullable) throw ValidationError(field, "missing");
-      values.emplace_back();
-      continue;
-    }
-    switch (c.type) {
-      case ColumnType::kInt:
-        if (!it->is_number_integer()) throw ValidationError(field, "not an integer");
-        values.emplace_back(it->get<int64_t>());
-        break;
-      case ColumnType::kReal:
-        if (!it->is_number()) throw ValidationError(field, "not a number");
-        values.emplace_back(it->get<double>());
-        break;
-      case ColumnType::kText:
-        if (!it->is_string()) throw ValidationError(field, "not a string");
-        values.emplace_back(it->get<std::string>());
-        break;
-      case ColumnType::kBlob:
-        if (!it->is_string()) throw ValidationError(field, "not a hex string");
-        values.emplace_back(fromHex(field, it->get<std::string>()));
-        break;
-    }
+    values.push_back(decodeColumn(c, it == row.end() ? kNull : *it, key + ": " + c.name));
   }
   // The key and the row must name the same row.
   for (size_t i = 0; i < t.key_columns.size(); ++i) {
@@ -303,6 +361,38 @@ std::vector<Value> parseRow(const TableSpec& t, const std::string& key, const st
     }
   }
   return values;
+}
+
+// The rows of chunk `chunk`'s value, each with its id, in id order; or
+// ValidationError naming the key and what is wrong.
+std::vector<std::pair<int64_t, std::vector<Value>>> parseChunk(const std::string& key,
+                                                               int64_t chunk,
+                                                               const std::string& value) {
+  const TableSpec& t = recordsTable();
+  const nlohmann::json doc = nlohmann::json::parse(value, nullptr, false);
+  if (!doc.is_object() || !doc.contains("records") || !doc["records"].is_array())
+    throw ValidationError(key, "the value is not a JSON object with a \"records\" array");
+  std::vector<std::pair<int64_t, std::vector<Value>>> out;
+  out.reserve(doc["records"].size());
+  const int64_t first = chunk * kRecordChunkSpan;
+  int64_t previous = first - 1;
+  for (const nlohmann::json& row : doc["records"]) {
+    const std::string where = key + ": row " + std::to_string(out.size());
+    if (!row.is_array() || row.size() != t.columns.size())
+      throw ValidationError(where, "not an array of " + std::to_string(t.columns.size()) + " columns");
+    std::vector<Value> values;
+    values.reserve(t.columns.size());
+    for (size_t i = 0; i < t.columns.size(); ++i)
+      values.push_back(decodeColumn(t.columns[i], row[i], where + ": " + t.columns[i].name));
+    const int64_t id = std::get<int64_t>(values[0]);
+    if (id < first || id >= first + kRecordChunkSpan)
+      throw ValidationError(where, "id " + std::to_string(id) + " is not in this chunk");
+    if (id <= previous)
+      throw ValidationError(where, "id " + std::to_string(id) + " is not after the row before it");
+    previous = id;
+    out.emplace_back(id, std::move(values));
+  }
+  return out;
 }
 
 void bindValue(Statement& s, int index, const Column& c, const Value& v) {
@@ -334,9 +424,7 @@ bool isKeyColumn(const TableSpec& t, std::string_view name) {
                       [&](const char* k) { return name == k; }) != t.key_columns.end();
 }
 
-void upsert(StatementCache& cache, const TableSpec& t, const std::string& key,
-            const std::string& rest, const std::string& value) {
-  const std::vector<Value> values = parseRow(t, key, rest, value);
+void upsert(StatementCache& cache, const TableSpec& t, const std::vector<Value>& values) {
   Statement& s = cache.get(t, "upsert", [&] {
     std::string conflict, updates, marks;
     for (const char* k : t.key_columns) conflict += (conflict.empty() ? "" : ", ") + std::string(k);
@@ -440,10 +528,65 @@ void moveAside(StatementCache& cache, const TableSpec& t, const UniqueColumns& u
   s.run();
 }
 
-// One key of the new state: its put (value set) or its deletion.
+// One row of the new state: its put (row set) or its deletion.
 struct Change {
-  const std::string* key;
-  const std::string* value;  // nullptr: delete
+  std::string key;                        // "TABLE/PK"
+  std::optional<std::vector<Value>> row;  // nullopt: delete
+};
+
+size_t tableIndex(const TableSpec* t) {
+  return static_cast<size_t>(t - tables().data());
+}
+
+// The changes of one apply, grouped by table index, one per row: the last
+// change of a row counts. Applying "delete, then put" of one row as two
+// steps would delete first, and let CASCADE take (or RESTRICT refuse for)
+// rows the revision does not touch.
+class RowChanges {
+ public:
+  RowChanges() : by_table_(tables().size()) {}
+
+  void set(size_t table, std::string key, std::optional<std::vector<Value>> row) {
+    const auto [it, added] = index_.try_emplace(key, table, by_table_[table].size());
+    if (added) {
+      by_table_[table].push_back({std::move(key), std::move(row)});
+    } else {
+      by_table_[it->second.first][it->second.second].row = std::move(row);
+    }
+  }
+  // The put or deletion of key `key` of table `t`, its value parsed.
+  void setKey(const TableSpec& t, const std::string& key, const std::string* value) {
+    // A key per record was the layout before chunks: applying it next to a
+    // chunk that holds the same record would let the older one win.
+    if (&t == &recordsTable()) {
+      throw ValidationError(key, "a record in the layout before record chunks; push the "
+                                 "configuration again with meridianctl cluster init");
+    }
+    const std::string rest = key.substr(std::string_view(t.name).size() + 1);
+    std::optional<std::vector<Value>> row;
+    if (value != nullptr) row = parseRow(t, key, rest, *value);
+    else keyParts(t, key, rest);  // a deletion's key must be well formed too
+    set(tableIndex(&t), key, std::move(row));
+  }
+  void setRecord(int64_t id, std::optional<std::vector<Value>> row) {
+    set(tableIndex(&recordsTable()), "records/" + std::to_string(id), std::move(row));
+  }
+  bool contains(const std::string& key) const { return index_.contains(key); }
+  // Ids of the records this apply puts in [first, end).
+  std::vector<int64_t> recordsPutIn(int64_t first, int64_t end) const {
+    std::vector<int64_t> ids;
+    for (const Change& c : by_table_[tableIndex(&recordsTable())]) {
+      if (!c.row) continue;
+      const int64_t id = std::get<int64_t>((*c.row)[0]);
+      if (id >= first && id < end) ids.push_back(id);
+    }
+    return ids;
+  }
+  const std::vector<std::vector<Change>>& byTable() const { return by_table_; }
+
+ private:
+  std::vector<std::vector<Change>> by_table_;
+  std::unordered_map<std::string, std::pair<size_t, size_t>> index_;  // key -> its Change
 };
 
 // Makes each key of `changes` (grouped by table index, one change per key)
@@ -478,24 +621,17 @@ void applyChanges(Database& db, const std::vector<std::vector<Change>>& changes)
     const TableSpec& t = tables()[ti];
     if (unique[ti].aside.empty()) continue;
     for (const Change& c : changes[ti]) {
-      const std::string rest = restOf(t, *c.key);
-      if (c.value == nullptr) {
-        moveAside(cache, t, unique[ti], *c.key, rest, nullptr);
-      } else {
-        const std::vector<Value> values = parseRow(t, *c.key, rest, *c.value);
-        moveAside(cache, t, unique[ti], *c.key, rest, &values);
-      }
+      moveAside(cache, t, unique[ti], c.key, restOf(t, c.key), c.row ? &*c.row : nullptr);
     }
   }
   for (size_t ti = 0; ti < tables().size(); ++ti) {
     for (const Change& c : changes[ti]) {
-      if (c.value != nullptr)
-        upsert(cache, tables()[ti], *c.key, restOf(tables()[ti], *c.key), *c.value);
+      if (c.row) upsert(cache, tables()[ti], *c.row);
     }
   }
   for (size_t ti = tables().size(); ti-- > 0;) {
     for (const Change& c : changes[ti]) {
-      if (c.value == nullptr) removeRow(cache, tables()[ti], *c.key, restOf(tables()[ti], *c.key));
+      if (!c.row) removeRow(cache, tables()[ti], c.key, restOf(tables()[ti], c.key));
     }
   }
 }
@@ -519,8 +655,13 @@ void recordRevision(Database& db, int64_t revision, bool zone_data, int64_t conf
   }
 }
 
-size_t tableIndex(const TableSpec* t) {
-  return static_cast<size_t>(t - tables().data());
+// The records of chunk `chunk` that this database holds now.
+std::vector<int64_t> localRecordsOfChunk(Database& db, int64_t chunk) {
+  Statement s = db.prepare("SELECT id FROM records WHERE id >= ? AND id < ?");
+  s.bind(1, chunk * kRecordChunkSpan).bind(2, chunk * kRecordChunkSpan + kRecordChunkSpan);
+  std::vector<int64_t> ids;
+  while (s.step()) ids.push_back(s.columnInt(0));
+  return ids;
 }
 
 }  // namespace
@@ -529,57 +670,65 @@ std::vector<ReplicaRow> dumpReplicaRows(Database& db) {
   std::vector<ReplicaRow> rows;
   ReadTransaction view(db);
   for (const TableSpec& t : tables()) {
-    Statement s = db.prepare("SELECT " + columnList(t) + " FROM " + t.name);
-    while (s.step()) rows.push_back({keyOf(t, s), rowValue(t, s)});
+    Statement s = db.prepare("SELECT " + columnList(t) + " FROM " + t.name +
+                             (&t == &recordsTable() ? " ORDER BY id" : ""));
+    if (&t == &recordsTable()) {
+      appendChunks(s, rows);
+    } else {
+      while (s.step()) rows.push_back({keyOf(t, s), rowValue(t, s)});
+    }
   }
   return rows;
 }
 
 void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes,
                          int64_t revision) {
-  // The last change of a key is the one that counts. Applying "delete, then
-  // put" of one key as two steps would delete first, and let CASCADE take
-  // (or RESTRICT refuse for) rows the revision does not touch.
-  std::unordered_map<std::string_view, size_t> last;
-  for (size_t i = 0; i < changes.size(); ++i) last[changes[i].key] = i;
-  std::vector<std::vector<Change>> by_table(tables().size());
-  bool zone_data = false;
-  for (size_t i = 0; i < changes.size(); ++i) {
-    const ReplicaChange& c = changes[i];
-    std::string rest;
-    const TableSpec* t = tableOf(c.key, &rest);
-    if (t == nullptr || last[c.key] != i) continue;  // a table of a newer build, or a later change
-    by_table[tableIndex(t)].push_back({&c.key, c.value ? &*c.value : nullptr});
-    zone_data = zone_data || t->zone_data;
-  }
   db.transaction([&] {
-    applyChanges(db, by_table);
+    RowChanges rows;
+    bool zone_data = false;
+    for (const ReplicaChange& c : changes) {
+      if (const std::optional<int64_t> chunk = chunkNumber(c.key)) {
+        // A chunk's new value is all its records: the ones it no longer
+        // holds (here, or put earlier in this revision) are deleted.
+        const int64_t first = *chunk * kRecordChunkSpan;
+        std::vector<int64_t> gone = localRecordsOfChunk(db, *chunk);
+        for (int64_t id : rows.recordsPutIn(first, first + kRecordChunkSpan)) gone.push_back(id);
+        if (c.value) {
+          for (auto& [id, row] : parseChunk(c.key, *chunk, *c.value)) {
+            std::erase(gone, id);
+            rows.setRecord(id, std::move(row));
+          }
+        }
+        for (int64_t id : gone) rows.setRecord(id, std::nullopt);
+        zone_data = true;
+        continue;
+      }
+      std::string rest;
+      const TableSpec* t = tableOf(c.key, &rest);
+      if (t == nullptr) continue;  // a table of a newer build
+      rows.setKey(*t, c.key, c.value ? &*c.value : nullptr);
+      zone_data = zone_data || t->zone_data;
+    }
+    applyChanges(db, rows.byTable());
     recordRevision(db, revision, zone_data, revision);
   });
 }
 
 void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
                     int64_t config_serial) {
-  std::vector<std::vector<Change>> by_table(tables().size());
-  // Key -> (table, position in by_table) of its put; the last row of a key counts.
-  std::unordered_map<std::string_view, std::pair<size_t, size_t>> puts;
-  puts.reserve(rows.size());
+  // Parsed before the transaction: a bad value changes nothing.
+  RowChanges changes;
   for (const ReplicaRow& r : rows) {
+    if (const std::optional<int64_t> chunk = chunkNumber(r.key)) {
+      for (auto& [id, row] : parseChunk(r.key, *chunk, r.value)) changes.setRecord(id, std::move(row));
+      continue;
+    }
     std::string rest;
     const TableSpec* t = tableOf(r.key, &rest);
-    if (t == nullptr) continue;
-    const size_t ti = tableIndex(t);
-    const auto [it, added] = puts.try_emplace(r.key, ti, by_table[ti].size());
-    if (added) {
-      by_table[ti].push_back({&r.key, &r.value});
-    } else {
-      by_table[it->second.first][it->second.second].value = &r.value;
-    }
+    if (t != nullptr) changes.setKey(*t, r.key, &r.value);
   }
   db.transaction([&] {
-    // Rows the new state does not hold are deleted (a deque: by_table points
-    // into it).
-    std::deque<std::string> gone;
+    // Rows the new state does not hold are deleted.
     for (size_t ti = 0; ti < tables().size(); ++ti) {
       const TableSpec& t = tables()[ti];
       std::string columns;
@@ -594,12 +743,10 @@ void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t r
                      ? std::to_string(s.columnInt(col))
                      : s.columnText(col);
         }
-        if (puts.contains(key)) continue;
-        gone.push_back(std::move(key));
-        by_table[ti].push_back({&gone.back(), nullptr});
+        if (!changes.contains(key)) changes.set(ti, std::move(key), std::nullopt);
       }
     }
-    applyChanges(db, by_table);
+    applyChanges(db, changes.byTable());
     recordRevision(db, revision, true, config_serial < 0 ? revision : config_serial);
   });
 }
@@ -640,6 +787,7 @@ std::vector<ReplicaChange> ReplicaCapture::changes() {
   // them by name, in key_columns order.
   std::map<std::string, std::vector<std::string>> declared;  // table -> column names
   std::vector<std::pair<size_t, ReplicaChange>> out;
+  std::set<int64_t> changed_chunks;
   while (sqlite3changeset_next(iter) == SQLITE_ROW) {
     const char* table_name = nullptr;
     int column_count = 0, op = 0, indirect = 0;
@@ -675,9 +823,24 @@ std::vector<ReplicaChange> ReplicaCapture::changes() {
         row.bind(++bind, std::string_view(text ? text : ""));
       }
     }
+    if (t == &recordsTable()) {
+      // Records travel in chunks: the chunk is written whole, below.
+      changed_chunks.insert(chunkOf(std::stoll(key.substr(key.find('/') + 1))));
+      continue;
+    }
     ReplicaChange change{key, std::nullopt};
     if (op != SQLITE_DELETE && row.step()) change.value = rowValue(*t, row);
     out.push_back({tableIndex(t), std::move(change)});
+  }
+  for (int64_t chunk : changed_chunks) {
+    Statement rows = impl_->db.prepare("SELECT " + columnList(recordsTable()) +
+                                       " FROM records WHERE id >= ? AND id < ? ORDER BY id");
+    rows.bind(1, chunk * kRecordChunkSpan).bind(2, chunk * kRecordChunkSpan + kRecordChunkSpan);
+    std::vector<ReplicaRow> value;
+    appendChunks(rows, value);
+    out.push_back({tableIndex(&recordsTable()),
+                   value.empty() ? ReplicaChange{chunkKey(chunk), std::nullopt}
+                                 : ReplicaChange{value[0].key, std::move(value[0].value)}});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });

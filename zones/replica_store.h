@@ -1,14 +1,19 @@
 #pragma once
 // The configuration as rows for cluster mode's replica (docs/architecture.md,
 // "Cluster mode: the configuration replica"): every row of the configuration
-// tables (zones, records, regions, endpoints, steered_names,
-// latency_prefixes) becomes one key and one JSON value, and back.
+// tables (zones, regions, steered_names, endpoints, latency_prefixes) becomes
+// one key and one JSON value, and back. Records, the one table that grows to
+// millions of rows, travel in chunks of kRecordChunkSpan consecutive ids:
 //
-//   key "records/42"                  value {"id":42,"zone_id":1,"owner":"www.example.com.",
-//                                            "type":1,"ttl":300,"rdata":"c0000201"}
+//   key "zones/1"                     value {"id":1,"name":"example.com.",...}
+//   key "record_chunks/0"             value {"records":[[42,1,"www.example.com.",1,300,"c0000201"],
+//                                                       ...]}   (ids 0..63, by id)
 //   key "latency_prefixes/3/81.2.69.0/24"  value
 //   {"prefix":"81.2.69.0/24","region_id":3,"rtt_ms":12.5}
 //
+// A chunk row is an array in the records table's column order (id, zone_id,
+// owner, type, ttl, rdata). A chunk's value is all its records, so a change
+// of one record rewrites its chunk, and a chunk left empty is deleted.
 // Keys are relative: cluster/ puts its etcd prefix in front. Rows keep their
 // ids, so health rows (endpoint_id) and references (zone_id, region_id) mean
 // the same on every node. Blobs are lowercase hex. Health and vantage rows
@@ -25,6 +30,14 @@
 #include "zones/database.h"
 
 namespace meridian::zones {
+
+/// Records per chunk key ("record_chunks/N": ids N*64 .. N*64+63). Small
+/// enough that one record's change rewrites about 4 KB (64 rows of about
+/// 70 bytes) and the largest possible chunk (64 rdata of 64 KiB, 8.4 MB as
+/// hex) fits the request limit the README gives etcd; large enough that a
+/// 1,000,000-record zone is 15,625 keys, not a million (why that matters:
+/// docs/architecture.md, "Records in chunks").
+inline constexpr int64_t kRecordChunkSpan = 64;
 
 struct ReplicaRow {
   std::string key;    // "TABLE/PK"

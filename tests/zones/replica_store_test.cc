@@ -47,6 +47,16 @@ std::string refusal(zones::Database& db, const std::string& key, const std::stri
   return "";
 }
 
+// A chunk value holding `records` (row objects, ids in one chunk, in order).
+std::string chunk(const std::vector<std::string>& records) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const std::string& r : records) {
+    const nlohmann::json row = nlohmann::json::parse(r);
+    rows.push_back({row["id"], row["zone_id"], row["owner"], row["type"], row["ttl"], row["rdata"]});
+  }
+  return nlohmann::json{{"records", rows}}.dump();
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -54,41 +64,84 @@ TEST_CASE(
     "applied") {
   test::TempDir dir;
   zones::Database db(dir.file("replica.db"));
-  zones::replaceReplica(db, {{"zones/1", kZone}, {"records/7", kRecord}}, 5);
+  zones::replaceReplica(db, {{"zones/1", kZone}, {"record_chunks/0", chunk({kRecord})}}, 5);
   REQUIRE(zones::replicaRevision(db) == 5);
+  REQUIRE(count(db, "SELECT ttl FROM records WHERE id = 7") == 300);
 
-  CHECK(refusal(db, "records/8", "not json") == "records/8: the value is not a JSON object");
-  CHECK(
-      refusal(
-          db, "records/8",
-          R"({"id":8,"zone_id":1,"owner":"a.example.com.","type":1,"ttl":"300","rdata":"c0000201"})") ==
-      "records/8: ttl: not an integer");
-  CHECK(refusal(db, "records/8",
-                R"({"id":8,"zone_id":1,"owner":"a.example.com.","type":1,"ttl":300})") ==
-        "records/8: rdata: missing");
-  CHECK(
-      refusal(
-          db, "records/8",
-          R"({"id":8,"zone_id":1,"owner":"a.example.com.","type":1,"ttl":300,"rdata":"c00002zz"})") ==
-      "records/8: rdata: not hex: zz");
-  CHECK(refusal(db, "records/8", kRecord) == "records/8: the row's id is 7");
+  CHECK(refusal(db, "record_chunks/0", "not json") ==
+        "record_chunks/0: the value is not a JSON object with a \"records\" array");
+  CHECK(refusal(db, "record_chunks/0", R"({"records":[[8,1,"a.example.com.",1,"300","c0000201"]]})") ==
+        "record_chunks/0: row 0: ttl: not an integer");
+  CHECK(refusal(db, "record_chunks/0", R"({"records":[[8,1,"a.example.com.",1,300]]})") ==
+        "record_chunks/0: row 0: not an array of 6 columns");
+  CHECK(refusal(db, "record_chunks/0",
+                R"({"records":[[7,1,"www.example.com.",1,300,"c0000201"],[8,1,"a.example.com.",1,300,"c00002zz"]]})") ==
+        "record_chunks/0: row 1: rdata: not hex: zz");
+  CHECK(refusal(db, "record_chunks/1", chunk({kRecord})) ==
+        "record_chunks/1: row 0: id 7 is not in this chunk");
+  CHECK(refusal(db, "record_chunks/0", R"({"records":[[8,1,"a.",1,300,""],[8,1,"b.",1,300,""]]})") ==
+        "record_chunks/0: row 1: id 8 is not after the row before it");
+  CHECK(refusal(db, "record_chunks/x", chunk({})) == "record_chunks/x: not a chunk number");
+  CHECK(refusal(db, "records/7", kRecord) ==
+        "records/7: a record in the layout before record chunks; push the configuration again "
+        "with meridianctl cluster init");
   CHECK(refusal(db, "regions/x",
                 R"({"id":1,"name":"eu","latitude":"north","longitude":2.5,"countries":"[]"})") ==
         "regions/x: latitude: not a number");
 
   // A good change and a bad one in one revision: neither is applied.
-  const std::string good =
-      R"({"id":7,"zone_id":1,"owner":"www.example.com.","type":1,"ttl":60,"rdata":"c0000201"})";
-  CHECK_THROWS_AS(
-      zones::applyReplicaChanges(db, {{"records/7", good}, {"records/9", std::string("[1]")}}, 6),
-      zones::ValidationError);
+  const std::string good = chunk(
+      {R"({"id":7,"zone_id":1,"owner":"www.example.com.","type":1,"ttl":60,"rdata":"c0000201"})"});
+  CHECK_THROWS_AS(zones::applyReplicaChanges(
+                      db, {{"record_chunks/0", good}, {"regions/9", std::string("[1]")}}, 6),
+                  zones::ValidationError);
   CHECK(count(db, "SELECT ttl FROM records WHERE id = 7") == 300);
   CHECK(zones::replicaRevision(db) == 5);
 
   // Keys of tables this build does not know are skipped, not refused.
-  zones::applyReplicaChanges(db, {{"records/7", good}, {"newtable/1", std::string("{}")}}, 6);
+  zones::applyReplicaChanges(db, {{"record_chunks/0", good}, {"newtable/1", std::string("{}")}},
+                             6);
   CHECK(count(db, "SELECT ttl FROM records WHERE id = 7") == 60);
   CHECK(zones::replicaRevision(db) == 6);
+}
+
+TEST_CASE(
+    "replica store: records travel in chunks of 64 ids: a chunk's value is all its records, a "
+    "chunk left empty is deleted") {
+  test::TempDir dir;
+  zones::Database db(dir.file("replica.db"));
+  const auto record = [](int64_t id, const std::string& owner) {
+    return nlohmann::json{{"id", id},         {"zone_id", 1}, {"owner", owner},
+                          {"type", 1},        {"ttl", 300},   {"rdata", "c0000201"}}
+        .dump();
+  };
+  // Ids 63 and 64 are the two sides of a chunk boundary; -1 is chunk -1.
+  zones::replaceReplica(db,
+                        {{"zones/1", kZone},
+                         {"record_chunks/-1", chunk({record(-1, "n.example.com.")})},
+                         {"record_chunks/0", chunk({record(1, "a.example.com."),
+                                                    record(63, "b.example.com.")})},
+                         {"record_chunks/1", chunk({record(64, "c.example.com.")})}},
+                        5);
+  CHECK(count(db, "SELECT count(*) FROM records") == 4);
+  const std::vector<zones::ReplicaRow> dumped = zones::dumpReplicaRows(db);
+  REQUIRE(dumped.size() == 4);
+  CHECK(dumped[1].key == "record_chunks/-1");
+  CHECK(dumped[2].key == "record_chunks/0");
+  CHECK(dumped[2].value ==
+        R"({"records":[[1,1,"a.example.com.",1,300,"c0000201"],[63,1,"b.example.com.",1,300,"c0000201"]]})");
+  CHECK(dumped[3].key == "record_chunks/1");
+
+  // Chunk 0 now holds only id 1 (63 is deleted) plus a new id 2; chunk 1 is
+  // deleted; chunk -1 is not mentioned and stays.
+  zones::applyReplicaChanges(db,
+                             {{"record_chunks/0", chunk({record(1, "a.example.com."),
+                                                         record(2, "d.example.com.")})},
+                              {"record_chunks/1", std::nullopt}},
+                             6);
+  zones::Statement ids = db.prepare("SELECT group_concat(id, ',') FROM (SELECT id FROM records ORDER BY id)");
+  REQUIRE(ids.step());
+  CHECK(ids.columnText(0) == "-1,1,2");
 }
 
 TEST_CASE(
@@ -97,7 +150,7 @@ TEST_CASE(
   zones::Database db(dir.file("replica.db"));
   zones::replaceReplica(db,
                         {{"zones/1", kZone},
-                         {"records/7", kRecord},
+                         {"record_chunks/0", chunk({kRecord})},
                          {"regions/1", kRegion},
                          {"latency_prefixes/1/81.2.69.0/24",
                           R"({"prefix":"81.2.69.0/24","region_id":1,"rtt_ms":12.5})"}},
@@ -451,18 +504,21 @@ class RandomConfig {
                 return row.dump();
               });
     if (!zone_ids.empty()) {
-      for (int64_t id = 1; id <= 6; ++id) {
+      // Records in chunks: ids on both sides of the 63/64 boundary, so a
+      // state change often empties, fills or splits a chunk.
+      std::map<int64_t, std::vector<std::string>> chunks;
+      for (int64_t id : {1, 2, 63, 64, 65, 130}) {
         if (!chance(50)) continue;
         const std::string owner = std::string(chance(50) ? "www" : "mail") + ".x.";
-        s["records/" + std::to_string(id)] = nlohmann::json{
-            {"id", id},
-            {"zone_id", zone_ids[pick(zone_ids.size())]},
-            {"owner", owner},
-            {"type", chance(50) ? 1 : 28},
-            {"ttl", chance(50) ? 60 : 300},
-            {"rdata", chance(50) ? "c0000201"
-                                 : "c0000202"}}.dump();
+        chunks[id / 64].push_back(nlohmann::json{{"id", id},
+                                                 {"zone_id", zone_ids[pick(zone_ids.size())]},
+                                                 {"owner", owner},
+                                                 {"type", chance(50) ? 1 : 28},
+                                                 {"ttl", chance(50) ? 60 : 300},
+                                                 {"rdata", chance(50) ? "c0000201" : "c0000202"}}
+                                      .dump());
       }
+      for (const auto& [n, records] : chunks) s["record_chunks/" + std::to_string(n)] = chunk(records);
       std::set<std::tuple<int64_t, std::string, int64_t>> taken;  // UNIQUE (zone_id, owner, type)
       for (int64_t id = 1; id <= 5; ++id) {
         if (!chance(60)) continue;
