@@ -71,6 +71,7 @@ bool ReplicaSync::pause(std::chrono::milliseconds how_long) {
 bool ReplicaSync::fullLoad(zones::Database& db) {
   // Every page is read at the first page's revision, so the rows are one
   // consistent state however long the reading takes.
+  const auto started = std::chrono::steady_clock::now();
   std::vector<zones::ReplicaRow> rows;
   const std::string end = prefixEnd(options_.prefix);
   std::string from = options_.prefix;
@@ -111,14 +112,21 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
     return false;
   }
   serial = std::max(serial, max_mod_revision);
+  const auto read = std::chrono::steady_clock::now();
   try {
     zones::replaceReplica(db, rows, revision, serial);
   } catch (const std::exception& e) {
     fail("full load at revision " + std::to_string(revision) + " not applied: " + e.what());
     return false;
   }
+  const auto seconds = [](auto from, auto to) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f s", std::chrono::duration<double>(to - from).count());
+    return std::string(text);
+  };
   log::info("cluster: loaded " + std::to_string(rows.size()) + " keys at revision " +
-            std::to_string(revision));
+            std::to_string(revision) + " (read in " + seconds(started, read) + ", applied in " +
+            seconds(read, std::chrono::steady_clock::now()) + ")");
   {
     std::lock_guard lock(mutex_);
     status_.applied_revision = revision;
