@@ -280,10 +280,11 @@ def join(args, binaries, workdir):
                        f"(replica applied after {_s(applied.seconds)}), RSS "
                        f"{data['rss_max_kb'] / 1024:.0f} MiB, replica {data['db_mb']:.0f} MB")
             # Where the time goes: the same paged read with nothing else to do.
-            keys, seconds = cluster.read_prefix("/meridian/v1/config/")
-            out["etcd_read"] = {"keys": keys, "seconds": seconds, "page_size": 5000}
+            page_size = 2000  # ReplicaSyncOptions::page_size
+            keys, seconds = cluster.read_prefix("/meridian/v1/config/", page_size)
+            out["etcd_read"] = {"keys": keys, "seconds": seconds, "page_size": page_size}
             common.say(f"  reading the {keys:,} keys back through etcd's JSON gateway in pages of "
-                       f"5,000 (Python, as meridiand's full load does): {seconds:.1f}s")
+                       f"{page_size:,} (Python, as meridiand's full load does): {seconds:.1f}s")
     _axfr_peers(args, workdir, zone_path, probe, address, out)
     _ratios(out)
     return out
