@@ -245,10 +245,16 @@ const TableSpec& recordsTable() {
 }
 
 // Floor division, so a negative id (SQLite allows them) has a chunk too:
-// ids -64..-1 are chunk -1.
+// ids -64..-1 are chunk -1 (-1 / 64 is 0, remainder -1: one chunk lower).
 int64_t chunkOf(int64_t id) {
-  return id >= 0 ? id / kRecordChunkSpan : -((-id - 1) / kRecordChunkSpan) - 1;
+  return id / kRecordChunkSpan - (id % kRecordChunkSpan < 0 ? 1 : 0);
 }
+
+// The first and last id of a chunk, inclusive: chunk -144115188075855872
+// starts at INT64_MIN and chunk 144115188075855871 ends at INT64_MAX, so
+// neither overflows.
+int64_t chunkFirst(int64_t chunk) { return chunk * kRecordChunkSpan; }
+int64_t chunkLast(int64_t chunk) { return chunk * kRecordChunkSpan + (kRecordChunkSpan - 1); }
 
 std::string chunkKey(int64_t chunk) { return std::string(kChunkPrefix) + std::to_string(chunk); }
 
@@ -264,7 +270,7 @@ std::optional<int64_t> chunkNumber(const std::string& key) {
     used = 0;
   }
   if (number.empty() || used != number.size()) throw ValidationError(key, "not a chunk number");
-  if (chunk < INT64_MIN / kRecordChunkSpan || chunk > INT64_MAX / kRecordChunkSpan - 1)
+  if (chunk < INT64_MIN / kRecordChunkSpan || chunk > INT64_MAX / kRecordChunkSpan)
     throw ValidationError(key, "chunk number out of range");
   return chunk;
 }
@@ -374,8 +380,7 @@ std::vector<std::pair<int64_t, std::vector<Value>>> parseChunk(const std::string
     throw ValidationError(key, "the value is not a JSON object with a \"records\" array");
   std::vector<std::pair<int64_t, std::vector<Value>>> out;
   out.reserve(doc["records"].size());
-  const int64_t first = chunk * kRecordChunkSpan;
-  int64_t previous = first - 1;
+  std::optional<int64_t> previous;
   for (const nlohmann::json& row : doc["records"]) {
     const std::string where = key + ": row " + std::to_string(out.size());
     if (!row.is_array() || row.size() != t.columns.size())
@@ -385,9 +390,9 @@ std::vector<std::pair<int64_t, std::vector<Value>>> parseChunk(const std::string
     for (size_t i = 0; i < t.columns.size(); ++i)
       values.push_back(decodeColumn(t.columns[i], row[i], where + ": " + t.columns[i].name));
     const int64_t id = std::get<int64_t>(values[0]);
-    if (id < first || id >= first + kRecordChunkSpan)
+    if (id < chunkFirst(chunk) || id > chunkLast(chunk))
       throw ValidationError(where, "id " + std::to_string(id) + " is not in this chunk");
-    if (id <= previous)
+    if (previous && id <= *previous)
       throw ValidationError(where, "id " + std::to_string(id) + " is not after the row before it");
     previous = id;
     out.emplace_back(id, std::move(values));
@@ -597,9 +602,9 @@ void applyRecordChunks(StatementCache& cache, Database& db, const RecordChunks& 
   const TableSpec& t = recordsTable();
   const auto clear = [&](int64_t chunk) {
     Statement& s = cache.get(t, "clear-chunk", [] {
-      return std::string("DELETE FROM records WHERE id >= ? AND id < ?");
+      return std::string("DELETE FROM records WHERE id BETWEEN ? AND ?");
     });
-    s.bind(1, chunk * kRecordChunkSpan).bind(2, chunk * kRecordChunkSpan + kRecordChunkSpan);
+    s.bind(1, chunkFirst(chunk)).bind(2, chunkLast(chunk));
     s.run();
   };
   std::set<int64_t> unchanged, held_chunks;
@@ -644,7 +649,8 @@ void applyRecordChunks(StatementCache& cache, Database& db, const RecordChunks& 
 //     aside: one text column of each UNIQUE constraint gets a value no real
 //     row holds and no other row gets (asideValue). Ids do not change, so
 //     no reference notices.
-//  2. Puts, parents first. A row then only meets rows of the new state
+//  2. Puts, parents first (records: their chunks, applyRecordChunks). A
+//     row then only meets rows of the new state
 //     (untouched or already put) and moved-aside rows: the new state is
 //     unique, and nothing equals an aside value, so no UNIQUE constraint
 //     fails, whatever names swap, chain or are reused (A:x,B:y -> A:y,B:x).
@@ -834,19 +840,31 @@ std::vector<ReplicaChange> ReplicaCapture::changes() {
       Statement info = impl_->db.prepare(std::string("PRAGMA table_info(") + t->name + ")");
       while (info.step()) names.push_back(info.columnText(1));
     }
+    // The changed row's value of primary-key column `k`.
+    const auto keyValue = [&](const char* k) {
+      const auto at = std::find(names.begin(), names.end(), k);
+      sqlite3_value* value = nullptr;
+      const int column = static_cast<int>(at - names.begin());
+      const int found = at == names.end()          ? SQLITE_ERROR
+                        : op == SQLITE_INSERT ? sqlite3changeset_new(iter, column, &value)
+                                              : sqlite3changeset_old(iter, column, &value);
+      if (found != SQLITE_OK || value == nullptr) {
+        throw DatabaseError(std::string("a change of ") + t->name + " has no " + k);
+      }
+      return value;
+    };
+    if (t == &recordsTable()) {
+      // Records travel in chunks: each changed record's chunk is written
+      // whole, below (a zone of a million records deleted is 15,625 keys).
+      changed_chunks.insert(chunkOf(sqlite3_value_int64(keyValue("id"))));
+      continue;
+    }
     std::string key = t->name;
     Statement row = impl_->db.prepare("SELECT " + columnList(*t) + " FROM " + t->name +
                                       " WHERE " + keyWhere(*t));
     int bind = 0;
     for (const char* k : t->key_columns) {
-      const auto at = std::find(names.begin(), names.end(), k);
-      sqlite3_value* value = nullptr;
-      const int column = static_cast<int>(at - names.begin());
-      const int found = op == SQLITE_INSERT ? sqlite3changeset_new(iter, column, &value)
-                                            : sqlite3changeset_old(iter, column, &value);
-      if (at == names.end() || found != SQLITE_OK || value == nullptr) {
-        throw DatabaseError(std::string("a change of ") + t->name + " has no " + k);
-      }
+      sqlite3_value* value = keyValue(k);
       key += '/';
       if (sqlite3_value_type(value) == SQLITE_INTEGER) {
         key += std::to_string(sqlite3_value_int64(value));
@@ -857,19 +875,14 @@ std::vector<ReplicaChange> ReplicaCapture::changes() {
         row.bind(++bind, std::string_view(text ? text : ""));
       }
     }
-    if (t == &recordsTable()) {
-      // Records travel in chunks: the chunk is written whole, below.
-      changed_chunks.insert(chunkOf(std::stoll(key.substr(key.find('/') + 1))));
-      continue;
-    }
     ReplicaChange change{key, std::nullopt};
     if (op != SQLITE_DELETE && row.step()) change.value = rowValue(*t, row);
     out.push_back({tableIndex(t), std::move(change)});
   }
   for (int64_t chunk : changed_chunks) {
     Statement rows = impl_->db.prepare("SELECT " + columnList(recordsTable()) +
-                                       " FROM records WHERE id >= ? AND id < ? ORDER BY id");
-    rows.bind(1, chunk * kRecordChunkSpan).bind(2, chunk * kRecordChunkSpan + kRecordChunkSpan);
+                                       " FROM records WHERE id BETWEEN ? AND ? ORDER BY id");
+    rows.bind(1, chunkFirst(chunk)).bind(2, chunkLast(chunk));
     std::vector<ReplicaRow> value;
     appendChunks(rows, value);
     out.push_back({tableIndex(&recordsTable()),

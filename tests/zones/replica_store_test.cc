@@ -142,6 +142,22 @@ TEST_CASE(
   zones::Statement ids = db.prepare("SELECT group_concat(id, ',') FROM (SELECT id FROM records ORDER BY id)");
   REQUIRE(ids.step());
   CHECK(ids.columnText(0) == "-1,1,2");
+
+  // The extreme ids have chunks whose bounds do not overflow.
+  const int64_t lowest = INT64_MIN, highest = INT64_MAX;
+  zones::replaceReplica(db,
+                        {{"zones/1", kZone},
+                         {"record_chunks/-144115188075855872", chunk({record(lowest, "l.")})},
+                         {"record_chunks/144115188075855871", chunk({record(highest, "h.")})}},
+                        7);
+  const std::vector<zones::ReplicaRow> extremes = zones::dumpReplicaRows(db);
+  REQUIRE(extremes.size() == 3);
+  CHECK(extremes[1].key == "record_chunks/-144115188075855872");
+  CHECK(extremes[2].key == "record_chunks/144115188075855871");
+  CHECK(refusal(db, "record_chunks/144115188075855872", chunk({})) ==
+        "record_chunks/144115188075855872: chunk number out of range");
+  zones::applyReplicaChanges(db, {{"record_chunks/144115188075855871", std::nullopt}}, 8);
+  CHECK(count(db, "SELECT count(*) FROM records") == 1);
 }
 
 TEST_CASE(
