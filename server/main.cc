@@ -38,53 +38,14 @@
 #include "server/explain.h"
 #include "server/identity.h"
 #include "server/metrics.h"
+#include "server/options.h"
 #include "zones/database.h"
 #include "zones/validation.h"
 
 using namespace meridian;
+using server::Options;
 
 namespace {
-
-struct Options {
-  std::string db_path = "meridian.db";
-  std::string geodb;
-  bool no_geodb = false;
-  unsigned health_stale_after_s = 15;
-  unsigned health_grace_s = 30;
-  double rtt_hysteresis = 0.10;
-  std::vector<std::string> dns_listen;
-  unsigned threads = 0;
-  std::string ready_file;
-  std::string api_listen = "127.0.0.1:8053";
-  std::string api_token_file;
-  std::string api_read_token_file;
-  std::string api_tls_cert;
-  std::string api_tls_key;
-  api::ApiLimits api_limits;
-  unsigned api_request_timeout_s = 30;
-  bool no_api = false;
-  unsigned stats_interval_s = 0;
-  unsigned edns_payload = 1232;
-  unsigned tcp_max_connections = 512;
-  unsigned tcp_max_per_client = 64;
-  bool tcp_max_per_client_given = false;
-  unsigned tcp_idle_timeout_ms = 10000;
-  unsigned tcp_io_timeout_ms = 2000;
-  unsigned reload_poll_ms = 200;
-  unsigned rrl_rate = 200;
-  unsigned rrl_slip = 2;
-  unsigned rrl_ipv4_prefix = 24;
-  unsigned rrl_ipv6_prefix = 56;
-  std::string cookie_secret_file;
-  bool no_cookies = false;
-  std::string log_level = "info";
-  bool demo = false;
-  bool check = false;
-  std::string etcd;  // cluster mode: etcd endpoints, comma-separated
-  std::string node_name;         // default: the host name
-  std::string identity = "auto";  // NSID, CH TXT id.server: on, off, auto (on with --etcd)
-  unsigned node_lease_ttl_s = 10;
-};
 
 struct MainLoop {
   uv_loop_t loop;
@@ -114,161 +75,6 @@ void writeReadyFile(const std::string& path, const std::vector<std::string>& dns
     throw std::runtime_error("--ready-file: cannot rename " + temporary + " to " + path + ": " +
                              std::strerror(errno));
   }
-}
-
-// "--option VALUE: problem", the form of every option error.
-std::runtime_error optionError(const std::string& option, const std::string& value,
-                               const std::string& problem) {
-  return std::runtime_error(option + " " + value + ": " + problem);
-}
-
-// An existing regular file we may read (--geodb), or an error naming it.
-void checkReadableFile(const std::string& option, const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0 || access(path.c_str(), R_OK) != 0) {
-    throw optionError(option, path, std::string("cannot read: ") + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) throw optionError(option, path, "is not a regular file");
-}
-
-// --cookie-secret-file: one or two secrets in hex (server/cookies.h), or an
-// error naming the option, the file and the line.
-server::CookieSecrets readCookieSecrets(const std::string& path) {
-  checkReadableFile("--cookie-secret-file", path);
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) throw optionError("--cookie-secret-file", path, "cannot read");
-  try {
-    return server::parseCookieSecrets(text.str());
-  } catch (const std::exception& e) {
-    throw optionError("--cookie-secret-file", path, e.what());
-  }
-}
-
-// --api-listen: split as the API server splits it and, unless we only
-// --check, bound once (by the API server's own function) and released, so
-// that a bad address or a busy port is an error before DNS is served.
-void checkApiListen(const std::string& listen, bool try_bind) {
-  try {
-    common::splitHostPort(listen, "API listen address");
-    if (!try_bind) return;
-    bool ipv6 = false;
-    close(api::listenSocket(listen, &ipv6));
-  } catch (const std::exception& e) {
-    throw optionError("--api-listen", listen, e.what());
-  }
-}
-
-// What the --api-* files hold, read and checked before anything is served.
-struct ApiFiles {
-  std::optional<std::string> token;  // --api-token-file
-  std::string read_token;            // --api-read-token-file
-  std::string tls_cert_pem, tls_key_pem;
-};
-
-std::string readWholeFile(const std::string& option, const std::string& path) {
-  checkReadableFile(option, path);
-  std::ifstream in(path, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) throw optionError(option, path, "cannot read");
-  return text;
-}
-
-ApiFiles readApiFiles(const Options& options) {
-  ApiFiles files;
-  auto token = [&](const char* option, const std::string& path) {
-    try {
-      return api::loadOrCreateToken(options.db_path, path);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(std::string(option) + ": " + e.what());
-    }
-  };
-  if (!options.api_token_file.empty())
-    files.token = token("--api-token-file", options.api_token_file);
-  if (!options.api_read_token_file.empty()) {
-    files.read_token = token("--api-read-token-file", options.api_read_token_file);
-    if (files.token && *files.token == files.read_token) {
-      throw optionError("--api-read-token-file", options.api_read_token_file,
-                        "holds the same token as --api-token-file; the read-only token must "
-                        "differ from the write token");
-    }
-  }
-  if (options.api_tls_cert.empty() != options.api_tls_key.empty()) {
-    throw std::runtime_error(options.api_tls_cert.empty()
-                                 ? "--api-tls-key needs --api-tls-cert (the certificate)"
-                                 : "--api-tls-cert needs --api-tls-key (the private key)");
-  }
-  if (!options.api_tls_cert.empty()) {
-    files.tls_cert_pem = readWholeFile("--api-tls-cert", options.api_tls_cert);
-    files.tls_key_pem = readWholeFile("--api-tls-key", options.api_tls_key);
-    try {
-      api::checkTlsCredentials(files.tls_cert_pem, files.tls_key_pem);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("--api-tls-cert " + options.api_tls_cert + " --api-tls-key " +
-                               options.api_tls_key + ": " + e.what());
-    }
-  }
-  if (options.api_limits.max_connections_per_client > options.api_limits.max_connections) {
-    throw optionError("--api-max-connections-per-client",
-                      std::to_string(options.api_limits.max_connections_per_client),
-                      "is more than --api-max-connections (" +
-                          std::to_string(options.api_limits.max_connections) + ")");
-  }
-  return files;
-}
-
-// Every option is checked before the database is opened, a socket bound or a
-// query answered: a mistake is one error line naming the option and the
-// file, and exit status 1 (a missing --api-token-file used to be found only
-// after DNS was already being served). Returns what the --api-* files hold
-// when the API is on.
-ApiFiles validateOptions(const Options& options) {
-  if (!options.etcd.empty()) {
-    try {
-      cluster::parseEndpoints(options.etcd);
-    } catch (const std::exception& e) {
-      throw optionError("--etcd", options.etcd, e.what());
-    }
-    if (options.demo) {
-      throw std::runtime_error(
-          "--demo: cannot seed a cluster replica (--etcd); seed a single-node database and push "
-          "it with meridianctl cluster init");
-    }
-  }
-  try {
-    server::checkNodeName(options.node_name);
-  } catch (const std::exception& e) {
-    throw optionError("--node-name", options.node_name, e.what());
-  }
-  for (const std::string& address : options.dns_listen) {
-    try {
-      server::parseListenAddress(address);
-    } catch (const std::exception& e) {
-      throw optionError("--dns-listen", address, e.what());
-    }
-  }
-  if (options.tcp_max_per_client_given &&
-      options.tcp_max_per_client > options.tcp_max_connections) {
-    throw optionError(
-        "--tcp-max-per-client", std::to_string(options.tcp_max_per_client),
-        "is more than --tcp-max-connections (" + std::to_string(options.tcp_max_connections) + ")");
-  }
-  if (!options.geodb.empty()) checkReadableFile("--geodb", options.geodb);
-  if (!options.cookie_secret_file.empty()) readCookieSecrets(options.cookie_secret_file);
-  if (!options.ready_file.empty()) {
-    const auto slash = options.ready_file.rfind('/');
-    const std::string directory = slash == std::string::npos ? "."
-                                  : slash == 0               ? "/"
-                                                             : options.ready_file.substr(0, slash);
-    if (access(directory.c_str(), W_OK) != 0) {
-      throw optionError("--ready-file", options.ready_file,
-                        "cannot write in " + directory + ": " + std::strerror(errno));
-    }
-  }
-  if (options.no_api) return {};
-  checkApiListen(options.api_listen, !options.check);
-  return readApiFiles(options);
 }
 
 // The API's view of health, plus how meridiand serves each endpoint now
@@ -329,7 +135,7 @@ int run(const Options& options) {
     throw std::runtime_error(std::string("--log-level: ") + e.what());
   }
   log::setup("meridiand", level);
-  const ApiFiles api_files = validateOptions(options);
+  const server::ApiFiles api_files = server::validateOptions(options);
   {
     // Opening creates the file if needed and runs the schema migrations.
     zones::Database db(options.db_path);
@@ -380,7 +186,7 @@ int run(const Options& options) {
   // same for every query thread (they all copy these settings).
   config.loop.answer.cookies = !options.no_cookies;
   if (!options.cookie_secret_file.empty()) {
-    config.loop.answer.cookie_secrets = readCookieSecrets(options.cookie_secret_file);
+    config.loop.answer.cookie_secrets = server::readCookieSecrets(options.cookie_secret_file);
   }
   // Which node answered (NSID, CH TXT id.server): on by default in a
   // cluster, where several nodes answer for one name.
