@@ -5,6 +5,7 @@
 #include "zones/replica_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <functional>
 #include <map>
@@ -179,18 +180,22 @@ const Column& columnNamed(const TableSpec& t, const char* name) {
   throw std::logic_error("no column " + std::string(name));
 }
 
+// The integer `text` spells as std::to_string would, else nullopt: no
+// sign but '-', no leading zero or space, so one row or chunk has one key.
+std::optional<int64_t> canonicalInteger(const std::string& text) {
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || std::to_string(value) != text)
+    return std::nullopt;
+  return value;
+}
+
 void bindKeyPart(Statement& s, int index, const Column& c, const std::string& key,
                  const std::string& part) {
   if (c.type == ColumnType::kInt) {
-    size_t used = 0;
-    int64_t value = 0;
-    try {
-      value = std::stoll(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != part.size() || part.empty()) throw ValidationError(key, "not an integer: " + part);
-    s.bind(index, value);
+    const std::optional<int64_t> value = canonicalInteger(part);
+    if (!value) throw ValidationError(key, "not an integer: " + part);
+    s.bind(index, *value);
   } else {
     s.bind(index, part);
   }
@@ -261,16 +266,9 @@ std::string chunkKey(int64_t chunk) { return std::string(kChunkPrefix) + std::to
 // The chunk number of a "record_chunks/N" key; nullopt for another key.
 std::optional<int64_t> chunkNumber(const std::string& key) {
   if (!key.starts_with(kChunkPrefix)) return std::nullopt;
-  const std::string number = key.substr(kChunkPrefix.size());
-  size_t used = 0;
-  int64_t chunk = 0;
-  try {
-    chunk = std::stoll(number, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (number.empty() || used != number.size()) throw ValidationError(key, "not a chunk number");
-  if (chunk < INT64_MIN / kRecordChunkSpan || chunk > INT64_MAX / kRecordChunkSpan)
+  const std::optional<int64_t> chunk = canonicalInteger(key.substr(kChunkPrefix.size()));
+  if (!chunk) throw ValidationError(key, "not a chunk number");
+  if (*chunk < INT64_MIN / kRecordChunkSpan || *chunk > INT64_MAX / kRecordChunkSpan)
     throw ValidationError(key, "chunk number out of range");
   return chunk;
 }

@@ -82,6 +82,9 @@ TEST_CASE(
   CHECK(refusal(db, "record_chunks/0", R"({"records":[[8,1,"a.",1,300,""],[8,1,"b.",1,300,""]]})") ==
         "record_chunks/0: row 1: id 8 is not after the row before it");
   CHECK(refusal(db, "record_chunks/x", chunk({})) == "record_chunks/x: not a chunk number");
+  // One chunk has one key: "+0", "00" or " 0" would be a second key for chunk 0.
+  CHECK(refusal(db, "record_chunks/00", chunk({})) == "record_chunks/00: not a chunk number");
+  CHECK(refusal(db, "record_chunks/+0", chunk({})) == "record_chunks/+0: not a chunk number");
   CHECK(refusal(db, "records/7", kRecord) ==
         "records/7: a record in the layout before record chunks; push the configuration again "
         "with meridianctl cluster init");
