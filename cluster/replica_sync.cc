@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -68,65 +70,71 @@ bool ReplicaSync::pause(std::chrono::milliseconds how_long) {
   return !stop_;
 }
 
+int64_t ReplicaSync::configSerialAt(int64_t revision, int64_t max_mod_revision) {
+  // The config serial: the revision of the last configuration change, the
+  // same on a node that watched every change and on one that loaded it all
+  // later (etcd's revision at the load would count unrelated writes).
+  RangeOptions at;
+  at.revision = revision;
+  int64_t serial = max_mod_revision;
+  for (const KeyValue& kv : client_.get(options_.head_key, at).kvs)
+    serial = std::max(serial, kv.mod_revision);
+  return serial;
+}
+
 bool ReplicaSync::fullLoad(zones::Database& db) {
   // Every page is read at the first page's revision, so the rows are one
-  // consistent state however long the reading takes.
+  // consistent state however long the reading takes. The next page is read
+  // on another thread while this one is written to the file: reading and
+  // applying 1,000,000 records took 2.2 s and 4.8 s one after the other.
   const auto started = std::chrono::steady_clock::now();
-  std::vector<zones::ReplicaRow> rows;
   const std::string end = prefixEnd(options_.prefix);
-  std::string from = options_.prefix;
+  const auto readPage = [this, end](const std::string& from, int64_t revision) {
+    RangeOptions range;
+    range.range_end = end;
+    range.limit = options_.page_size;
+    range.revision = revision;
+    return client_.get(from, range);
+  };
   int64_t revision = 0;
-  int64_t max_mod_revision = 0;
+  size_t keys = 0;
   try {
-    for (;;) {
-      RangeOptions range;
-      range.range_end = end;
-      range.limit = options_.page_size;
-      range.revision = revision;
-      RangeResult page = client_.get(from, range);
-      if (revision == 0) revision = page.revision;
+    std::optional<RangeResult> first = readPage(options_.prefix, 0);
+    revision = first->revision;
+    contact(revision);
+    std::future<RangeResult> next;
+    int64_t max_mod_revision = 0;
+    zones::loadReplica(db, [&] {
+      RangeResult page = first ? std::move(*first) : next.get();
+      first.reset();
+      const bool more = page.more && !page.kvs.empty();
+      if (more) next = std::async(std::launch::async, readPage, page.kvs.back().key + '\0', revision);
+      zones::ReplicaPage rows;
       for (KeyValue& kv : page.kvs) {
         max_mod_revision = std::max(max_mod_revision, kv.mod_revision);
-        rows.push_back({kv.key.substr(options_.prefix.size()), std::move(kv.value)});
+        rows.rows.push_back({kv.key.substr(options_.prefix.size()), std::move(kv.value)});
       }
-      if (!page.more || page.kvs.empty()) break;
-      from = page.kvs.back().key + '\0';
-    }
+      keys += rows.rows.size();
+      if (!more) {
+        rows.last = true;
+        rows.revision = revision;
+        rows.config_serial = configSerialAt(revision, max_mod_revision);
+      }
+      return rows;
+    });
   } catch (const EtcdError& e) {
     // A compacted page revision: start over at a new one.
     fail(std::string("full load: ") + e.what());
     return false;
-  }
-  contact(revision);
-  // The config serial: the revision of the last configuration change, the
-  // same on a node that watched every change and on one that loaded it all
-  // later (etcd's revision at the load would count unrelated writes).
-  int64_t serial = 0;
-  try {
-    RangeOptions at;
-    at.revision = revision;
-    for (const KeyValue& kv : client_.get(options_.head_key, at).kvs)
-      serial = std::max(serial, kv.mod_revision);
-  } catch (const EtcdError& e) {
-    fail(std::string("full load: ") + e.what());
-    return false;
-  }
-  serial = std::max(serial, max_mod_revision);
-  const auto read = std::chrono::steady_clock::now();
-  try {
-    zones::replaceReplica(db, rows, revision, serial);
   } catch (const std::exception& e) {
     fail("full load at revision " + std::to_string(revision) + " not applied: " + e.what());
     return false;
   }
-  const auto seconds = [](auto from, auto to) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.2f s", std::chrono::duration<double>(to - from).count());
-    return std::string(text);
-  };
-  log::info("cluster: loaded " + std::to_string(rows.size()) + " keys at revision " +
-            std::to_string(revision) + " (read in " + seconds(started, read) + ", applied in " +
-            seconds(read, std::chrono::steady_clock::now()) + ")");
+  char took[32];
+  std::snprintf(took, sizeof took, "%.2f s",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  log::info("cluster: loaded " + std::to_string(keys) + " keys at revision " +
+            std::to_string(revision) + " (read and applied in " + took + ")");
   {
     std::lock_guard lock(mutex_);
     status_.applied_revision = revision;

@@ -4,8 +4,9 @@
 //
 // On its own thread: when the file has never applied a revision (or after a
 // compacted or failed watch) it reads every key under the prefix at one
-// revision and applies them in ONE SQLite transaction (zones::replaceReplica),
-// so nothing half-loaded is ever committed; then it watches from the next
+// revision and applies them in ONE SQLite transaction (zones::loadReplica,
+// each page written while the next is read), so nothing half-loaded is
+// ever committed; then it watches from the next
 // revision and applies each etcd revision in one transaction of its own
 // (zones::applyReplicaChanges), recording the applied revision in the file.
 // A file that has applied revision R resumes its watch at R+1, so a restart
@@ -95,6 +96,9 @@ class ReplicaSync {
  private:
   void run();
   bool fullLoad(zones::Database& db);  // false when etcd did not answer
+  // The config serial of the state at `revision` whose keys were last
+  // changed at `max_mod_revision` (throws EtcdError).
+  int64_t configSerialAt(int64_t revision, int64_t max_mod_revision);
   void applyBatch(zones::Database& db, const WatchBatch& batch);
   void contact(int64_t etcd_revision);
   void fail(const std::string& why);

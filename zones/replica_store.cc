@@ -579,54 +579,64 @@ class RowChanges {
   std::unordered_map<std::string, std::pair<size_t, size_t>> index_;  // key -> its Change
 };
 
-// The record chunks of one apply: each chunk's new value (nullptr: the
-// chunk is deleted), the last change of a chunk counting. With
-// `replace_all`, every record of a chunk not named is deleted too (a full
-// load). Kept as the values etcd sent, and parsed one chunk at a time as it
-// is written: a 1,000,000-record load never holds a million parsed rows.
-struct RecordChunks {
-  std::map<int64_t, const std::string*> chunks;
-  bool replace_all = false;
-};
+// Writes record chunks (records are leaves: nothing references them, and
+// they have no UNIQUE column to move aside, so clearing a chunk's ids and
+// inserting its rows is always safe). Each value is parsed as it is written:
+// a 1,000,000-record load never holds a million parsed rows.
+//
+// With replace_all (a full load), the chunks written become the whole
+// records table: finish() clears the chunks held here that were not
+// written, and a chunk whose value equals what is held here is left alone,
+// so a node that reloads everything after a compaction rewrites what
+// changed, not a million records (1,000,000 unchanged records: 17 s
+// rewritten, 2 s compared).
+class RecordChunkWriter {
+ public:
+  RecordChunkWriter(Database& db, bool replace_all)
+      : db_(db), cache_(db), replace_all_(replace_all) {
+    if (!replace_all_) return;
+    Statement local = db_.prepare("SELECT " + columnList(recordsTable()) + " FROM records ORDER BY id");
+    std::vector<ReplicaRow> held;
+    appendChunks(local, held);
+    for (ReplicaRow& h : held) held_.emplace(*chunkNumber(h.key), std::move(h.value));
+  }
 
-// The records step of applyChanges: each named chunk's ids are cleared and
-// its rows inserted (records are leaves: nothing references them, and they
-// have no UNIQUE column to move aside, so clearing first is always safe).
-// With replace_all, chunks held here and not named are cleared too, and a
-// chunk whose value equals what is held here is left alone: a node that
-// reloads everything after a compaction rewrites what changed, not a
-// million records (1,000,000 unchanged records: 17 s rewritten, 2 s compared).
-void applyRecordChunks(StatementCache& cache, Database& db, const RecordChunks& records) {
-  const TableSpec& t = recordsTable();
-  const auto clear = [&](int64_t chunk) {
-    Statement& s = cache.get(t, "clear-chunk", [] {
+  // Makes chunk `chunk` hold `value`'s rows (nullptr: none). A chunk written
+  // twice holds the second value.
+  void write(int64_t chunk, const std::string* value) {
+    const bool again = !written_.insert(chunk).second;
+    if (replace_all_ && !again) {
+      const auto held = held_.find(chunk);
+      if (held == held_.end()) {
+        if (value != nullptr) insertRows(chunk, *value);  // nothing here to clear
+        return;
+      }
+      if (value != nullptr && *value == held->second) return;  // unchanged
+    }
+    clear(chunk);
+    if (value != nullptr) insertRows(chunk, *value);
+  }
+
+  // With replace_all: clears the chunks held here that were never written.
+  void finish() {
+    for (const auto& [chunk, value] : held_) {
+      if (!written_.contains(chunk)) clear(chunk);
+    }
+  }
+
+ private:
+  void clear(int64_t chunk) {
+    Statement& s = cache_.get(recordsTable(), "clear-chunk", [] {
       return std::string("DELETE FROM records WHERE id BETWEEN ? AND ?");
     });
     s.bind(1, chunkFirst(chunk)).bind(2, chunkLast(chunk));
     s.run();
-  };
-  std::set<int64_t> unchanged, held_chunks;
-  if (records.replace_all) {
-    Statement local = db.prepare("SELECT " + columnList(t) + " FROM records ORDER BY id");
-    std::vector<ReplicaRow> held;
-    appendChunks(local, held);
-    for (const ReplicaRow& h : held) {
-      const int64_t chunk = *chunkNumber(h.key);
-      held_chunks.insert(chunk);
-      const auto it = records.chunks.find(chunk);
-      if (it == records.chunks.end() || it->second == nullptr) {
-        clear(chunk);
-      } else if (*it->second == h.value) {
-        unchanged.insert(chunk);
-      }
-    }
   }
-  for (const auto& [chunk, value] : records.chunks) {
-    if (unchanged.contains(chunk)) continue;
-    if (!records.replace_all || held_chunks.contains(chunk)) clear(chunk);
-    if (value == nullptr) continue;
-    for (const auto& [id, row] : parseChunk(chunkKey(chunk), chunk, *value)) {
-      Statement& insert = cache.get(t, "insert", [&] {
+
+  void insertRows(int64_t chunk, const std::string& value) {
+    const TableSpec& t = recordsTable();
+    for (const auto& [id, row] : parseChunk(chunkKey(chunk), chunk, value)) {
+      Statement& insert = cache_.get(t, "insert", [&] {
         std::string marks;
         for (size_t i = 0; i < t.columns.size(); ++i) marks += i == 0 ? "?" : ", ?";
         return "INSERT INTO records(" + columnList(t) + ") VALUES (" + marks + ")";
@@ -637,7 +647,13 @@ void applyRecordChunks(StatementCache& cache, Database& db, const RecordChunks& 
       insert.run();
     }
   }
-}
+
+  Database& db_;
+  StatementCache cache_;
+  bool replace_all_;
+  std::map<int64_t, std::string> held_;  // replace_all: chunk -> the value held here
+  std::set<int64_t> written_;
+};
 
 // Makes each key of `changes` (grouped by table index, one change per key)
 // hold its new value, inside the caller's transaction. Correct for every
@@ -647,7 +663,7 @@ void applyRecordChunks(StatementCache& cache, Database& db, const RecordChunks& 
 //     aside: one text column of each UNIQUE constraint gets a value no real
 //     row holds and no other row gets (asideValue). Ids do not change, so
 //     no reference notices.
-//  2. Puts, parents first (records: their chunks, applyRecordChunks). A
+//  2. Puts, parents first (records: their chunks, RecordChunkWriter). A
 //     row then only meets rows of the new state
 //     (untouched or already put) and moved-aside rows: the new state is
 //     unique, and nothing equals an aside value, so no UNIQUE constraint
@@ -662,7 +678,7 @@ void applyRecordChunks(StatementCache& cache, Database& db, const RecordChunks& 
 //     CASCADE removes only rows the new state does not hold either.
 // Step 1 leaves nothing behind: each moved row is put again or deleted.
 void applyChanges(Database& db, const std::vector<std::vector<Change>>& changes,
-                  const RecordChunks& records) {
+                  const std::function<void()>& write_records) {
   StatementCache cache(db);
   std::vector<UniqueColumns> unique;
   for (const TableSpec& t : tables()) unique.push_back(uniqueColumns(db, t));
@@ -677,7 +693,7 @@ void applyChanges(Database& db, const std::vector<std::vector<Change>>& changes,
     }
   }
   for (size_t ti = 0; ti < tables().size(); ++ti) {
-    if (&tables()[ti] == &recordsTable()) applyRecordChunks(cache, db, records);
+    if (&tables()[ti] == &recordsTable()) write_records();
     for (const Change& c : changes[ti]) {
       if (c.row) upsert(cache, tables()[ti], *c.row);
     }
@@ -729,11 +745,11 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
                          int64_t revision) {
   db.transaction([&] {
     RowChanges rows;
-    RecordChunks records;
+    std::map<int64_t, const std::string*> chunks;  // the last change of a chunk counts
     bool zone_data = false;
     for (const ReplicaChange& c : changes) {
       if (const std::optional<int64_t> chunk = chunkNumber(c.key)) {
-        records.chunks[*chunk] = c.value ? &*c.value : nullptr;
+        chunks[*chunk] = c.value ? &*c.value : nullptr;
         zone_data = true;
         continue;
       }
@@ -743,32 +759,54 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
       rows.setKey(*t, c.key, c.value ? &*c.value : nullptr);
       zone_data = zone_data || t->zone_data;
     }
-    applyChanges(db, rows.byTable(), records);
+    applyChanges(db, rows.byTable(), [&] {
+      RecordChunkWriter records(db, false);
+      for (const auto& [chunk, value] : chunks) records.write(chunk, value);
+    });
     recordRevision(db, revision, zone_data, revision);
   });
 }
 
 void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
                     int64_t config_serial) {
-  // Rows other than records are parsed before the transaction; a bad value
-  // anywhere throws before anything is committed.
-  RowChanges changes;
-  RecordChunks records;
-  records.replace_all = true;
-  for (const ReplicaRow& r : rows) {
-    if (const std::optional<int64_t> chunk = chunkNumber(r.key)) {
-      records.chunks[*chunk] = &r.value;
-      continue;
-    }
-    std::string rest;
-    const TableSpec* t = tableOf(r.key, &rest);
-    if (t != nullptr) changes.setKey(*t, r.key, &r.value);
-  }
+  bool sent = false;
+  loadReplica(db, [&] {
+    ReplicaPage page;
+    if (!sent) page.rows = rows;
+    sent = true;
+    page.last = true;
+    page.revision = revision;
+    page.config_serial = config_serial;
+    return page;
+  });
+}
+
+void loadReplica(Database& db, const std::function<ReplicaPage()>& next_page) {
   db.transaction([&] {
+    // Keys arrive in key order, record_chunks/ before zones/: a record may
+    // be written before the zone it names, so foreign keys are checked at
+    // COMMIT (the pragma ends with the transaction).
+    db.exec("PRAGMA defer_foreign_keys = ON");
+    RecordChunkWriter records(db, true);
+    RowChanges changes;
+    ReplicaPage page;
+    do {
+      page = next_page();
+      for (const ReplicaRow& r : page.rows) {
+        if (const std::optional<int64_t> chunk = chunkNumber(r.key)) {
+          records.write(*chunk, &r.value);
+          continue;
+        }
+        std::string rest;
+        const TableSpec* t = tableOf(r.key, &rest);
+        if (t != nullptr) changes.setKey(*t, r.key, &r.value);
+      }
+    } while (!page.last);
+    records.finish();
     // Rows the new state does not hold are deleted.
     for (size_t ti = 0; ti < tables().size(); ++ti) {
       const TableSpec& t = tables()[ti];
-      if (&t == &recordsTable()) continue;  // replaced whole (RecordChunks)
+      if (&t == &recordsTable()) continue;  // written whole above
       std::string columns;
       for (const char* k : t.key_columns) columns += (columns.empty() ? "" : ", ") + std::string(k);
       Statement s = db.prepare("SELECT " + columns + " FROM " + t.name);
@@ -784,8 +822,9 @@ void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t r
         if (!changes.contains(key)) changes.set(ti, std::move(key), std::nullopt);
       }
     }
-    applyChanges(db, changes.byTable(), records);
-    recordRevision(db, revision, true, config_serial < 0 ? revision : config_serial);
+    applyChanges(db, changes.byTable(), [] {});
+    recordRevision(db, page.revision, true,
+                   page.config_serial < 0 ? page.revision : page.config_serial);
   });
 }
 

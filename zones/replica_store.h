@@ -22,6 +22,7 @@
 // Threads: like Database, one thread at a time per connection.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,22 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
 /// (negative: `revision`). Throws like applyReplicaChanges.
 void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
                     int64_t config_serial = -1);
+
+/// One page of a full load (loadReplica). The last page also carries the
+/// revision of the state and its config serial (negative: the revision).
+struct ReplicaPage {
+  std::vector<ReplicaRow> rows;
+  bool last = false;
+  int64_t revision = 0;
+  int64_t config_serial = -1;
+};
+
+/// replaceReplica with the rows arriving in pages: `next_page` is called
+/// until it returns the last page, inside the one transaction. Record
+/// chunks are written as each page arrives, so the caller can read the
+/// next page from etcd meanwhile; the other rows at the end. Whatever
+/// next_page throws rolls everything back and is rethrown.
+void loadReplica(Database& db, const std::function<ReplicaPage()>& next_page);
 
 /// Records which configuration rows a transaction changes (SQLite's session
 /// extension), for cluster mode's writes (Database::redirectWrites). Create

@@ -164,6 +164,55 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "replica store: a full load in pages: records may come before their zone; a page that "
+    "fails rolls the whole load back") {
+  test::TempDir dir;
+  zones::Database db(dir.file("replica.db"));
+  const auto record = [](int64_t id) {
+    return nlohmann::json{{"id", id},  {"zone_id", 1}, {"owner", "r" + std::to_string(id) + "."},
+                          {"type", 1}, {"ttl", 300},   {"rdata", "c0000201"}}
+        .dump();
+  };
+  // etcd's key order: record_chunks/ comes before zones/, so the records
+  // arrive one page before the zone they name.
+  std::vector<zones::ReplicaPage> pages(3);
+  pages[0].rows = {{"record_chunks/0", chunk({record(1), record(2)})}};
+  pages[1].rows = {{"record_chunks/1", chunk({record(64)})}};
+  pages[2].rows = {{"zones/1", kZone}};
+  pages[2].last = true;
+  pages[2].revision = 12;
+  size_t served = 0;
+  zones::loadReplica(db, [&] { return pages[served++]; });
+  CHECK(served == 3);
+  CHECK(count(db, "SELECT count(*) FROM records") == 3);
+  CHECK(zones::replicaRevision(db) == 12);
+
+  // The next load fails on its second page (etcd gone, say): nothing of the
+  // first page is kept.
+  served = 0;
+  CHECK_THROWS_WITH(zones::loadReplica(db,
+                                       [&] {
+                                         if (served++ == 1) throw std::runtime_error("etcd gone");
+                                         zones::ReplicaPage p;
+                                         p.rows = {{"record_chunks/0", chunk({record(1)})}};
+                                         return p;
+                                       }),
+                    "etcd gone");
+  CHECK(count(db, "SELECT count(*) FROM records") == 3);
+  CHECK(zones::replicaRevision(db) == 12);
+
+  // A load whose records name a zone that never comes is refused at the end
+  // (the foreign key, checked at COMMIT).
+  nlohmann::json orphan = nlohmann::json::parse(record(3));
+  orphan["zone_id"] = 2;
+  pages[0].rows = {{"record_chunks/0", chunk({orphan.dump()})}};
+  served = 0;
+  CHECK_THROWS(zones::loadReplica(db, [&] { return pages[served++]; }));
+  CHECK(count(db, "SELECT count(*) FROM zones") == 1);
+  CHECK(count(db, "SELECT count(*) FROM records") == 3);
+}
+
+TEST_CASE(
     "replica store: a full reload holds exactly etcd's rows, a name reused by a new id included") {
   test::TempDir dir;
   zones::Database db(dir.file("replica.db"));
