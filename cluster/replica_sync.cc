@@ -1,5 +1,9 @@
 #include "cluster/replica_sync.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <cstdio>
 #include <future>
@@ -135,6 +139,12 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   log::info("cluster: loaded " + std::to_string(keys) + " keys at revision " +
             std::to_string(revision) + " (read and applied in " + took + ")");
+#ifdef __GLIBC__
+  // The pages were read on another thread, into a malloc arena of its own
+  // that glibc keeps once freed: 1,000,000 records left about 60 MB
+  // resident for nothing. Give the free pages back.
+  malloc_trim(0);
+#endif
   {
     std::lock_guard lock(mutex_);
     status_.applied_revision = revision;
