@@ -141,8 +141,8 @@ bool ReplicaSync::fullLoad(zones::Database& db) {
             std::to_string(revision) + " (read and applied in " + took + ")");
 #ifdef __GLIBC__
   // The pages were read on another thread, into a malloc arena of its own
-  // that glibc keeps once freed: 1,000,000 records left about 60 MB
-  // resident for nothing. Give the free pages back.
+  // that glibc keeps once freed (after 1,000,000 records, RSS 393 MiB
+  // without this and 371 MiB with it). Give the free pages back.
   malloc_trim(0);
 #endif
   {

@@ -41,8 +41,8 @@ namespace meridian::zones {
 inline constexpr int64_t kRecordChunkSpan = 64;
 
 struct ReplicaRow {
-  std::string key;    // "TABLE/PK"
-  std::string value;  // the row as a JSON object
+  std::string key;    // "TABLE/PK", or "record_chunks/N"
+  std::string value;  // the row as a JSON object, or the chunk's records
 };
 
 /// One change of one key; `value` empty (nullopt) for a deletion.
@@ -52,7 +52,7 @@ struct ReplicaChange {
 };
 
 /// Every configuration row, parents before children (zones and regions
-/// first), in one read transaction.
+/// first), records as chunks by id, in one read transaction.
 std::vector<ReplicaRow> dumpReplicaRows(Database& db);
 
 /// Applies the changes of one revision in one transaction (the last change
@@ -60,10 +60,12 @@ std::vector<ReplicaRow> dumpReplicaRows(Database& db);
 /// moved aside, then upserts run parents first, then deletions children
 /// first, so any change between two valid states applies (names swapped or
 /// reused, children moved off a deleted parent; replica_store.cc says why).
+/// A chunk's value replaces the records of its 64 ids (a deletion: none).
 /// Records `revision` as the applied revision and moves the generations
 /// meridiand's reloader reads. Keys of tables this build does not know are
-/// skipped. Throws ValidationError naming the key for a value that is not a
-/// valid row, or DatabaseError (nothing is applied then).
+/// skipped; keys of the layout before chunks ("records/ID") are refused.
+/// Throws ValidationError naming the key (and the chunk's row) for a value
+/// that is not valid, or DatabaseError (nothing is applied then).
 void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes, int64_t revision);
 
 /// Makes the configuration tables hold exactly `rows`, in one transaction
