@@ -244,8 +244,9 @@ std::string rowValue(const TableSpec& t, const Statement& s) {
 constexpr std::string_view kChunkPrefix = "record_chunks/";
 
 const TableSpec& recordsTable() {
-  static const TableSpec& records = *std::find_if(
-      tables().begin(), tables().end(), [](const TableSpec& t) { return t.name == std::string_view("records"); });
+  static const TableSpec& records =
+      *std::find_if(tables().begin(), tables().end(),
+                    [](const TableSpec& t) { return t.name == std::string_view("records"); });
   return records;
 }
 
@@ -296,6 +297,12 @@ void appendChunks(Statement& s, std::vector<ReplicaRow>& out) {
     rows.push_back(std::move(row));
   }
   flush();
+}
+
+// Every record this database holds, as chunks in id order.
+void appendRecordChunks(Database& db, std::vector<ReplicaRow>& out) {
+  Statement s = db.prepare("SELECT " + columnList(recordsTable()) + " FROM records ORDER BY id");
+  appendChunks(s, out);
 }
 
 // Prepared statements of one transaction, one per table and kind (a
@@ -595,9 +602,8 @@ class RecordChunkWriter {
   RecordChunkWriter(Database& db, bool replace_all)
       : db_(db), cache_(db), replace_all_(replace_all) {
     if (!replace_all_) return;
-    Statement local = db_.prepare("SELECT " + columnList(recordsTable()) + " FROM records ORDER BY id");
     std::vector<ReplicaRow> held;
-    appendChunks(local, held);
+    appendRecordChunks(db_, held);
     for (ReplicaRow& h : held) held_.emplace(*chunkNumber(h.key), std::move(h.value));
   }
 
@@ -730,13 +736,12 @@ std::vector<ReplicaRow> dumpReplicaRows(Database& db) {
   std::vector<ReplicaRow> rows;
   ReadTransaction view(db);
   for (const TableSpec& t : tables()) {
-    Statement s = db.prepare("SELECT " + columnList(t) + " FROM " + t.name +
-                             (&t == &recordsTable() ? " ORDER BY id" : ""));
     if (&t == &recordsTable()) {
-      appendChunks(s, rows);
-    } else {
-      while (s.step()) rows.push_back({keyOf(t, s), rowValue(t, s)});
+      appendRecordChunks(db, rows);
+      continue;
     }
+    Statement s = db.prepare("SELECT " + columnList(t) + " FROM " + t.name);
+    while (s.step()) rows.push_back({keyOf(t, s), rowValue(t, s)});
   }
   return rows;
 }
@@ -767,13 +772,13 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
   });
 }
 
-void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
+void replaceReplica(Database& db, std::vector<ReplicaRow> rows, int64_t revision,
                     int64_t config_serial) {
-  bool sent = false;
+  // One page: the rows are moved into it, not copied (a million records are
+  // about 60 MB of values).
   loadReplica(db, [&] {
     ReplicaPage page;
-    if (!sent) page.rows = rows;
-    sent = true;
+    page.rows = std::move(rows);
     page.last = true;
     page.revision = revision;
     page.config_serial = config_serial;
@@ -916,9 +921,10 @@ std::vector<ReplicaChange> ReplicaCapture::changes() {
     if (op != SQLITE_DELETE && row.step()) change.value = rowValue(*t, row);
     out.push_back({tableIndex(t), std::move(change)});
   }
+  Statement rows = impl_->db.prepare("SELECT " + columnList(recordsTable()) +
+                                     " FROM records WHERE id BETWEEN ? AND ? ORDER BY id");
   for (int64_t chunk : changed_chunks) {
-    Statement rows = impl_->db.prepare("SELECT " + columnList(recordsTable()) +
-                                       " FROM records WHERE id BETWEEN ? AND ? ORDER BY id");
+    rows.reset();
     rows.bind(1, chunkFirst(chunk)).bind(2, chunkLast(chunk));
     std::vector<ReplicaRow> value;
     appendChunks(rows, value);

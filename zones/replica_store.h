@@ -73,7 +73,7 @@ void applyReplicaChanges(Database& db, const std::vector<ReplicaChange>& changes
 /// deleted; health rows of endpoints that stay are kept), and records
 /// `revision`, and `config_serial` as the config serial
 /// (negative: `revision`). Throws like applyReplicaChanges.
-void replaceReplica(Database& db, const std::vector<ReplicaRow>& rows, int64_t revision,
+void replaceReplica(Database& db, std::vector<ReplicaRow> rows, int64_t revision,
                     int64_t config_serial = -1);
 
 /// One page of a full load (loadReplica). The last page also carries the
