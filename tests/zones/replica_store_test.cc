@@ -47,6 +47,13 @@ std::string refusal(zones::Database& db, const std::string& key, const std::stri
   return "";
 }
 
+// A record row of zone 1: an A record of `owner`.
+std::string record(int64_t id, const std::string& owner) {
+  return nlohmann::json{{"id", id},  {"zone_id", 1}, {"owner", owner},
+                        {"type", 1}, {"ttl", 300},   {"rdata", "c0000201"}}
+      .dump();
+}
+
 // A chunk value holding `records` (row objects, ids in one chunk, in order).
 std::string chunk(const std::vector<std::string>& records) {
   nlohmann::json rows = nlohmann::json::array();
@@ -113,11 +120,6 @@ TEST_CASE(
     "chunk left empty is deleted") {
   test::TempDir dir;
   zones::Database db(dir.file("replica.db"));
-  const auto record = [](int64_t id, const std::string& owner) {
-    return nlohmann::json{{"id", id},         {"zone_id", 1}, {"owner", owner},
-                          {"type", 1},        {"ttl", 300},   {"rdata", "c0000201"}}
-        .dump();
-  };
   // Ids 63 and 64 are the two sides of a chunk boundary; -1 is chunk -1.
   zones::replaceReplica(db,
                         {{"zones/1", kZone},
@@ -168,16 +170,11 @@ TEST_CASE(
     "fails rolls the whole load back") {
   test::TempDir dir;
   zones::Database db(dir.file("replica.db"));
-  const auto record = [](int64_t id) {
-    return nlohmann::json{{"id", id},  {"zone_id", 1}, {"owner", "r" + std::to_string(id) + "."},
-                          {"type", 1}, {"ttl", 300},   {"rdata", "c0000201"}}
-        .dump();
-  };
   // etcd's key order: record_chunks/ comes before zones/, so the records
   // arrive one page before the zone they name.
   std::vector<zones::ReplicaPage> pages(3);
-  pages[0].rows = {{"record_chunks/0", chunk({record(1), record(2)})}};
-  pages[1].rows = {{"record_chunks/1", chunk({record(64)})}};
+  pages[0].rows = {{"record_chunks/0", chunk({record(1, "r1."), record(2, "r2.")})}};
+  pages[1].rows = {{"record_chunks/1", chunk({record(64, "r64.")})}};
   pages[2].rows = {{"zones/1", kZone}};
   pages[2].last = true;
   pages[2].revision = 12;
@@ -194,7 +191,7 @@ TEST_CASE(
                                        [&] {
                                          if (served++ == 1) throw std::runtime_error("etcd gone");
                                          zones::ReplicaPage p;
-                                         p.rows = {{"record_chunks/0", chunk({record(1)})}};
+                                         p.rows = {{"record_chunks/0", chunk({record(1, "r1.")})}};
                                          return p;
                                        }),
                     "etcd gone");
@@ -203,7 +200,7 @@ TEST_CASE(
 
   // A load whose records name a zone that never comes is refused at the end
   // (the foreign key, checked at COMMIT).
-  nlohmann::json orphan = nlohmann::json::parse(record(3));
+  nlohmann::json orphan = nlohmann::json::parse(record(3, "r3."));
   orphan["zone_id"] = 2;
   pages[0].rows = {{"record_chunks/0", chunk({orphan.dump()})}};
   served = 0;
