@@ -25,32 +25,18 @@ import multiprocessing
 import os
 import time
 
-from . import api, common, dnsmsg, dnsperf, report, servers, zonegen
+from . import api, common, dnsmsg, dnsperf, report, servers
+from .write_zone import REGIONS, WriteZone
 
-ZONE = "api.example"
-STATIC = ("static." + ZONE, "192.0.2.1")
-RRSET = "www." + ZONE
-STEERED = "lb." + ZONE
-REGIONS = {"r1": ("r1-1", "192.0.2.11"), "r2": ("r2-1", "192.0.2.21")}
+ZONE = WriteZone("api.example")
 BULK_REGION = "bulk"
-
-
-def _write_zone(path):
-    with open(path, "w") as f:
-        f.write(zonegen.HEADER.format(zone=ZONE))
-        f.write(f"static IN A {STATIC[1]}\nwww IN A 198.18.1.1\n")
-    return servers.Zone(ZONE, path)
 
 
 def _setup(server):
     server.wait_api()
-    for region, (endpoint, address) in REGIONS.items():
-        server.ctl("region", "add", region, "--lat", 50, "--lon", 8)
-        server.ctl("endpoint", "add", endpoint, "--region", region, "--address", address)
+    ZONE.add_steering(server.ctl)
     server.ctl("region", "add", BULK_REGION, "--lat", 50, "--lon", 8)
-    server.ctl("steering", "set", ZONE + ".", "lb", "--type", "A", "--policy", "failover",
-               "--regions", ",".join(REGIONS), "--ttl", "30")
-    server.wait_serving(STEERED, REGIONS["r1"][1], timeout=10)
+    server.wait_serving(ZONE.steered, REGIONS["r1"][1], timeout=10)
 
 
 def _create_worker(url, token_file, names, start, out):
@@ -107,17 +93,8 @@ def delays(server, kind, changes, timeout=5.0):
     client = api.Client(server.api_url, server.token_file)
     poller = dnsmsg.Poller(server.host, server.port)
     after_ok, after_send, write_s, missed = [], [], [], 0
-    endpoint, up_address = REGIONS["r1"]
     for i in range(changes):
-        if kind == "drain":
-            state = "drain" if i % 2 == 0 else "up"
-            want = REGIONS["r2"][1] if state == "drain" else up_address
-            name, method, path, body = (STEERED, "PATCH", f"/api/v1/endpoints/{endpoint}",
-                                        {"state": state})
-        else:
-            want = f"198.18.200.{i % 250 + 1}"  # differs from the previous change's
-            name, method, path, body = (RRSET, "PUT", f"/api/v1/zones/{ZONE}/rrsets/www/A",
-                                        {"ttl": 300, "records": [want]})
+        name, method, path, body, want = ZONE.write(kind, i)
         sent = time.monotonic()
         client.call(method, path, body)
         ok = time.monotonic()
@@ -145,7 +122,7 @@ def delays(server, kind, changes, timeout=5.0):
 def measure(args, binaries, workdir):
     query_file = os.path.join(workdir, "api-queries.txt")
     with open(query_file, "w") as f:
-        f.write(f"{STATIC[0]} A\n{STEERED} A\n{RRSET} A\n")
+        f.write(f"{ZONE.static[0]} A\n{ZONE.steered} A\n{ZONE.rrset} A\n")
     extra = ["-Q", str(args.qps)] if args.qps > 0 else []
     settings = dnsperf.ClientSettings(args.clients, args.outstanding, args.dnsperf_threads,
                                       args.seconds)
@@ -153,10 +130,11 @@ def measure(args, binaries, workdir):
               "dnsperf_max_qps": args.qps or None, "machine_start": report.machine_state()}
     server = servers.Meridian(workdir, args.threads, binaries.meridiand, binaries.meridianctl)
     server.enable_api()
-    server.configure([_write_zone(os.path.join(workdir, ZONE + ".zone"))])
+    zone_path = ZONE.write_file(os.path.join(workdir, ZONE.zone + ".zone"))
+    server.configure([servers.Zone(ZONE.zone, zone_path)])
     with common.running([server]):
         server.start()
-        server.wait_serving(*STATIC, timeout=60)
+        server.wait_serving(*ZONE.static, timeout=60)
         _setup(server)
         common.say(f"meridiand@{server.port} api {server.api_url}, --threads {args.threads}; "
                    f"dnsperf -c {args.clients} -q {args.outstanding}"

@@ -36,12 +36,9 @@ import threading
 import time
 
 from . import api, common, dnsmsg, etcd, report, servers, zonegen
+from .write_zone import REGIONS, WriteZone
 
-ZONE = "cluster.example"
-STATIC = ("static." + ZONE, "192.0.2.1")
-RRSET = "www." + ZONE
-STEERED = "lb." + ZONE
-REGIONS = {"r1": ("r1-1", "192.0.2.11"), "r2": ("r2-1", "192.0.2.21")}
+ZONE = WriteZone("cluster.example")
 BIG_ZONE = "big.example"
 GOAL_P99_MS = 200.0
 GOAL_JOIN_RATIO = 2.0
@@ -79,18 +76,6 @@ def _shared_token(workdir):
     return path
 
 
-def _write(kind, i):
-    """(name to ask, method, path, body, expected addresses) of write i."""
-    if kind == "drain":
-        state = "drain" if i % 2 == 0 else "up"
-        want = REGIONS["r2"][1] if state == "drain" else REGIONS["r1"][1]
-        return (STEERED, "PATCH", f"/api/v1/endpoints/{REGIONS['r1'][0]}", {"state": state},
-                [want])
-    want = f"198.18.200.{i % 250 + 1}"  # differs from the previous write's
-    return (RRSET, "PUT", f"/api/v1/zones/{ZONE}/rrsets/www/A",
-            {"ttl": 300, "records": [want]}, [want])
-
-
 def timed_writes(node1, others, kind, count, timeout=5.0):
     """`count` writes of one kind through node1's API; for each, seconds
     from sending it to its 2xx and to the first answer showing it on each of
@@ -100,7 +85,8 @@ def timed_writes(node1, others, kind, count, timeout=5.0):
     pollers = [dnsmsg.Poller(n.host, n.port) for n in others]
     ack, seen, missed = [], [[] for _ in others], 0
     for i in range(count):
-        name, method, path, body, want = _write(kind, i)
+        name, method, path, body, address = ZONE.write(kind, i)
+        want = [address]
         sent = time.monotonic()
         client.send(method, path, body)
         acked, at = None, [None] * len(others)
@@ -146,24 +132,10 @@ def _ms(values, p):
     return None if not values else report.percentile(values, p) * 1e3
 
 
-def _setup_steering(node1, nodes):
-    node1.ctl("region", "add", "r1", "--lat", 50, "--lon", 8)
-    node1.ctl("region", "add", "r2", "--lat", 40, "--lon", -3)
-    for region, (endpoint, address) in REGIONS.items():
-        node1.ctl("endpoint", "add", endpoint, "--region", region, "--address", address)
-    node1.ctl("steering", "set", ZONE + ".", "lb", "--type", "A", "--policy", "failover",
-              "--regions", ",".join(REGIONS), "--ttl", "30")
-    for node in nodes:
-        node.wait_serving(STEERED, REGIONS["r1"][1], timeout=30)
-
-
 def writes(args, binaries, workdir):
     seed = os.path.join(workdir, "seed.db")
-    zone_path = os.path.join(workdir, ZONE + ".zone")
-    with open(zone_path, "w") as f:
-        f.write(zonegen.HEADER.format(zone=ZONE))
-        f.write(f"static IN A {STATIC[1]}\nwww IN A 198.18.1.1\n")
-    _ctl(binaries, "--db", seed, "zone", "import", zone_path, "--zone", ZONE + ".")
+    zone_path = ZONE.write_file(os.path.join(workdir, ZONE.zone + ".zone"))
+    _ctl(binaries, "--db", seed, "zone", "import", zone_path, "--zone", ZONE.zone + ".")
     cluster = etcd.Cluster(workdir, 3, "etcd-writes")
     token = _shared_token(workdir)
     out = {}
@@ -177,9 +149,11 @@ def writes(args, binaries, workdir):
             node.start()
             started.append(node)
         for node in nodes:
-            node.wait_serving(*STATIC, timeout=60)
+            node.wait_serving(*ZONE.static, timeout=60)
         nodes[0].wait_api()
-        _setup_steering(nodes[0], nodes)
+        ZONE.add_steering(nodes[0].ctl)
+        for node in nodes:
+            node.wait_serving(ZONE.steered, REGIONS["r1"][1], timeout=30)
         common.say(f"3 etcd members, 3 meridiand (--threads {args.threads}) on 127.0.0.1-3; "
                    f"{args.writes} writes of each kind through node1's API")
         out["runs"] = []
