@@ -152,8 +152,7 @@ def render(result, title):
         rows.append(row)
     start, end = result["machine_start"], result["machine_end"]
     out = [f"\n{title}, --threads {result['threads']}, median of {result['rounds']} rounds "
-           f"(load {report.load_text(start)} at start, {report.load_text(end)} at end, "
-           f"{start['nproc']} CPUs)",
+           f"({report.load_span(start, end)})",
            report.table(headers, rows)]
     for name, data in result["servers"].items():
         if data["non_noerror"]:

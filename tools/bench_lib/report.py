@@ -60,6 +60,12 @@ def load_text(state):
     return " / ".join(f"{v:.1f}" for v in state["loadavg"])
 
 
+def load_span(start, end):
+    """How busy the machine was over a run, from two machine_state()s:
+    "load 4.1 / 4.8 / 4.7 at start, 3.9 / 4.6 / 4.7 at end, 2 CPUs"."""
+    return f"load {load_text(start)} at start, {load_text(end)} at end, {start['nproc']} CPUs"
+
+
 def write_json(path, data):
     with open(path, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)

@@ -180,8 +180,7 @@ def render(result):
     start, end = result["machine_start"], result["machine_end"]
     limit = result["dnsperf_max_qps"]
     out = [f"\napi: writes through meridiand's JSON API under DNS load, --threads "
-           f"{result['threads']} (load {report.load_text(start)} at start, "
-           f"{report.load_text(end)} at end, {start['nproc']} CPUs)"]
+           f"{result['threads']} ({report.load_span(start, end)})"]
     rows = [[f"{t['clients']} client(s)", t["endpoints"], t["seconds"], t["per_second"],
              t["latency_ms_p50"], t["latency_ms_p99"], t["latency_ms_max"]]
             for t in result["throughput"]]

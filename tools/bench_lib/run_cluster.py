@@ -334,8 +334,7 @@ def measure(args, binaries, workdir):
 def render(result):
     start, end = result["machine_start"], result["machine_end"]
     out = [f"\ncluster: 3 etcd members ({result['etcd_version']}) and meridiand --threads "
-           f"{result['threads']} on 127.0.0.1-3 (load {report.load_text(start)} at start, "
-           f"{report.load_text(end)} at end, {start['nproc']} CPUs)"]
+           f"{result['threads']} on 127.0.0.1-3 ({report.load_span(start, end)})"]
     w = result.get("writes")
     if w:
         rows = []

@@ -240,8 +240,7 @@ def measure(args, binaries, workdir):
 
 def render(result):
     start, end = result["machine_start"], result["machine_end"]
-    out = [f"\nhealthd (load {report.load_text(start)} at start, {report.load_text(end)} at end, "
-           f"{start['nproc']} CPUs)"]
+    out = [f"\nhealthd ({report.load_span(start, end)})"]
     c = result.get("cost")
     if c:
         out.append(report.table(

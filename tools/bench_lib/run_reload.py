@@ -171,8 +171,7 @@ def measure(args, binaries, workdir):
 def render(result):
     start, end = result["machine_start"], result["machine_end"]
     out = [f"\nreload: commit -> served while meridian-healthd writes ({result['endpoints']} "
-           f"endpoints; load {report.load_text(start)} at start, {report.load_text(end)} at "
-           f"end, {start['nproc']} CPUs)"]
+           f"endpoints; {report.load_span(start, end)})"]
     rows = [[k["kind"], k["changes"], k["p50_ms"], k["p99_ms"], k["max_ms"], k["missed"],
              "yes" if k["within_promise"] else "NO"] for k in result["kinds"]]
     out.append(report.table(["change", "changes", "p50 ms", "p99 ms", "max ms", "missed",

@@ -187,8 +187,7 @@ def render(result):
            f"(target {result['flood_qps_target']:,} qps) beside {result['legit_clients']} "
            f"legitimate clients at {result['legit_qps_each']} qps each, --threads "
            f"{result['threads']}, median of {result['rounds']} rounds of {result['seconds']:g}s "
-           f"(load {report.load_text(start)} at start, {report.load_text(end)} at end, "
-           f"{start['nproc']} CPUs)"]
+           f"({report.load_span(start, end)})"]
     headers = ["server", "flood qps", "req B", "resp B", "amplification", "legit answered %",
                "legit lost", "rcvbuf drops", "received", "limited", "slipped", "dropped",
                "srv cores"]

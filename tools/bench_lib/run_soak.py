@@ -342,8 +342,7 @@ def render(result):
     out = [f"\nsoak: {result['elapsed_s'] / 60:.1f} of {result['seconds'] / 60:.1f} min, "
            f"legit {result['qps']} qps over {result['names']} names "
            f"({result['qps'] / result['names']:.1f} per name per second; RRL {RRL_RATE}), "
-           f"flood {result['flood_qps']} qps of one name (load {report.load_text(start)} at "
-           f"start, {report.load_text(end)} at end, {start['nproc']} CPUs)"]
+           f"flood {result['flood_qps']} qps of one name ({report.load_span(start, end)})"]
     rows = []
     first = result["samples"][0][1] if result["samples"] else {}
     if first:

@@ -241,8 +241,7 @@ def render(result):
     start, end = result["machine_start"], result["machine_end"]
     out = [f"\ntcp: legitimate TCP queries (from 127.0.0.1, every 100 ms for "
            f"{result['seconds']:.0f} s) during an idle flood of {result['idle']} connections "
-           f"and a slowloris of {result['trickle']} (load {report.load_text(start)} at start, "
-           f"{report.load_text(end)} at end, {start['nproc']} CPUs)"]
+           f"and a slowloris of {result['trickle']} ({report.load_span(start, end)})"]
     rows = []
     for entry in result["servers"]:
         for a in entry["attacks"]:
