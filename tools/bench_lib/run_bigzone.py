@@ -14,12 +14,19 @@ from . import common, report, zonegen
 ZONE = "big.example"
 
 
+def generate(zone_path, zone, records):
+    """zonegen.write_big, saying what it wrote and how long it took;
+    returns its (probe name, address). tools/bench cluster's join uses it too."""
+    t0 = time.monotonic()
+    name, address = zonegen.write_big(zone_path, zone, records)
+    common.say(f"generated {records:,} records ({zonegen.file_mb(zone_path):.0f} MB) in "
+               f"{time.monotonic() - t0:.1f}s; probe {name} A {address}")
+    return name, address
+
+
 def measure(args, binaries, workdir):
     zone_path = os.path.join(workdir, ZONE + ".zone")
-    t0 = time.monotonic()
-    name, address = zonegen.write_big(zone_path, ZONE, args.records)
-    common.say(f"generated {args.records:,} records ({zonegen.file_mb(zone_path):.0f} MB) in "
-               f"{time.monotonic() - t0:.1f}s; probe {name} A {address}")
+    name, address = generate(zone_path, ZONE, args.records)
     result = {"run": "bigzone", "records": args.records, "threads": args.threads,
               "zone_file_mb": zonegen.file_mb(zone_path), "probe": name,
               "machine_start": report.machine_state(), "servers": {}, "skipped": {}}
