@@ -109,12 +109,14 @@ void GeoDatabase::MmdbCloser::operator()(MMDB_s* mmdb) const noexcept {
 GeoDatabase::~GeoDatabase() = default;
 
 void GeoDatabase::fail(const std::string& what) const {
-  throw GeoError("geo database '" + info_.path + "': " + what);
+  throw GeoError(std::string(content_ == Content::kAsn ? "ASN" : "geo") + " database '" +
+                 info_.path + "': " + what);
 }
 
-std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path) {
+std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path, Content content) {
   std::unique_ptr<GeoDatabase> db(new GeoDatabase());
   db->info_.path = path;
+  db->content_ = content;
 
   // libmaxminddb reports a missing file and an unreadable one alike; say which.
   struct stat st {};

@@ -60,6 +60,7 @@ struct GeoRecord {
   uint8_t prefix = 0;
   double latitude = 0;   // degrees north
   double longitude = 0;  // degrees east
+  uint32_t asn = 0;      // autonomous_system_number (an ASN database), 0 when absent
 };
 
 /// One version of a file on disk: any field changing means the file was
@@ -88,17 +89,24 @@ struct DatabaseInfo {
   uint16_t record_size = 0;  // bits: 24, 28 or 32
   uint32_t node_count = 0;
   size_t data_records = 0;  // distinct data records decoded at open
+  bool has_subdivisions = false;  // some record has a subdivision ("US-CA" keys can match)
 
   /// One line for logs: "GeoIP2-City (IPv6 tree, 1547 nodes, 63 records, built 2026-02-04)".
   std::string summary() const;
 };
 
+/// What a database must hold to be accepted: geo data (country, continent
+/// or location: a City or Country database) or AS numbers (GeoLite2-ASN).
+enum class Content : uint8_t { kGeo, kAsn };
+
 class GeoDatabase {
  public:
   /// Reads `path` into private memory, then opens and validates that copy;
   /// throws GeoError. Control plane only (reads the whole file: ~0.1 s for
-  /// the 9 MB default database).
-  static std::unique_ptr<GeoDatabase> open(const std::string& path);
+  /// the 9 MB default database). With Content::kAsn the file must carry
+  /// autonomous_system_number in some record, and errors say "ASN database".
+  static std::unique_ptr<GeoDatabase> open(const std::string& path,
+                                           Content content = Content::kGeo);
 
   ~GeoDatabase();
   GeoDatabase(const GeoDatabase&) = delete;
@@ -135,6 +143,7 @@ class GeoDatabase {
   std::unique_ptr<MMDB_s, MmdbCloser> mmdb_;
   std::vector<Entry> entries_;  // sorted by offset
   DatabaseInfo info_;
+  Content content_ = Content::kGeo;
 };
 
 /// Where the server looks for its database when no --geodb is given: the

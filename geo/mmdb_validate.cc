@@ -99,12 +99,22 @@ void GeoDatabase::validate() {
   // 2. Decode each distinct record once.
   entries_.reserve(offsets.size());
   bool any_geo = false;
+  bool any_asn = false;
   for (const uint32_t offset : offsets) {
     Entry entry{offset, {}};
     decodeRecord(offset, entry.record);
     any_geo = any_geo || entry.record.country[0] || entry.record.continent[0] ||
               entry.record.has_location;
+    any_asn = any_asn || entry.record.asn != 0;
+    info_.has_subdivisions = info_.has_subdivisions || entry.record.subdivision[0] != '\0';
     entries_.push_back(entry);
+  }
+  if (content_ == Content::kAsn) {
+    if (!any_asn) {
+      fail("unsupported: no record has autonomous_system_number (type '" + info_.type +
+           "'; expected a GeoLite2-ASN layout)");
+    }
+    return;
   }
   if (!any_geo) {
     fail("unsupported: no record has country, continent or location (type '" + info_.type +
@@ -177,6 +187,20 @@ void GeoDatabase::decodeRecord(uint32_t offset, GeoRecord& record) const {
          "' is not one of AF AN AS EU NA OC SA");
   }
   code({"subdivisions", "0", "iso_code"}, record.subdivision, 1, 3, false);
+
+  {
+    // GeoLite2-ASN: {"autonomous_system_number": 15169, ...}, a uint32.
+    MMDB_entry_data_s data{};
+    if (get({"autonomous_system_number"}, data)) {
+      if (data.type == MMDB_DATA_TYPE_UINT32) {
+        record.asn = data.uint32;
+      } else if (data.type == MMDB_DATA_TYPE_UINT16) {
+        record.asn = data.uint16;
+      } else {
+        fail(describe("corrupt: ", offset, {"autonomous_system_number"}) + " is not an integer");
+      }
+    }
+  }
 
   const bool has_lat = degrees({"location", "latitude"}, 90, record.latitude);
   const bool has_lon = degrees({"location", "longitude"}, 180, record.longitude);

@@ -150,6 +150,7 @@ class Answerer {
   bool writeSteered(const RRset& set, const uint8_t* owner, size_t owner_length,
                     uint32_t zone_index) noexcept;
   const steering::ClientView& client() noexcept;
+  const steering::ClientView& clientWithAsn(const steering::SteeredName& name) noexcept;
   void writeNegative(uint32_t zone_index) noexcept;
   void writeReferral(uint32_t cut) noexcept;
   void writeAdditional(const RRset& set, bool required) noexcept;
@@ -205,6 +206,22 @@ const steering::ClientView& Answerer::client() noexcept {
   return view;
 }
 
+// The client with its AS number, looked up only for names with an asn_map
+// (one more tree walk) and at most once per query.
+const steering::ClientView& Answerer::clientWithAsn(const steering::SteeredName& name) noexcept {
+  steering::ClientView& view = context_.client;
+  client();
+  if (name.asn_map.entries.empty() || view.asn_looked_up || !snapshot_.asn) return view;
+  view.asn_looked_up = view.subnet.known();
+  if (view.asn_looked_up) {
+    geo::GeoRecord record;
+    view.asn_found = snapshot_.asn->lookup(view.subnet, record) && record.asn != 0;
+    view.asn = view.asn_found ? record.asn : 0;
+    view.asn_prefix = record.prefix;
+  }
+  return view;
+}
+
 // The "steer" and "encode" stages for a steered RRset: the policy ranks the
 // regions for this client, health picks the endpoints, and their addresses
 // are written with the name's TTL. Returns false when the answer is final
@@ -214,8 +231,9 @@ bool Answerer::writeSteered(const RRset& set, const uint8_t* owner, size_t owner
   DnsCounters& counters = *context_.counters;
   steering::SteeringResult& result = context_.steering;
   const steering::SteeringTable& table = *snapshot_.steering;
-  steering::steer(table, *snapshot_.health, table.names[static_cast<size_t>(set.steered)],
-                  client(), context_.random, wallClockMillis(), result);
+  const steering::SteeredName& name = table.names[static_cast<size_t>(set.steered)];
+  steering::steer(table, *snapshot_.health, name, clientWithAsn(name), context_.random,
+                  wallClockMillis(), result);
   counters.steered.add();
   if (result.panic) counters.steered_panic.add();
   if (result.used_drained) counters.steered_drained.add();

@@ -140,6 +140,7 @@ DnsServiceConfig dnsServiceConfig(const Options& options) {
       }
     }
   }
+  config.asndb_path = options.asndb;
   config.health.stale_after_ms = int64_t{options.health_stale_after_s} * 1000;
   config.health.grace_ms = int64_t{options.health_grace_s} * 1000;
   config.health.rtt_hysteresis = options.rtt_hysteresis;
@@ -180,6 +181,7 @@ int checkOnly(const Options& options, const DnsServiceConfig& config) {
   ReloadSettings settings;
   settings.db_path = config.db_path;
   settings.geodb_path = config.geodb_path;
+  settings.asndb_path = config.asndb_path;
   Reloader reloader(
       settings, [](auto) {}, graveyard);
   reloader.loadInitial();
@@ -188,6 +190,7 @@ int checkOnly(const Options& options, const DnsServiceConfig& config) {
             << stats.nodes << " names, " << stats.regions << " regions, " << stats.endpoints
             << " endpoints, " << stats.steered_names << " steered names)";
   if (!stats.geo_summary.empty()) std::cout << "; geo database " << stats.geo_summary;
+  if (!stats.asn_summary.empty()) std::cout << "; ASN database " << stats.asn_summary;
   std::cout << "\n";
   return 0;
 }
@@ -266,6 +269,10 @@ RunningApi startApi(const Options& options, const ApiFiles& api_files, const std
     return explainQuery(*snapshot, name, type, client);
   };
   hooks.health = [&dns](nlohmann::json view) { return healthView(dns, std::move(view)); };
+  hooks.geo_has_subdivisions = [&dns] {
+    const auto snapshot = dns.currentSnapshot();
+    return snapshot && snapshot->geo && snapshot->geo->info().has_subdivisions;
+  };
   // A write is served at once rather than at the next poll.
   hooks.changed = [&dns] { dns.pollNow(); };
   hooks.cluster = [&self, cluster] {

@@ -75,6 +75,7 @@ DnsService::DnsService(DnsServiceConfig config) : config_(std::move(config)) {
   ReloadSettings reload;
   reload.db_path = config_.db_path;
   reload.geodb_path = config_.geodb_path;
+  reload.asndb_path = config_.asndb_path;
   reload.poll_interval = std::chrono::milliseconds(config_.reload_poll_ms);
   reload.health = config_.health;
   reloader_ = std::make_unique<Reloader>(

@@ -18,6 +18,7 @@ namespace meridian::server {
 struct DnsServiceConfig {
   std::string db_path;
   std::string geodb_path;  // "" = no geo database
+  std::string asndb_path;  // "" = no ASN database
   steering::HealthSettings health;
   std::vector<std::string> listen;  // "ADDR:PORT"; port 0 picks a free port (the same for all)
   unsigned threads = 2;

@@ -79,6 +79,12 @@ nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName
       case steering::Reason::kRttModel:
         entry["rtt_ms"] = std::round(static_cast<double>(ranked.value) * 10) / 10;
         break;
+      case steering::Reason::kPrefixMap:
+        entry["prefix_length"] = static_cast<int>(ranked.value);
+        break;
+      case steering::Reason::kAsnMap:
+        entry["asn"] = "AS" + std::to_string(static_cast<uint32_t>(ranked.value));
+        break;
       default:
         break;
     }
@@ -123,6 +129,88 @@ nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName
     ranking.push_back(std::move(entry));
   }
   return ranking;
+}
+
+const char* fenceKeyKind(steering::Reason reason) {
+  switch (reason) {
+    case steering::Reason::kGeoSubdivision: return "subdivision";
+    case steering::Reason::kGeoCountry: return "country";
+    case steering::Reason::kGeoContinent: return "continent";
+    default: return "default";
+  }
+}
+
+// The stages around the policy, in the order steer() runs them
+// (docs/architecture.md, "Maps and fences"): what each one did for this client.
+nlohmann::json stagesJson(const Snapshot& snapshot, const steering::SteeredName& name,
+                          const steering::ClientView& view, const steering::SteeringResult& result) {
+  const steering::SteeringTable& table = *snapshot.steering;
+  auto regionsWith = [&](steering::Reason reason) {
+    nlohmann::json list = nlohmann::json::array();
+    for (uint8_t i = 0; i < result.ranking.count; ++i) {
+      if (result.ranking.regions[i].reason == reason) {
+        list.push_back(table.regions[result.ranking.regions[i].region].name);
+      }
+    }
+    return list;
+  };
+  nlohmann::json stages = nlohmann::json::array();
+  {
+    nlohmann::json stage = {{"stage", "prefix_map"}};
+    if (name.prefix_map.empty()) {
+      stage["result"] = "not configured";
+    } else {
+      const nlohmann::json ranked = regionsWith(steering::Reason::kPrefixMap);
+      stage["result"] = ranked.empty() ? "no entry covers the client" : "matched: ranked first";
+      stage["regions"] = ranked;
+    }
+    stages.push_back(std::move(stage));
+  }
+  {
+    nlohmann::json stage = {{"stage", "asn_map"}};
+    if (name.asn_map.entries.empty()) {
+      stage["result"] = "not configured";
+    } else if (!snapshot.asn) {
+      stage["result"] = "no ASN database loaded (--asndb): never matches";
+    } else {
+      stage["asn_found"] = view.asn_found;
+      if (view.asn_found) stage["asn"] = "AS" + std::to_string(view.asn);
+      stage["asn_prefix"] = view.asn_prefix;
+      const nlohmann::json ranked = regionsWith(steering::Reason::kAsnMap);
+      stage["result"] = ranked.empty() ? "no entry for the client's AS" : "matched: ranked first";
+      stage["regions"] = ranked;
+    }
+    stages.push_back(std::move(stage));
+  }
+  stages.push_back({{"stage", "policy"},
+                    {"policy", steering::policyName(name.policy)},
+                    {"result", "ranked the remaining regions"}});
+  {
+    nlohmann::json stage = {{"stage", "geofence"}};
+    if (!name.has_geofence) {
+      stage["result"] = "not configured";
+    } else if (!result.fence.fenced) {
+      stage["result"] = "no entry (and no default) for the client: not fenced";
+    } else {
+      nlohmann::json removed = nlohmann::json::array();
+      for (uint8_t i = 0; i < result.fence.removed_count; ++i) {
+        removed.push_back(table.regions[result.fence.removed[i]].name);
+      }
+      stage["matched"] = fenceKeyKind(result.fence.reason);
+      stage["strict"] = name.geofence_strict;
+      stage["removed"] = std::move(removed);
+      stage["result"] = result.fence.fallback
+                            ? "every allowed region is down; not strict: unfenced ranking used"
+                            : "only the allowed regions remain";
+    }
+    stages.push_back(std::move(stage));
+  }
+  stages.push_back({{"stage", "health"},
+                    {"result", result.all_down ? "every candidate down: when_all_down applied"
+                               : result.panic  ? "panic threshold passed: health ignored"
+                               : result.used_drained ? "only drained endpoints were left"
+                                                     : "healthy endpoints available"}});
+  return stages;
 }
 
 }  // namespace
@@ -225,6 +313,16 @@ nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
     }
   }
   out["geo"] = std::move(geo);
+  if (snapshot.asn) {
+    nlohmann::json asn = {{"database_loaded", true}, {"looked_up", view.asn_looked_up}};
+    if (view.asn_looked_up) {
+      asn["found"] = view.asn_found;
+      asn["prefix"] = view.asn_prefix;
+      if (view.asn_found) asn["asn"] = "AS" + std::to_string(view.asn);
+    }
+    out["asn"] = std::move(asn);
+  }
+  if (steered != nullptr) out["stages"] = stagesJson(snapshot, *steered, view, result);
   out["health_data"] = steering::healthModeName(result.health_mode);
   const int64_t now = zones::nowMillis();
   if (steered != nullptr) out["ranking"] = rankingJson(snapshot, *steered, result, now);

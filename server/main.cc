@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
                      "MaxMind-format database (.mmdb) locating clients; reloaded when the file "
                      "changes (default: the built-in country database when it was built)");
   app.add_flag("--no-geodb", o.no_geodb, "do not locate clients at all")->excludes(geodb);
+  app.add_option("--asndb", o.asndb,
+                 "MaxMind GeoLite2-ASN-format database (.mmdb) giving each client's AS number "
+                 "for asn_map; reloaded when the file changes (default: none, asn_map never "
+                 "matches)");
   app.add_option("--health-stale-after", o.health_stale_after_s,
                  "seconds without a healthd write before health data counts as stale")
       ->check(CLI::Range(1, 86400))

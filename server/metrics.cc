@@ -99,6 +99,16 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
   single(out, "meridian_geo_reload_failures_total", "counter",
          "Geo database files refused at reload (the previous one kept serving).",
          static_cast<double>(reload.geo_failures));
+  single(out, "meridian_geo_unmatchable_keys", "gauge",
+         "geo_map and geofence subdivision keys (\"US-CA\") that never match: the geo database "
+         "has no subdivision data.",
+         static_cast<double>(reload.geo_unmatchable_keys));
+  single(out, "meridian_asn_database_loaded", "gauge",
+         "1 when an ASN database (--asndb) gives clients' AS numbers.",
+         reload.asn_summary.empty() ? 0.0 : 1.0);
+  single(out, "meridian_asn_reload_failures_total", "counter",
+         "ASN database files refused at reload (the previous one kept serving).",
+         static_cast<double>(reload.asn_failures));
 
   single(out, "meridian_snapshot_generation", "gauge", "Generation of the snapshot being served.",
          static_cast<double>(reload.generation));

@@ -144,6 +144,7 @@ ApiFiles validateOptions(const Options& options) {
         "is more than --tcp-max-connections (" + std::to_string(options.tcp_max_connections) + ")");
   }
   if (!options.geodb.empty()) checkReadableFile("--geodb", options.geodb);
+  if (!options.asndb.empty()) checkReadableFile("--asndb", options.asndb);
   if (!options.cookie_secret_file.empty()) readCookieSecrets(options.cookie_secret_file);
   if (!options.ready_file.empty()) {
     const auto slash = options.ready_file.rfind('/');

@@ -22,6 +22,7 @@ struct Options {
   std::string db_path = "meridian.db";
   std::string geodb;
   bool no_geodb = false;
+  std::string asndb;  // --asndb: GeoLite2-ASN format, for asn_map ("" = none)
   unsigned health_stale_after_s = 15;
   unsigned health_grace_s = 30;
   double rtt_hysteresis = 0.10;

@@ -83,24 +83,31 @@ std::shared_ptr<const Snapshot> Reloader::current() const {
 // the finished file rather than refuse a half-written one (and, with the
 // checks in GeoDatabase::open, never serve one).
 bool Reloader::geoFileSettled() {
-  if (settings_.geodb_path.empty()) return false;
-  const std::optional<geo::FileStamp> stamp = geo::stampFile(settings_.geodb_path);
+  return fileSettled(settings_.geodb_path, "geo database", geo_tried_, geo_seen_, geo_seen_at_);
+}
+
+bool Reloader::fileSettled(const std::string& path, const char* what,
+                           const std::optional<geo::FileStamp>& tried,
+                           std::optional<geo::FileStamp>& seen,
+                           std::chrono::steady_clock::time_point& seen_at) {
+  if (path.empty()) return false;
+  const std::optional<geo::FileStamp> stamp = geo::stampFile(path);
   if (!stamp) return false;  // gone: keep the old one (a rename may be under way)
-  if (geo_tried_ && *stamp == *geo_tried_) {
-    geo_seen_.reset();
+  if (tried && *stamp == *tried) {
+    seen.reset();
     return false;
   }
   const auto now = std::chrono::steady_clock::now();
-  if (!geo_seen_ || !(*stamp == *geo_seen_)) {
-    if (!geo_seen_) {
-      log::info("geo database file " + settings_.geodb_path + " changed; loading it once it has " +
+  if (!seen || !(*stamp == *seen)) {
+    if (!seen) {
+      log::info(std::string(what) + " file " + path + " changed; loading it once it has " +
                 "not changed for " + std::to_string(kGeoSettle.count()) + " ms");
     }
-    geo_seen_ = stamp;
-    geo_seen_at_ = now;
+    seen = stamp;
+    seen_at = now;
     return false;
   }
-  return now - geo_seen_at_ >= kGeoSettle;
+  return now - seen_at >= kGeoSettle;
 }
 
 // Opens the --geodb file. Either way the version read counts as tried, so a
@@ -111,6 +118,16 @@ std::shared_ptr<const geo::GeoDatabase> Reloader::openGeo() {
   std::shared_ptr<const geo::GeoDatabase> geo = geo::GeoDatabase::open(settings_.geodb_path);
   geo_tried_ = geo->info().stamp;
   return geo;
+}
+
+// Opens the --asndb file, as openGeo.
+std::shared_ptr<const geo::GeoDatabase> Reloader::openAsn() {
+  if (asn_seen_) asn_tried_ = asn_seen_;
+  asn_seen_.reset();
+  std::shared_ptr<const geo::GeoDatabase> asn =
+      geo::GeoDatabase::open(settings_.asndb_path, geo::Content::kAsn);
+  asn_tried_ = asn->info().stamp;
+  return asn;
 }
 
 // Builds a snapshot of `kind`, reusing the unchanged parts of the published
@@ -126,6 +143,11 @@ void Reloader::rebuild(Kind kind, const char* why) {
     if (kind == Kind::kGeo || (why == nullptr && !settings_.geodb_path.empty())) {
       geo = openGeo();
       log::info("geo database " + geo->info().summary());
+    }
+    std::shared_ptr<const geo::GeoDatabase> asn = published_ ? published_->asn : nullptr;
+    if (kind == Kind::kAsn || (why == nullptr && !settings_.asndb_path.empty())) {
+      asn = openAsn();
+      log::info("ASN database " + asn->info().summary());
     }
     switch (kind) {
       case Kind::kNone:
@@ -154,11 +176,18 @@ void Reloader::rebuild(Kind kind, const char* why) {
         snapshot = std::make_shared<Snapshot>(*published_);  // shares every other part
         snapshot->geo = std::move(geo);
         break;
+      case Kind::kAsn:
+        snapshot = std::make_shared<Snapshot>(*published_);
+        break;
     }
+    snapshot->asn = std::move(asn);
   } catch (const std::exception& e) {
     if (why == nullptr) throw;
     std::lock_guard<std::mutex> lock(mutex_);
-    if (kind == Kind::kGeo) {
+    if (kind == Kind::kAsn) {
+      ++stats_.asn_failures;
+      log::error(std::string("ASN database not reloaded, keeping the previous one: ") + e.what());
+    } else if (kind == Kind::kGeo) {
       ++stats_.geo_failures;
       log::error(std::string("geo database not reloaded, keeping the previous one: ") + e.what());
     } else {
@@ -178,6 +207,7 @@ void Reloader::rebuild(Kind kind, const char* why) {
     if (kind == Kind::kHealth) ++stats_.health_reloads;
     if (kind == Kind::kSteering) ++stats_.steering_reloads;
     if (kind == Kind::kGeo) ++stats_.geo_reloads;
+    if (kind == Kind::kAsn) ++stats_.asn_reloads;
     stats_.last_duration_s = seconds;
     stats_.total_duration_s += seconds;
     stats_.built_at_ms = snapshot->built_at_ms;
@@ -191,11 +221,23 @@ void Reloader::rebuild(Kind kind, const char* why) {
     stats_.steered_names = snapshot->steering->names.size();
     stats_.health_mode = snapshot->health->mode;
     stats_.geo_summary = snapshot->geo ? snapshot->geo->info().summary() : "";
+    stats_.asn_summary = snapshot->asn ? snapshot->asn->info().summary() : "";
+    stats_.geo_unmatchable_keys = 0;
+    if (!snapshot->geo || !snapshot->geo->info().has_subdivisions) {
+      for (const steering::SteeredName& name : snapshot->steering->names) {
+        for (const steering::GeoMap* map : {&name.geo_map, &name.geofence}) {
+          for (const steering::GeoMap::Entry& e : map->entries) {
+            stats_.geo_unmatchable_keys += (e.key >> 56) == steering::GeoMap::kSubdivision;
+          }
+        }
+      }
+    }
     published_ = snapshot;
   }
   const char* what = kind == Kind::kFull       ? "full"
                      : kind == Kind::kSteering ? "steering"
                      : kind == Kind::kHealth   ? "health"
+                     : kind == Kind::kAsn      ? "asn"
                                                : "geo";
   const auto level = kind == Kind::kHealth ? log::Level::kDebug : log::Level::kInfo;
   log::write(level, "snapshot generation " + std::to_string(snapshot->generation) + " (" + what +
@@ -230,6 +272,9 @@ Reloader::Decision Reloader::decide(bool reload_requested, const zones::Generati
 
 void Reloader::poll(bool reload_requested) {
   if (geoFileSettled()) rebuild(Kind::kGeo, "geo database file changed");
+  if (fileSettled(settings_.asndb_path, "ASN database", asn_tried_, asn_seen_, asn_seen_at_)) {
+    rebuild(Kind::kAsn, "ASN database file changed");
+  }
   // One read transaction for the decision and the build: the first read
   // fixes the view, so the generations and data_version describe exactly
   // the commit the snapshot is built from. A commit landing meanwhile is

@@ -16,7 +16,7 @@
 //  - zones moved, nothing known moved, or a full reload was requested
 //    (SIGHUP): full. An API write only asks for a poll now (pollNow()), and
 //    what its commit moved decides as above;
-//  - the --geodb file changed on disk: geo only, once the file has kept the
+//  - the --geodb (or --asndb) file changed on disk: geo only, once the file has kept the
 //    same size, times and inode for kGeoSettle (a `cp` or a download into it
 //    is done), and only if GeoDatabase::open accepts it; otherwise the
 //    previous database keeps serving. open() reads the file into a private
@@ -73,11 +73,18 @@ struct ReloadStats {
   steering::HealthMode health_mode = steering::HealthMode::kNoData;
   int64_t health_newest_write_ms = 0;  // newest healthd heartbeat, tracked without rebuilds
   std::string geo_summary;             // "" when no geo database is loaded
+  uint64_t asn_reloads = 0;            // ASN database files loaded after the first
+  uint64_t asn_failures = 0;           // ASN files refused (previous database kept)
+  std::string asn_summary;             // "" when no ASN database is loaded
+  /// geo_map and geofence subdivision keys ("US-CA") the geo database served
+  /// cannot match (it has no subdivision data, or there is none).
+  size_t geo_unmatchable_keys = 0;
 };
 
 struct ReloadSettings {
   std::string db_path;
   std::string geodb_path;  // "" = none
+  std::string asndb_path;  // "" = none (--asndb: watched and replaced like --geodb)
   std::chrono::milliseconds poll_interval{200};
   steering::HealthSettings health;
 };
@@ -125,7 +132,7 @@ class Reloader {
   /// How long the --geodb file must stay unchanged before it is loaded.
   static constexpr std::chrono::milliseconds kGeoSettle{500};
 
-  enum class Kind { kNone, kFull, kSteering, kHealth, kGeo };
+  enum class Kind { kNone, kFull, kSteering, kHealth, kGeo, kAsn };
   struct Decision {
     Kind kind;
     const char* why;  // for the log line
@@ -145,6 +152,13 @@ class Reloader {
   bool vantageFreshnessMoved() const;
   std::shared_ptr<const geo::GeoDatabase> openGeo();
   bool geoFileSettled();
+  std::shared_ptr<const geo::GeoDatabase> openAsn();
+  // True when the file at `path` is a version not tried yet that has stayed
+  // the same for kGeoSettle (geoFileSettled for either database).
+  static bool fileSettled(const std::string& path, const char* what,
+                          const std::optional<geo::FileStamp>& tried,
+                          std::optional<geo::FileStamp>& seen,
+                          std::chrono::steady_clock::time_point& seen_at);
 
   ReloadSettings settings_;
   Publish publish_;
@@ -163,6 +177,9 @@ class Reloader {
   std::optional<geo::FileStamp> geo_tried_;       // the version last loaded or refused
   std::optional<geo::FileStamp> geo_seen_;        // a newer version, waiting to settle
   std::chrono::steady_clock::time_point geo_seen_at_;
+  std::optional<geo::FileStamp> asn_tried_;  // the same, for --asndb
+  std::optional<geo::FileStamp> asn_seen_;
+  std::chrono::steady_clock::time_point asn_seen_at_;
   std::shared_ptr<const Snapshot> published_;
 
   mutable std::mutex mutex_;

@@ -24,6 +24,9 @@ struct Snapshot {
   int64_t zones_generation = 0;  // the store's zones generation `zones` was compiled from
   uint64_t generation = 0;       // increases with every published snapshot
   int64_t built_at_ms = 0;       // wall clock when it was published
+  // The --asndb database (null: asn_map never matches). Set by the reloader
+  // on every snapshot it builds; replaced alone when its file changes.
+  std::shared_ptr<const geo::GeoDatabase> asn;
 };
 
 /// Compiles zones, steering and health from `db` in one read transaction

@@ -76,6 +76,47 @@ void validateGeoKey(const std::string& key, const std::string& field) {
                                    "code (\"IE\") or a subdivision (\"US-CA\")");
 }
 
+// A map's region lists: non-empty, no duplicates, each in the name's "regions".
+void validateRegionLists(const std::map<std::string, std::vector<std::string>>& map,
+                         const char* name, const std::set<std::string>& regions) {
+  for (const auto& [key, list] : map) {
+    const std::string field = fieldPath(name, key);
+    if (list.empty()) throw ValidationError(field, "must list at least one region");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (regions.count(list[i]) == 0) {
+        throw ValidationError(indexPath(field, i),
+                              "region \"" + list[i] + "\" is not in this name's \"regions\"");
+      }
+      if (!seen.insert(list[i]).second) {
+        throw ValidationError(indexPath(field, i), list[i] + " is listed twice");
+      }
+    }
+  }
+}
+
+// An object of region lists, read without judging keys or regions yet.
+std::map<std::string, std::vector<std::string>> readRegionMap(const nlohmann::json& map,
+                                                              const char* name) {
+  if (!map.is_object()) {
+    throw ValidationError(name, "must be an object of region lists, not " + jsonTypeName(map));
+  }
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& item : map.items()) {
+    const std::string field = fieldPath(name, item.key());
+    if (!item.value().is_array()) {
+      throw ValidationError(field,
+                            "must be an array of region names, not " + jsonTypeName(item.value()));
+    }
+    std::vector<std::string> list;
+    for (size_t i = 0; i < item.value().size(); ++i) {
+      list.push_back(stringValue(item.value()[i], indexPath(field, i)));
+    }
+    out[item.key()] = std::move(list);
+  }
+  return out;
+}
+
 void checkPathName(const std::optional<std::string>& body_name, const std::string& path_name) {
   if (body_name && *body_name != path_name) {
     throw ValidationError("name", "\"" + *body_name + "\" does not match the name in the URL (\"" +
@@ -375,6 +416,23 @@ void validateSteeredName(const SteeredName& s) {
   if (s.slow_start_s < 0 || s.slow_start_s > 3600) {
     throw ValidationError("slow_start_s", "is out of range (0..3600)");
   }
+  if (s.prefix_map.size() > kMaxPrefixMapEntries) {
+    throw ValidationError("prefix_map", "has " + std::to_string(s.prefix_map.size()) +
+                                            " entries; at most " +
+                                            std::to_string(kMaxPrefixMapEntries) + " are allowed");
+  }
+  for (const auto& entry : s.prefix_map) {
+    const std::string field = fieldPath("prefix_map", entry.first);
+    if (canonicalPrefix(entry.first, field) != entry.first) {
+      throw ValidationError(field, "\"" + entry.first + "\" is not in canonical form (" +
+                                       canonicalPrefix(entry.first, field) + ")");
+    }
+  }
+  validateRegionLists(s.prefix_map, "prefix_map", regions);
+  for (const auto& entry : s.asn_map) parseAsnKey(entry.first, fieldPath("asn_map", entry.first));
+  validateRegionLists(s.asn_map, "asn_map", regions);
+  for (const auto& entry : s.geofence) validateGeoKey(entry.first, fieldPath("geofence", entry.first));
+  validateRegionLists(s.geofence, "geofence", regions);
   if (s.policy != Policy::kGeo) {
     if (!s.geo_map.empty()) {
       throw ValidationError("geo_map", std::string("is only used by policy \"geo\", not \"") +
@@ -387,28 +445,16 @@ void validateSteeredName(const SteeredName& s) {
                           "is required for policy \"geo\" (e.g. {\"EU\":[\"eu-west\"],"
                           "\"default\":[\"us-east\"]})");
   }
-  for (const auto& [key, list] : s.geo_map) {
-    const std::string field = fieldPath("geo_map", key);
-    validateGeoKey(key, field);
-    if (list.empty()) throw ValidationError(field, "must list at least one region");
-    std::set<std::string> seen;
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (regions.count(list[i]) == 0) {
-        throw ValidationError(indexPath(field, i),
-                              "region \"" + list[i] + "\" is not in this name's \"regions\"");
-      }
-      if (!seen.insert(list[i]).second) {
-        throw ValidationError(indexPath(field, i), list[i] + " is listed twice");
-      }
-    }
-  }
+  for (const auto& entry : s.geo_map) validateGeoKey(entry.first, fieldPath("geo_map", entry.first));
+  validateRegionLists(s.geo_map, "geo_map", regions);
 }
 
 SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone,
                              const std::string& owner) {
   ObjectReader in(body, "",
                   {"zone", "name", "type", "policy", "regions", "ttl", "max_answers",
-                   "when_all_down", "geo_map", "panic_threshold", "slow_start_s"});
+                   "when_all_down", "geo_map", "panic_threshold", "slow_start_s", "prefix_map",
+                   "asn_map", "geofence", "geofence_strict"});
   SteeredName s;
   s.zone = zone;
   s.owner = owner;
@@ -445,25 +491,21 @@ SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone
   }
   s.panic_threshold = in.optionalNumber("panic_threshold", 0, 1).value_or(0.5);
   s.slow_start_s = static_cast<int>(in.optionalInteger("slow_start_s", 0, 3600).value_or(30));
-  if (in.has("geo_map")) {
-    const nlohmann::json& map = *in.raw("geo_map");
-    if (!map.is_object()) {
-      throw ValidationError("geo_map",
-                            "must be an object of region lists, not " + jsonTypeName(map));
-    }
-    for (const auto& item : map.items()) {
-      const std::string field = fieldPath("geo_map", item.key());
-      if (!item.value().is_array()) {
-        throw ValidationError(
-            field, "must be an array of region names, not " + jsonTypeName(item.value()));
+  if (in.has("geo_map")) s.geo_map = readRegionMap(*in.raw("geo_map"), "geo_map");
+  if (in.has("prefix_map")) {
+    // Keys are canonicalised here (2001:DB8::/32 -> 2001:db8::/32), so two
+    // spellings of one prefix are caught as a duplicate, not kept twice.
+    for (auto& [key, list] : readRegionMap(*in.raw("prefix_map"), "prefix_map")) {
+      const std::string field = fieldPath("prefix_map", key);
+      const std::string canonical = canonicalPrefix(key, field);
+      if (!s.prefix_map.emplace(canonical, std::move(list)).second) {
+        throw ValidationError(field, canonical + " is listed twice");
       }
-      std::vector<std::string> list;
-      for (size_t i = 0; i < item.value().size(); ++i) {
-        list.push_back(stringValue(item.value()[i], indexPath(field, i)));
-      }
-      s.geo_map[item.key()] = std::move(list);
     }
   }
+  if (in.has("asn_map")) s.asn_map = readRegionMap(*in.raw("asn_map"), "asn_map");
+  if (in.has("geofence")) s.geofence = readRegionMap(*in.raw("geofence"), "geofence");
+  s.geofence_strict = in.optionalBoolean("geofence_strict").value_or(true);
   validateSteeredName(s);
   return s;
 }
@@ -478,6 +520,10 @@ nlohmann::json toSpecJson(const SteeredName& s) {
                         {"panic_threshold", s.panic_threshold},
                         {"slow_start_s", s.slow_start_s}};
   if (!s.geo_map.empty()) doc["geo_map"] = s.geo_map;
+  if (!s.prefix_map.empty()) doc["prefix_map"] = s.prefix_map;
+  if (!s.asn_map.empty()) doc["asn_map"] = s.asn_map;
+  if (!s.geofence.empty()) doc["geofence"] = s.geofence;
+  doc["geofence_strict"] = s.geofence_strict;
   return doc;
 }
 
@@ -493,6 +539,29 @@ SteeredName steeredNameFromSpec(const std::string& spec, const std::string& zone
   nlohmann::json doc = nlohmann::json::parse(spec, nullptr, false);
   if (doc.is_discarded()) throw ValidationError("", "stored spec for " + owner + " is not JSON");
   return parseSteeredName(doc, zone, owner);
+}
+
+uint32_t parseAsnKey(const std::string& text, const std::string& field) {
+  const std::string digits = text.size() > 2 ? text.substr(2) : std::string();
+  const bool shape = text.size() > 2 && text.size() <= 12 && text[0] == 'A' && text[1] == 'S' &&
+                     std::all_of(digits.begin(), digits.end(), ::isdigit);
+  const uint64_t value = shape ? std::stoull(digits) : 0;
+  if (!shape || value == 0 || value > 4294967295ull || (digits.size() > 1 && digits[0] == '0')) {
+    throw ValidationError(field, "\"" + text +
+                                     "\" is not an AS number (\"AS\" and 1..4294967295 in "
+                                     "decimal, e.g. \"AS15169\")");
+  }
+  return static_cast<uint32_t>(value);
+}
+
+std::vector<std::string> subdivisionKeys(const SteeredName& s) {
+  std::vector<std::string> keys;
+  for (const auto* map : {&s.geo_map, &s.geofence}) {
+    for (const auto& entry : *map) {
+      if (entry.first.find('-') != std::string::npos) keys.push_back(entry.first);
+    }
+  }
+  return keys;
 }
 
 // --- Latency -----------------------------------------------------------------

@@ -81,7 +81,31 @@ struct SteeredName {
   std::map<std::string, std::vector<std::string>> geo_map;
   double panic_threshold = 0.5;  // 0..1
   int slow_start_s = 30;         // 0..3600
+  // Maps and fences (any policy; all optional, absent from older specs).
+  // prefix_map: canonical CIDR ("81.2.69.0/24", "2001:db8::/32") -> regions
+  // ranked first for clients inside it (longest prefix wins). asn_map:
+  // "AS15169" -> regions ranked first for clients of that AS (--asndb).
+  // geofence: "default", continent, country or subdivision key (as geo_map)
+  // -> the only regions those clients may get. All region lists are subsets
+  // of `regions`. geofence_strict: when every allowed region is down, apply
+  // when_all_down inside the fence (true) or fall back to the unfenced
+  // ranking (false).
+  std::map<std::string, std::vector<std::string>> prefix_map;
+  std::map<std::string, std::vector<std::string>> asn_map;
+  std::map<std::string, std::vector<std::string>> geofence;
+  bool geofence_strict = true;
 };
+
+/// Entries one prefix_map may hold.
+inline constexpr size_t kMaxPrefixMapEntries = 100000;
+
+/// "AS15169" -> 15169; ValidationError naming `field` unless the text is
+/// "AS" followed by 1..10 digits with a value in 1..4294967295.
+uint32_t parseAsnKey(const std::string& text, const std::string& field);
+
+/// geo_map and geofence keys that name a subdivision ("US-CA"), for the
+/// warning that a database without subdivision data never matches them.
+std::vector<std::string> subdivisionKeys(const SteeredName& steered);
 
 /// Regions one steered name may list (the compiled steering table's limit).
 inline constexpr size_t kMaxSteeredRegions = 32;

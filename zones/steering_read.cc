@@ -4,14 +4,32 @@
 
 namespace meridian::zones {
 
+namespace {
+
+// regions.countries holds a JSON array of codes; anything else (an edit
+// outside the API) reads as no countries rather than stopping every reload.
+std::vector<std::string> countriesFromColumn(const std::string& text) {
+  std::vector<std::string> out;
+  const nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (!value.is_array()) return out;
+  for (const nlohmann::json& code : value) {
+    if (code.is_string()) out.push_back(code.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
 SteeringRows readSteeringRows(Database& db) {
   ReadTransaction view(db);
   SteeringRows out;
   {
-    Statement rows = db.prepare("SELECT id, name, latitude, longitude FROM regions ORDER BY name");
+    Statement rows = db.prepare(
+        "SELECT id, name, latitude, longitude, continent, countries FROM regions ORDER BY name");
     while (rows.step()) {
       out.regions.push_back(
-          {rows.columnInt(0), rows.columnText(1), rows.columnDouble(2), rows.columnDouble(3)});
+          {rows.columnInt(0), rows.columnText(1), rows.columnDouble(2), rows.columnDouble(3),
+           rows.columnOptionalText(4).value_or(""), countriesFromColumn(rows.columnText(5))});
     }
   }
   {

@@ -24,6 +24,8 @@ struct SteeringRows {
     int64_t id = 0;
     std::string name;
     double latitude = 0, longitude = 0;
+    std::string continent;               // "" when NULL
+    std::vector<std::string> countries;  // regions.countries (a JSON array)
   };
   struct Endpoint {
     int64_t id = 0;

@@ -87,6 +87,10 @@ struct ApiHooks {
   /// Throws zones::ConflictError while its lease lives. Empty (single-node):
   /// the route deletes the local rows.
   std::function<void(const std::string& vantage)> remove_vantage;
+  /// Whether the geo database meridiand serves has subdivision data, so that
+  /// geo_map/geofence keys such as "US-CA" can match; a steered-name write
+  /// with such keys gets a warning when not. Empty: unknown, no warning.
+  std::function<bool()> geo_has_subdivisions;
 };
 
 /// "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening TCP socket

@@ -1,5 +1,6 @@
 // /api/v1/zones: zones, their RRsets and their steered names.
 
+#include "server/api/api_server.h"
 #include "server/api/route_util.h"
 #include "server/api/router.h"
 #include "zones/json_fields.h"
@@ -134,7 +135,19 @@ Response putSteering(HandlerContext& ctx, const Request& req) {
   const std::string owner = zones::ownerInZone(req.params[1], zone);
   const zones::SteeredName steered = zones::parseSteeredName(req.json(), zone, owner);
   const bool was_created = zones::putSteeredName(ctx.db(), steered);
-  return Response::json(was_created ? 201 : 200, toJson(steered));
+  nlohmann::json doc = toJson(steered);
+  // Stored anyway (the database may be replaced by one that has them), but
+  // say that these keys cannot match today; /metrics counts them too.
+  if (ctx.hooks.geo_has_subdivisions && !ctx.hooks.geo_has_subdivisions()) {
+    nlohmann::json warnings = nlohmann::json::array();
+    for (const std::string& key : zones::subdivisionKeys(steered)) {
+      warnings.push_back("key \"" + key +
+                         "\" names a subdivision, but the loaded geo database has no subdivision "
+                         "data, so it never matches (use --geodb with a City database)");
+    }
+    if (!warnings.empty()) doc["warnings"] = std::move(warnings);
+  }
+  return Response::json(was_created ? 201 : 200, doc);
 }
 
 Response deleteSteering(HandlerContext& ctx, const Request& req) {

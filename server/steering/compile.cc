@@ -1,5 +1,7 @@
 #include "server/steering/compile.h"
 
+#include "server/steering/compile_maps.h"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -77,6 +79,10 @@ CompiledSteering compileSteering(zones::Database& db) {
   std::unordered_map<int64_t, uint16_t> region_by_id;
   std::unordered_map<std::string, uint16_t> region_by_name;
   const zones::SteeringRows rows = zones::readSteeringRows(db);
+  std::vector<RegionGeography> geography;  // indexed like table->regions
+  for (const zones::SteeringRows::Region& row : rows.regions) {
+    geography.push_back({row.continent, row.countries});
+  }
   {
     for (const zones::SteeringRows::Region& row : rows.regions) {
       Region r;
@@ -171,6 +177,8 @@ CompiledSteering compileSteering(zones::Database& db) {
               {GeoMap::packKey(kind, key.data(), key.size()), first, count});
         }
       }
+      if (n.policy == Policy::kGeo) addRegionGeoEntries(n, geography, table->geo_regions);
+      compileMaps(spec, n, table->geo_regions, regionIndex);
       std::sort(n.geo_map.entries.begin(), n.geo_map.entries.end(),
                 [](const GeoMap::Entry& a, const GeoMap::Entry& b) { return a.key < b.key; });
       result.placements.push_back(

@@ -42,6 +42,8 @@ const char* reasonName(Reason reason) {
     case Reason::kRttModel: return "distance model";
     case Reason::kHash: return "rendezvous hash";
     case Reason::kPooled: return "weighted pool";
+    case Reason::kPrefixMap: return "prefix_map";
+    case Reason::kAsnMap: return "asn_map";
   }
   return "?";
 }

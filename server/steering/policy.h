@@ -22,6 +22,13 @@ struct ClientView {
   bool from_ecs = false;
   bool located = false;      // the geo database has a record for the address
   geo::GeoRecord geo;        // valid when located; geo.prefix is set either way
+  // The --asndb record, looked up only for names with an asn_map (the
+  // answerer fills these before steer()). asn_prefix is set whenever the
+  // address was looked up, found or not: the ECS scope of "this AS" / "no AS".
+  bool asn_looked_up = false;
+  bool asn_found = false;
+  uint32_t asn = 0;
+  uint8_t asn_prefix = 0;
 };
 
 /// Why a region sits where it does in a ranking (for explain).
@@ -38,6 +45,8 @@ enum class Reason : uint8_t {
   kRttModel,         // distance model (km / 100 + base), `value` in ms
   kHash,             // rendezvous hash score (sticky)
   kPooled,           // weighted: one pool across regions
+  kPrefixMap,        // prefix_map entry for the client's address, `value` = its prefix length
+  kAsnMap,           // asn_map entry for the client's AS, `value` = the AS number
 };
 
 const char* reasonName(Reason reason);
@@ -86,6 +95,21 @@ void sortByValue(Ranking& out) noexcept;
 /// the pseudo-random score of an item (region or endpoint) for that key.
 uint64_t stickyClientKey(const geo::ClientSubnet& subnet) noexcept;
 uint64_t stickyScore(uint64_t client_key, uint64_t item_hash) noexcept;
+
+/// The most specific entry of `map` for a located client: subdivision
+/// ("US-CA"), then country, then continent; null when none matches (the
+/// caller decides about "default"). `reason` says which kind matched.
+const GeoMap::Entry* matchGeoMap(const GeoMap& map, const geo::GeoRecord& geo,
+                                 Reason& reason) noexcept;
+
+/// Longest-prefix match of `subnet` in `map`: the entry or null, and in
+/// `scope` the shortest prefix over which that result holds for every
+/// address (see maps.cc for why it can be longer than the entry's own).
+const PrefixMap::Entry* matchPrefixMap(const PrefixMap& map, const geo::ClientSubnet& subnet,
+                                       uint8_t& scope) noexcept;
+
+/// The asn_map entry for `asn`, or null.
+const AsnMap::Entry* matchAsnMap(const AsnMap& map, uint32_t asn) noexcept;
 
 /// The ECS scope when a decision depends on where the client is: the prefix
 /// of the geo database entry that located it (RFC 7871 7.2.1: never more than

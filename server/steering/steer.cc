@@ -149,6 +149,21 @@ void select(const SteeringTable& table, const HealthTable& health, const Steered
   }
 }
 
+// Counts the ranking's endpoints of the name's family, and how many of them
+// are down (admin down or unhealthy).
+void countDown(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+               const Ranking& ranking, uint32_t& candidates, uint32_t& down) noexcept {
+  candidates = down = 0;
+  for (uint8_t i = 0; i < ranking.count; ++i) {
+    const Region& region = table.regions[ranking.regions[i].region];
+    for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
+      if (table.endpoints[e].family != familyOf(name)) continue;
+      ++candidates;
+      if (table.endpoints[e].state == AdminState::kDown || !healthy(health, e)) ++down;
+    }
+  }
+}
+
 }  // namespace
 
 const char* eligibilityName(Eligibility e) {
@@ -196,31 +211,40 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
   out.ttl = name.ttl;
   out.health_mode = health.mode;
   out.ranking = Ranking{};
+  out.fence = FenceResult{};
 
-  // 1. Rank the regions for this client.
+  // 1. Rank the regions for this client: prefix_map, then asn_map, rank
+  //    first when they match; the policy ranks the rest (maps.cc).
   const PolicyInput input{table, health, name, client};
-  rankFunction(name.policy)(input, out.ranking);
+  rankWithMaps(input, out.ranking);
+
+  // 2. The geofence removes the regions this client may never get; the
+  //    later stages (panic, health, drain, when_all_down) work inside it.
+  //    Non-strict fences fall back to the unfenced ranking when every
+  //    allowed endpoint is down (decided below, once the counts are known).
+  Ranking unfenced;
+  if (name.has_geofence && !name.geofence_strict) unfenced = out.ranking;
+  applyGeofence(input, out.ranking, out.fence);
   out.scope = out.ranking.scope;
 
-  // 2. How much of the pool is down? Panic mode (Envoy's panic threshold):
+  // 3. How much of the pool is down? Panic mode (Envoy's panic threshold):
   //    when more than the threshold share of the name's endpoints is down,
   //    health is judged unreliable and every endpoint not taken down by an
   //    operator is used, so a flapping shared dependency cannot empty the
   //    pool. E.g. threshold 0.5, 3 of 4 down (75%) -> panic.
   uint32_t candidates = 0, down = 0;
-  for (uint8_t i = 0; i < out.ranking.count; ++i) {
-    const Region& region = table.regions[out.ranking.regions[i].region];
-    for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
-      if (table.endpoints[e].family != familyOf(name)) continue;
-      ++candidates;
-      if (table.endpoints[e].state == AdminState::kDown || !healthy(health, e)) ++down;
-    }
+  countDown(table, health, name, out.ranking, candidates, down);
+  if (out.fence.fenced && !name.geofence_strict && (candidates == 0 || down == candidates)) {
+    unfenced.scope = out.ranking.scope;
+    out.ranking = unfenced;
+    out.fence.fallback = true;
+    countDown(table, health, name, out.ranking, candidates, down);
   }
   const bool all_down = candidates == 0 || down == candidates;
   const bool panic = !all_down && name.panic_threshold > 0 &&
                      static_cast<float>(down) > name.panic_threshold * static_cast<float>(candidates);
 
-  // 3. Pick endpoints: healthy ones, then drained ones as a last resort.
+  // 4. Pick endpoints: healthy ones, then drained ones as a last resort.
   if (!all_down && !panic) {
     select(table, health, name, out.ranking, Pass::kNormal, random, now_ms, out);
     if (out.count == 0) {
@@ -234,7 +258,7 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
   }
   if (out.count > 0) return;
 
-  // 4. Every candidate is down (or admin down, or only drained-and-unhealthy).
+  // 5. Every candidate is down (or admin down, or only drained-and-unhealthy).
   out.all_down = true;
   switch (name.when_all_down) {
     case WhenAllDown::kAll:

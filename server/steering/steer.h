@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "server/steering/maps.h"
 #include "server/steering/policy.h"
 
 namespace meridian::steering {
@@ -31,6 +32,7 @@ struct SteeringResult {
   bool used_drained = false;  // only drained endpoints were left
   HealthMode health_mode = HealthMode::kNoData;
   Ranking ranking;
+  FenceResult fence;  // what the geofence removed (explain)
 };
 
 /// Per-loop random state (xorshift64*), seeded per loop; tests seed it.

@@ -69,6 +69,35 @@ struct GeoMap {
   }
 };
 
+/// A prefix_map compiled for longest-prefix lookup without allocation: one
+/// sorted array per (family, prefix length) present, longest first, as
+/// LatencyPrefixes. Built on the reload thread (compile.cc, maps.cc).
+struct PrefixMap {
+  struct Entry {
+    uint8_t network[16];  // host bits zero; IPv4 in the first 4 octets
+    uint32_t first;       // into SteeringTable::geo_regions
+    uint8_t count;
+    uint8_t prefix;       // the entry's prefix length (for explain)
+  };
+  struct Length {
+    uint8_t family;
+    uint8_t prefix;
+    std::vector<Entry> entries;  // sorted by network
+  };
+  std::vector<Length> lengths;  // longest prefix first
+  bool empty() const noexcept { return lengths.empty(); }
+};
+
+/// An asn_map: AS number -> region list, sorted by AS number.
+struct AsnMap {
+  struct Entry {
+    uint32_t asn;
+    uint32_t first;  // into SteeringTable::geo_regions
+    uint8_t count;
+  };
+  std::vector<Entry> entries;
+};
+
 struct SteeredName {
   std::string owner;  // canonical text, for explain
   uint16_t type = 1;  // A or AAAA: endpoints of the matching family answer
@@ -81,6 +110,14 @@ struct SteeredName {
   float panic_threshold = 0.5f;  // 0 disables panic mode
   uint32_t slow_start_ms = 30000;
   GeoMap geo_map;
+  // Maps and fences (docs/architecture.md, "Maps and fences"): prefix_map
+  // and asn_map rank first; the geofence keeps only its regions. A GeoMap
+  // serves as the fence (same keys); `has_geofence` false: no fence.
+  PrefixMap prefix_map;
+  AsnMap asn_map;
+  GeoMap geofence;
+  bool has_geofence = false;
+  bool geofence_strict = true;
 };
 
 /// Imported client-prefix latency measurements, for longest-prefix lookup:

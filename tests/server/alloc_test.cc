@@ -159,6 +159,59 @@ TEST_CASE("steered queries allocate nothing: every policy, health applied, ECS a
   CHECK(g_allocations.load() == 0);
 }
 
+TEST_CASE("maps and fences allocate nothing: prefix_map (10,000 entries), asn_map, geofence") {
+  SteeringWorld world;
+  nlohmann::json big = nlohmann::json::object();
+  for (int i = 0; i < 10000; ++i) {
+    big["100." + std::to_string(64 + i / 256) + "." + std::to_string(i % 256) + ".0/24"] = {
+        i % 2 ? "eu-west" : "ap-east"};
+  }
+  big["10.1.0.0/16"] = {"us-west"};
+  big["10.1.2.0/24"] = {"eu-west"};
+  big["2001:218::/32"] = {"us-east"};
+  world.steer("mapped", "nearest", {"eu-west", "us-east", "us-west", "ap-east"}, "", 1,
+              nlohmann::json({{"prefix_map", big},
+                              {"asn_map", {{"AS15169", {"ap-east"}}, {"AS7018", {"eu-west"}}}},
+                              {"geofence", {{"GB", {"eu-west"}}, {"US", {"us-east", "us-west"}}}},
+                              {"geofence_strict", false},
+                              {"max_answers", 2}})
+                  .dump());
+  world.health("us-east-1", false);  // the US fence half down; non-strict fallback below
+  world.health("us-west-1", false);
+  const auto snapshot = world.snapshot();
+  snapshot->asn = geo::GeoDatabase::open(geoTestData("GeoLite2-ASN-Test.mmdb"), geo::Content::kAsn);
+  QueryRunner runner;
+  std::vector<std::vector<uint8_t>> queries;
+  for (const auto& address : std::vector<std::vector<uint8_t>>{{81, 2, 69, 142},
+                                                               {216, 160, 83, 56},
+                                                               {175, 16, 199, 7},
+                                                               {10, 1, 2, 3},
+                                                               {10, 1, 9, 9},
+                                                               {100, 70, 3, 1},
+                                                               {1, 0, 0, 1},
+                                                               {12, 81, 92, 5}}) {
+    queries.push_back(ecsQuery("mapped", address, 32));
+    queries.push_back(ecsQuery("mapped", address, 16));
+    queries.push_back(ecsQuery("mapped", address, 0));
+  }
+  queries.push_back(makeQuery("mapped.gslb.example"));
+  server::ClientAddress client;
+  g_allocations = 0;
+  g_counting = true;
+  size_t answered = 0;
+  for (int round = 0; round < 20; ++round) {
+    for (const auto& q : queries) {
+      answered += server::handleQuery(*snapshot, runner.context, q.data(), q.size(), client,
+                                      server::Transport::kUdp, runner.buffer.data(),
+                                      runner.buffer.size()) > 0;
+    }
+  }
+  g_counting = false;
+  CHECK(answered == 20 * queries.size());
+  CHECK(runner.counters.steered.get() == 20 * queries.size());
+  CHECK(g_allocations.load() == 0);
+}
+
 TEST_CASE("RRL and DNS cookies on: limited, slipped, exempt and cookie answers allocate nothing") {
   TempDir dir;
   const server::Snapshot snapshot = snapshotFor(dir, kExampleZone);
