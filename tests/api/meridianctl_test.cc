@@ -137,6 +137,24 @@ TEST_CASE("meridianctl online: regions, endpoints, steering, rrsets, health") {
   REQUIRE(steered.is_object());
   CHECK(steered["ttl"] == 20);
   CHECK(steered["geo_map"]["EU"] == nlohmann::json({"eu-west"}));
+  // Maps and fences, in the same KEY=regions form.
+  r = ctl(base +
+          "steering set example.com. mapped --type A --policy nearest --regions eu-west,us-east "
+          "--prefix-map '10.0.0.0/8=us-east;2001:DB8::/32=eu-west' --asn-map 'AS15169=eu-west' "
+          "--geofence 'EU=eu-west;default=eu-west,us-east' --geofence-strict false");
+  CHECK(r.status == 0);
+  r = ctl(base + "--json steering show example.com. mapped");
+  const nlohmann::json mapped = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE(mapped.is_object());
+  CHECK(mapped["prefix_map"]["2001:db8::/32"] == nlohmann::json({"eu-west"}));
+  CHECK(mapped["asn_map"]["AS15169"] == nlohmann::json({"eu-west"}));
+  CHECK(mapped["geofence"]["default"] == nlohmann::json({"eu-west", "us-east"}));
+  CHECK(mapped["geofence_strict"] == false);
+  r = ctl(base + "steering set example.com. mapped --type A --policy nearest --regions eu-west "
+                 "--prefix-map '10.0.0.1/8=eu-west'");
+  CHECK(r.status != 0);
+  CHECK(contains(r.out, "prefix_map.10.0.0.1/8"));
+  CHECK(ctl(base + "steering delete example.com. mapped").status == 0);
   r = ctl(base + "steering list example.com.");
   CHECK(contains(r.out, "gslb.example.com."));
   r = ctl(base + "zone show example.com.");

@@ -74,7 +74,8 @@ TEST_CASE("store: steered-name documents are canonicalised with defaults") {
                      {"max_answers", 1},
                      {"when_all_down", "all"},
                      {"panic_threshold", 0.5},
-                     {"slow_start_s", 30}});
+                     {"slow_start_s", 30},
+                     {"geofence_strict", true}});
   const zones::SteeredName back =
       zones::steeredNameFromSpec(spec.dump(), "example.com.", "www.example.com.");
   CHECK(zones::toSpecJson(back) == spec);

@@ -38,6 +38,10 @@ struct SteeringArgs {
   std::string geo_map;
   std::optional<double> panic_threshold;
   std::optional<int64_t> slow_start_s;
+  std::string prefix_map;
+  std::string asn_map;
+  std::string geofence;
+  std::optional<bool> geofence_strict;
   // explain
   std::string client;
 };
@@ -49,8 +53,10 @@ nlohmann::json parseJsonOption(const std::string& text, const std::string& optio
 }
 
 // "EU=eu-west,us-east;default=us-east" or a JSON object.
-nlohmann::json parseGeoMap(const std::string& text) {
-  if (!text.empty() && text.front() == '{') return parseJsonOption(text, "--geo-map");
+// KEY=region,region;KEY=... or a JSON object, for --geo-map, --prefix-map,
+// --asn-map and --geofence.
+nlohmann::json parseGeoMap(const std::string& text, const std::string& option = "--geo-map") {
+  if (!text.empty() && text.front() == '{') return parseJsonOption(text, option);
   nlohmann::json map = nlohmann::json::object();
   size_t start = 0;
   while (start < text.size()) {
@@ -59,7 +65,7 @@ nlohmann::json parseGeoMap(const std::string& text) {
     const std::string item = text.substr(start, end - start);
     const size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {
-      throw CtlError("--geo-map item \"" + item + "\" is not KEY=region,region");
+      throw CtlError(option + " item \"" + item + "\" is not KEY=region,region");
     }
     map[item.substr(0, eq)] = splitList(item.substr(eq + 1));
     start = end + 1;
@@ -369,6 +375,11 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   set->add_option("--geo-map", a.geo_map, "EU=eu-west;default=us-east, or a JSON object");
   set->add_option("--panic-threshold", a.panic_threshold, "0..1 (default 0.5)");
   set->add_option("--slow-start", a.slow_start_s, "seconds, 0..3600 (default 30)");
+  set->add_option("--prefix-map", a.prefix_map,
+                  "10.0.0.0/8=eu-west;2001:db8::/32=us-east, or a JSON object");
+  set->add_option("--asn-map", a.asn_map, "AS15169=us-east;AS7018=eu-west, or a JSON object");
+  set->add_option("--geofence", a.geofence, "EU=eu-west;default=us-east, or a JSON object");
+  set->add_option("--geofence-strict", a.geofence_strict, "true or false (default true)");
   set->callback([&] {
     nlohmann::json body = {
         {"type", a.type}, {"policy", a.policy}, {"regions", splitList(a.regions)}};
@@ -378,6 +389,10 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
     if (!a.geo_map.empty()) body["geo_map"] = parseGeoMap(a.geo_map);
     if (a.panic_threshold) body["panic_threshold"] = *a.panic_threshold;
     if (a.slow_start_s) body["slow_start_s"] = *a.slow_start_s;
+    if (!a.prefix_map.empty()) body["prefix_map"] = parseGeoMap(a.prefix_map, "--prefix-map");
+    if (!a.asn_map.empty()) body["asn_map"] = parseGeoMap(a.asn_map, "--asn-map");
+    if (!a.geofence.empty()) body["geofence"] = parseGeoMap(a.geofence, "--geofence");
+    if (a.geofence_strict) body["geofence_strict"] = *a.geofence_strict;
     show(ctx, ctx.api().call("PUT", steeringPath(ctx, a), body).json(),
          [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
   });
