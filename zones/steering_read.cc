@@ -8,10 +8,12 @@ SteeringRows readSteeringRows(Database& db) {
   ReadTransaction view(db);
   SteeringRows out;
   {
-    Statement rows = db.prepare("SELECT id, name, latitude, longitude FROM regions ORDER BY name");
+    Statement rows = db.prepare(
+        "SELECT id, name, latitude, longitude, min_healthy FROM regions ORDER BY name");
     while (rows.step()) {
-      out.regions.push_back(
-          {rows.columnInt(0), rows.columnText(1), rows.columnDouble(2), rows.columnDouble(3)});
+      out.regions.push_back({rows.columnInt(0), rows.columnText(1), rows.columnDouble(2),
+                             rows.columnDouble(3),
+                             minHealthyFromColumn(rows.columnOptionalText(4))});
     }
   }
   {

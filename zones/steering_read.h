@@ -16,6 +16,7 @@
 
 #include "zones/database.h"
 #include "zones/health_vote.h"
+#include "zones/model.h"
 
 namespace meridian::zones {
 
@@ -24,6 +25,7 @@ struct SteeringRows {
     int64_t id = 0;
     std::string name;
     double latitude = 0, longitude = 0;
+    MinHealthy min_healthy;  // regions.min_healthy (zones/model.h)
   };
   struct Endpoint {
     int64_t id = 0;
