@@ -245,8 +245,6 @@ TEST_CASE("store: zone documents (zones/zone_json.h) hold the summary, RRsets an
                                                  {"updated_at", summary->updated_at}}}));
 }
 
-}  // namespace meridian::test
-
 TEST_CASE("store: fallback addresses and min_healthy round-trip; stored specs without them load") {
   const zones::SteeredName s = zones::parseSteeredName(
       json{{"type", "AAAA"},
@@ -275,3 +273,5 @@ TEST_CASE("store: fallback addresses and min_healthy round-trip; stored specs wi
   }
   CHECK(fieldOf([] { zones::minHealthyFromColumn(std::string("lots")); }) == "min_healthy");
 }
+
+}  // namespace meridian::test

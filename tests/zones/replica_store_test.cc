@@ -298,7 +298,8 @@ std::string zoneRow(int64_t id, const std::string& name) {
 
 std::string regionRow(int64_t id, const std::string& name, double latitude = 1.5) {
   return nlohmann::json{{"id", id},         {"name", name},         {"latitude", latitude},
-                        {"longitude", 2.5}, {"continent", nullptr}, {"countries", "[]"}}
+                        {"longitude", 2.5}, {"continent", nullptr}, {"countries", "[]"},
+                        {"min_healthy", nullptr}}
       .dump();
 }
 
