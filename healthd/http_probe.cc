@@ -214,14 +214,17 @@ void HttpProbe::onTransferDone(CURL* easy, CURLcode code) {
     finish({false, "body does not contain \"" + *spec().body_contains + "\"", {}});
     return;
   }
-  // RTT is from sending the request to the complete response: curl's total
-  // time minus the time spent before the request went out (connect, TLS).
-  // total 0.012400 s - pretransfer 0.000900 s = 11.5 ms.
-  curl_off_t total_us = 0, pretransfer_us = 0;
-  curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
-  curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
+  // RTT is the TCP handshake, the same quantity a tcp check measures, so the
+  // latency policy compares like with like: curl's connect time minus its
+  // name lookup (healthd resolved the name already; ~0). Every probe opens a
+  // fresh connection (CURLOPT_FRESH_CONNECT), so there is always a handshake.
+  // connect 0.001400 s - namelookup 0.000100 s = 1.3 ms. The response time
+  // (server work, TLS) is not an RTT and is not reported.
+  curl_off_t connect_us = 0, lookup_us = 0;
+  curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+  curl_easy_getinfo(easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup_us);
   const double rtt_ms =
-      static_cast<double>(std::max<curl_off_t>(total_us - pretransfer_us, 0)) / 1000.0;
+      static_cast<double>(std::max<curl_off_t>(connect_us - lookup_us, 0)) / 1000.0;
   finish({true, {}, rtt_ms});
 }
 

@@ -149,6 +149,8 @@ class Answerer {
                   uint16_t* counter) noexcept;
   bool writeSteered(const RRset& set, const uint8_t* owner, size_t owner_length,
                     uint32_t zone_index) noexcept;
+  bool writeFallback(const RRset& set, const uint8_t* owner, size_t owner_length,
+                     const steering::SteeredName& name, uint32_t ttl) noexcept;
   const steering::ClientView& client() noexcept;
   const steering::ClientView& clientWithAsn(const steering::SteeredName& name) noexcept;
   void writeNegative(uint32_t zone_index) noexcept;
@@ -248,6 +250,10 @@ bool Answerer::writeSteered(const RRset& set, const uint8_t* owner, size_t owner
       counters.steered_all_down_nodata.add();
       writeNegative(zone_index);
       return false;
+    case steering::SteeringResult::Outcome::kFallback:
+      counters.steered_all_down_fallback.add();
+      return writeFallback(set, owner, owner_length, table.names[static_cast<size_t>(set.steered)],
+                           result.ttl);
     case steering::SteeringResult::Outcome::kAnswer:
       if (result.all_down) counters.steered_fail_open.add();
       break;
@@ -259,6 +265,36 @@ bool Answerer::writeSteered(const RRset& set, const uint8_t* owner, size_t owner
     if (!w_.writeName(owner, owner_length) || !w_.writeU16(set.type) ||
         !w_.writeU16(wire::qclass::IN) || !w_.writeU32(result.ttl) || !w_.writeU16(length) ||
         !w_.writeBytes(endpoint.address, length)) {
+      w_.rewind(start);
+      out_.truncated = true;
+      return false;
+    }
+    ++out_.answer_count;
+  }
+  // Answers per region, for /metrics and the capacity table: the name's slot
+  // for the endpoint's region (at most 32 regions to look through).
+  const steering::SteeredName& name = table.names[static_cast<size_t>(set.steered)];
+  for (uint8_t i = 0; i < result.count; ++i) {
+    const uint16_t region = table.endpoints[result.endpoints[i]].region;
+    for (uint8_t r = 0; r < name.region_count; ++r) {
+      if (name.regions[r] != region) continue;
+      if (name.answer_slot[r] < kAnswerSlots) counters.region_answers[name.answer_slot[r]].add();
+      break;
+    }
+  }
+  return true;
+}
+
+// when_all_down = fallback: the name's fixed addresses, compiled into the
+// snapshot (SteeredName::fallback), written like endpoint addresses.
+bool Answerer::writeFallback(const RRset& set, const uint8_t* owner, size_t owner_length,
+                             const steering::SteeredName& name, uint32_t ttl) noexcept {
+  const uint16_t length = name.type == wire::type::AAAA ? 16 : 4;
+  const size_t start = w_.size();
+  for (uint8_t i = 0; i < name.fallback_count; ++i) {
+    if (!w_.writeName(owner, owner_length) || !w_.writeU16(set.type) ||
+        !w_.writeU16(wire::qclass::IN) || !w_.writeU32(ttl) || !w_.writeU16(length) ||
+        !w_.writeBytes(name.fallback[i], length)) {
       w_.rewind(start);
       out_.truncated = true;
       return false;

@@ -56,6 +56,8 @@ namespace meridian::server {
          "Steered answers with every candidate down, by when_all_down action.")                  \
   SCALAR(steered_all_down_servfail, "meridian_steered_all_down_total", "action=\"servfail\"",    \
          "Steered answers with every candidate down, by when_all_down action.")                  \
+  SCALAR(steered_all_down_fallback, "meridian_steered_all_down_total", "action=\"fallback\"",   \
+         "Steered answers with every candidate down, by when_all_down action.")                  \
   SCALAR(steered_panic, "meridian_steered_panic_total", "",                                      \
          "Steered answers in panic mode (too many endpoints down: health ignored).")             \
   SCALAR(steered_drained, "meridian_steered_drained_only_total", "",                             \
@@ -104,6 +106,12 @@ class Counter {
   std::atomic<uint64_t> value_{0};
 };
 
+/// Answers per (steered name, type, region): slots numbered for the life of
+/// the process by server/region_answers.h, so a reload never moves a count.
+/// 4096 slots (32 KiB per loop); a pair past the last is not counted.
+inline constexpr uint16_t kAnswerSlots = 4096;
+inline constexpr uint16_t kNoAnswerSlot = 0xffff;
+
 /// One loop's counters; written by that loop only (query path: no locks, no
 /// allocation), read by any thread.
 struct DnsCounters {
@@ -112,6 +120,9 @@ struct DnsCounters {
   MERIDIAN_DNS_COUNTERS(MERIDIAN_COUNTER_MEMBER, MERIDIAN_RCODE_MEMBER)
 #undef MERIDIAN_COUNTER_MEMBER
 #undef MERIDIAN_RCODE_MEMBER
+  // Addresses handed out per answer slot (a two-address answer spanning two
+  // regions counts once in each); summed by DnsService::regionAnswerTotals.
+  Counter region_answers[kAnswerSlots];
 };
 
 /// Plain totals, summed over every loop's DnsCounters.

@@ -18,12 +18,14 @@
 #include "common/log.h"
 #include "geo/mmdb.h"
 #include "server/api/api_server.h"
+#include "server/capacity.h"
 #include "server/cluster_mode.h"
 #include "server/demo.h"
 #include "server/dns_service.h"
 #include "server/explain.h"
 #include "server/identity.h"
 #include "server/metrics.h"
+#include "server/region_answers.h"
 #include "zones/database.h"
 #include "zones/validation.h"
 
@@ -257,7 +259,8 @@ RunningApi startApi(const Options& options, const ApiFiles& api_files, const std
   hooks.metrics_text = [&dns, cluster] {
     const int64_t now = zones::nowMillis();
     std::string text = prometheusText(dns.totals(), dns.reloadStats(), now) +
-                       healthMetricsText(dns.healthSamples(), now);
+                       healthMetricsText(dns.healthSamples(), now) +
+                       regionAnswersText(AnswerSlots::global(), dns.regionAnswerTotals());
     if (cluster) text += cluster->metricsText(now);
     return text;
   };
@@ -267,6 +270,23 @@ RunningApi startApi(const Options& options, const ApiFiles& api_files, const std
     const auto snapshot = dns.currentSnapshot();
     if (!snapshot) throw zones::NotFoundError("no snapshot is loaded yet");
     return explainQuery(*snapshot, name, type, client);
+  };
+  hooks.capacity = [&dns](const std::string& owner, uint16_t type, const nlohmann::json& inputs) {
+    const auto snapshot = dns.currentSnapshot();
+    if (!snapshot) throw zones::NotFoundError("no snapshot is loaded yet");
+    CapacityRequest request;
+    request.owner = owner;
+    request.type = type;
+    for (const auto& [name, value] : inputs["endpoint_capacity"].items()) {
+      request.endpoint_capacity[name] = value.get<int64_t>();
+    }
+    for (const auto& [name, place] : inputs["places"].items()) {
+      request.places[name] = {place.value("continent", ""), place.value("country", "")};
+    }
+    if (inputs["peak"].is_number()) request.peak = inputs["peak"].get<double>();
+    const int64_t now = zones::nowMillis();
+    const AnswerWindow::Recent recent = dns.recentRegionAnswers(now);
+    return capacityTable(*snapshot, request, recent.counts, recent.since_ms, now);
   };
   hooks.health = [&dns](nlohmann::json view) { return healthView(dns, std::move(view)); };
   hooks.geo_has_subdivisions = [&dns] {
@@ -332,6 +352,15 @@ class SignalLoop {
           [](uv_timer_t* handle) { logStats(static_cast<SignalLoop*>(handle->loop->data)->dns_); },
           every, every);
     }
+    // Samples of the per-region answer counts every 10 s, so the capacity
+    // table's "recent" is about the last minute even when nobody reads it.
+    uv_timer_init(&loop_, &answers_);
+    uv_timer_start(
+        &answers_,
+        [](uv_timer_t* handle) {
+          static_cast<SignalLoop*>(handle->loop->data)->dns_.recentRegionAnswers(zones::nowMillis());
+        },
+        10000, 10000);
   }
   ~SignalLoop() { close(); }
   SignalLoop(const SignalLoop&) = delete;
@@ -360,6 +389,7 @@ class SignalLoop {
   uv_loop_t loop_;
   uv_signal_t sigterm_, sigint_, sighup_, sigusr1_;
   uv_timer_t stats_;
+  uv_timer_t answers_;
   bool closed_ = false;
 };
 

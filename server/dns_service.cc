@@ -142,6 +142,13 @@ DnsTotals DnsService::totals() const {
   return totals;
 }
 
+RegionAnswerTotals DnsService::regionAnswerTotals() const {
+  RegionAnswerTotals totals;
+  for (const auto& loop : loops_) totals.add(loop->counters());
+  for (const auto& worker : udp_workers_) totals.add(worker->counters());
+  return totals;
+}
+
 bool DnsService::ready() const {
   if (loops_.empty()) return false;
   for (const auto& loop : loops_) {

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "server/dns_loop.h"
+#include "server/region_answers.h"
 #include "server/reloader.h"
 #include "server/udp_worker.h"
+#include "zones/database.h"
 
 namespace meridian::server {
 
@@ -41,6 +43,13 @@ class DnsService {
   /// The addresses actually bound (ports resolved), e.g. "127.0.0.1:5300".
   const std::vector<std::string>& boundAddresses() const { return bound_; }
   DnsTotals totals() const;
+  /// Answers per (steered name, region) slot, summed over every loop. Any thread.
+  RegionAnswerTotals regionAnswerTotals() const;
+  /// The same over the recent window (server/region_answers.h AnswerWindow);
+  /// also records a sample. Any thread.
+  AnswerWindow::Recent recentRegionAnswers(int64_t now_ms) {
+    return window_.sample(now_ms, regionAnswerTotals());
+  }
   ReloadStats reloadStats() const { return reloader_->stats(); }
   /// The health table's rows as the reload thread read them last (for
   /// /metrics, which must not wait on the database). Any thread.
@@ -69,6 +78,7 @@ class DnsService {
   std::unique_ptr<Reloader> reloader_;
   std::vector<std::string> bound_;
   bool running_ = false;
+  AnswerWindow window_{zones::nowMillis()};
 };
 
 }  // namespace meridian::server

@@ -88,6 +88,22 @@ nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName
       default:
         break;
     }
+    if (region.min_healthy > 0) {
+      // Pool threshold: why a region with live endpoints was skipped.
+      const steering::RegionPool pool = steering::regionPool(table, health, name, ranked.region);
+      entry["min_healthy"] = region.min_healthy_percent
+                                 ? nlohmann::json(std::to_string(region.min_healthy) + "%")
+                                 : nlohmann::json(region.min_healthy);
+      entry["live_endpoints"] = pool.live;
+      entry["min_healthy_needs"] = pool.required;
+      if ((result.below_min_healthy >> i) & 1u) {
+        entry["skipped"] = "below min_healthy: " + std::to_string(pool.live) + " of " +
+                           std::to_string(pool.total) + " endpoints live, needs " +
+                           std::to_string(pool.required) +
+                           (result.used_below_min_healthy ? " (used anyway: every region was below)"
+                                                          : "");
+      }
+    }
     nlohmann::json endpoints = nlohmann::json::array();
     for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
       const steering::Endpoint& endpoint = table.endpoints[e];
@@ -298,6 +314,13 @@ nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
   }
   out["steered"] = true;
   if (steered != nullptr) out["policy"] = steering::policyName(steered->policy);
+  if (steered != nullptr && steered->policy == steering::Policy::kLatency) {
+    // One kind of estimate per ranking: the name's source, or the distance
+    // model when that source had nothing for any region for this client.
+    out["latency_source"] = steering::latencySourceName(steered->latency_source);
+    out["latency_ranked_by"] =
+        steering::latencySourceName(context->steering.ranking.latency_source);
+  }
   nlohmann::json geo = {{"database_loaded", snapshot.geo != nullptr},
                         {"found", view.located},
                         {"prefix", view.geo.prefix}};
@@ -329,10 +352,19 @@ nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
   out["panic"] = result.panic;
   out["all_down"] = result.all_down;
   out["used_drained"] = result.used_drained;
-  out["action"] = result.outcome == steering::SteeringResult::Outcome::kAnswer  ? "answer"
-                  : result.outcome == steering::SteeringResult::Outcome::kNoData ? "nodata"
-                                                                                  : "servfail";
+  out["used_below_min_healthy"] = result.used_below_min_healthy;
+  out["action"] = result.outcome == steering::SteeringResult::Outcome::kAnswer    ? "answer"
+                  : result.outcome == steering::SteeringResult::Outcome::kNoData   ? "nodata"
+                  : result.outcome == steering::SteeringResult::Outcome::kFallback ? "fallback"
+                                                                                    : "servfail";
   nlohmann::json chosen = nlohmann::json::array();
+  if (result.outcome == steering::SteeringResult::Outcome::kFallback && steered != nullptr) {
+    // when_all_down = fallback: the name's fixed addresses, no endpoint.
+    for (uint8_t i = 0; i < steered->fallback_count; ++i) {
+      chosen.push_back({{"fallback", true},
+                        {"address", addressText(steered->type == 28 ? 6 : 4, steered->fallback[i])}});
+    }
+  }
   for (uint8_t i = 0; i < result.count; ++i) {
     const steering::Endpoint& e = table.endpoints[result.endpoints[i]];
     chosen.push_back({{"endpoint", e.name}, {"region", table.regions[e.region].name},

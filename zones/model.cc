@@ -16,7 +16,8 @@ namespace {
 
 constexpr const char* kAdminStates[] = {"up", "drain", "down"};
 constexpr const char* kPolicies[] = {"failover", "geo", "nearest", "latency", "weighted", "sticky"};
-constexpr const char* kWhenAllDown[] = {"all", "nodata", "servfail"};
+constexpr const char* kWhenAllDown[] = {"all", "nodata", "servfail", "fallback"};
+constexpr const char* kLatencySources[] = {"connect", "imported", "distance"};
 
 template <size_t N>
 size_t indexOf(const char* const (&names)[N], const std::string& text, const std::string& field) {
@@ -137,6 +138,10 @@ const char* toString(AdminState state) {
 const char* toString(Policy policy) {
   return kPolicies[static_cast<size_t>(policy)];
 }
+const char* toString(LatencySource source) {
+  return kLatencySources[static_cast<size_t>(source)];
+}
+
 const char* toString(WhenAllDown when) {
   return kWhenAllDown[static_cast<size_t>(when)];
 }
@@ -223,6 +228,62 @@ std::string canonicalPrefix(const std::string& text, const std::string& field) {
 
 // --- Regions -----------------------------------------------------------------
 
+namespace {
+
+constexpr uint32_t kMaxMinHealthyCount = 1000;
+
+// "50%" -> {50, true}; digits only, 1..100. Anything else: nullopt.
+std::optional<MinHealthy> minHealthyFromText(const std::string& text) {
+  if (text.size() < 2 || text.size() > 4 || text.back() != '%') return std::nullopt;
+  const std::string digits = text.substr(0, text.size() - 1);
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const int share = std::stoi(digits);
+  if (share < 1 || share > 100) return std::nullopt;
+  return MinHealthy{static_cast<uint32_t>(share), true};
+}
+
+}  // namespace
+
+MinHealthy parseMinHealthy(const nlohmann::json& value, const std::string& field) {
+  if (value.is_null()) return {};
+  if (value.is_string()) {
+    const std::string text = value.get<std::string>();
+    if (auto share = minHealthyFromText(text)) return *share;
+    throw ValidationError(field, "\"" + text +
+                                     "\" is not a share; write a count (2) or a percentage "
+                                     "from \"1%\" to \"100%\"");
+  }
+  if (!value.is_number_integer() && !value.is_number_unsigned()) {
+    throw ValidationError(field, "must be a count (2) or a percentage (\"50%\"), not " +
+                                     jsonTypeName(value));
+  }
+  const int64_t count = integerValue(value, field, 1, kMaxMinHealthyCount);
+  return {static_cast<uint32_t>(count), false};
+}
+
+nlohmann::json toJson(const MinHealthy& m) {
+  if (m.value == 0) return nullptr;
+  if (m.percent) return std::to_string(m.value) + "%";
+  return m.value;
+}
+
+std::optional<std::string> minHealthyToColumn(const MinHealthy& m) {
+  if (m.value == 0) return std::nullopt;
+  return std::to_string(m.value) + (m.percent ? "%" : "");
+}
+
+MinHealthy minHealthyFromColumn(const std::optional<std::string>& text) {
+  if (!text) return {};
+  if (auto share = minHealthyFromText(*text)) return *share;
+  if (!text->empty() && text->size() <= 4 && text->find_first_not_of("0123456789") == std::string::npos) {
+    const int count = std::stoi(*text);
+    if (count >= 1 && count <= static_cast<int>(kMaxMinHealthyCount)) {
+      return {static_cast<uint32_t>(count), false};
+    }
+  }
+  throw ValidationError("min_healthy", "stored value \"" + *text + "\" is not a count or a share");
+}
+
 void validateRegion(const Region& r) {
   validateObjectName(r.name, "name");
   if (!(r.latitude >= -90 && r.latitude <= 90)) {
@@ -232,6 +293,9 @@ void validateRegion(const Region& r) {
     throw ValidationError("longitude", "must be between -180 and 180");
   }
   if (r.continent) validateContinent(*r.continent, "continent");
+  if (r.min_healthy.value > (r.min_healthy.percent ? 100 : kMaxMinHealthyCount)) {
+    throw ValidationError("min_healthy", "is out of range");
+  }
   std::set<std::string> seen;
   for (size_t i = 0; i < r.countries.size(); ++i) {
     validateCountry(r.countries[i], indexPath("countries", i));
@@ -242,7 +306,8 @@ void validateRegion(const Region& r) {
 }
 
 Region parseRegion(const nlohmann::json& body, const std::optional<std::string>& path_name) {
-  ObjectReader in(body, "", {"name", "latitude", "longitude", "continent", "countries"});
+  ObjectReader in(body, "",
+                  {"name", "latitude", "longitude", "continent", "countries", "min_healthy"});
   Region r;
   if (path_name) {
     checkPathName(in.optionalString("name"), *path_name);
@@ -254,6 +319,9 @@ Region parseRegion(const nlohmann::json& body, const std::optional<std::string>&
   r.longitude = in.number("longitude", -180, 180);
   r.continent = in.optionalString("continent");
   r.countries = in.strings("countries", true);
+  if (const nlohmann::json* min = in.raw("min_healthy")) {
+    r.min_healthy = parseMinHealthy(*min, in.path("min_healthy"));
+  }
   validateRegion(r);
   return r;
 }
@@ -263,7 +331,8 @@ nlohmann::json toJson(const Region& r) {
           {"latitude", r.latitude},
           {"longitude", r.longitude},
           {"continent", r.continent ? nlohmann::json(*r.continent) : nlohmann::json(nullptr)},
-          {"countries", r.countries}};
+          {"countries", r.countries},
+          {"min_healthy", toJson(r.min_healthy)}};
 }
 
 // --- Endpoints ---------------------------------------------------------------
@@ -391,6 +460,41 @@ nlohmann::json toJson(const Endpoint& e) {
 
 // --- Steered names -----------------------------------------------------------
 
+namespace {
+
+// `fallback` goes with when_all_down = "fallback" and only with it.
+void validateFallback(const SteeredName& s) {
+  if (s.when_all_down != WhenAllDown::kFallback) {
+    if (!s.fallback.empty()) {
+      throw ValidationError("fallback", std::string("is only used with when_all_down \"fallback\", not \"") +
+                                            toString(s.when_all_down) + "\"");
+    }
+    return;
+  }
+  if (s.fallback.empty()) {
+    throw ValidationError("fallback",
+                          "is required with when_all_down \"fallback\": 1 to 16 addresses");
+  }
+  if (s.fallback.size() > 16) {
+    throw ValidationError("fallback", "lists " + std::to_string(s.fallback.size()) +
+                                          " addresses; at most 16 are allowed");
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < s.fallback.size(); ++i) {
+    const std::string field = indexPath("fallback", i);
+    const std::string address = canonicalAddress(s.fallback[i], field);
+    const bool v6 = address.find(':') != std::string::npos;
+    if (v6 != (s.type == 28)) {
+      throw ValidationError(field, "\"" + address + "\" is an " + (v6 ? "IPv6" : "IPv4") +
+                                       " address; a steered " + (s.type == 28 ? "AAAA" : "A") +
+                                       " name needs " + (s.type == 28 ? "IPv6" : "IPv4"));
+    }
+    if (!seen.insert(address).second) throw ValidationError(field, address + " is listed twice");
+  }
+}
+
+}  // namespace
+
 void validateSteeredName(const SteeredName& s) {
   if (s.type != 1 && s.type != 28) throw ValidationError("type", "must be \"A\" or \"AAAA\"");
   if (s.regions.empty()) throw ValidationError("regions", "must list at least one region");
@@ -433,6 +537,7 @@ void validateSteeredName(const SteeredName& s) {
   validateRegionLists(s.asn_map, "asn_map", regions);
   for (const auto& entry : s.geofence) validateGeoKey(entry.first, fieldPath("geofence", entry.first));
   validateRegionLists(s.geofence, "geofence", regions);
+  validateFallback(s);
   if (s.policy != Policy::kGeo) {
     if (!s.geo_map.empty()) {
       throw ValidationError("geo_map", std::string("is only used by policy \"geo\", not \"") +
@@ -454,7 +559,7 @@ SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone
   ObjectReader in(body, "",
                   {"zone", "name", "type", "policy", "regions", "ttl", "max_answers",
                    "when_all_down", "geo_map", "panic_threshold", "slow_start_s", "prefix_map",
-                   "asn_map", "geofence", "geofence_strict"});
+                   "asn_map", "geofence", "geofence_strict", "fallback", "latency_source"});
   SteeredName s;
   s.zone = zone;
   s.owner = owner;
@@ -491,6 +596,25 @@ SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone
   }
   s.panic_threshold = in.optionalNumber("panic_threshold", 0, 1).value_or(0.5);
   s.slow_start_s = static_cast<int>(in.optionalInteger("slow_start_s", 0, 3600).value_or(30));
+  if (auto source = in.optionalString("latency_source")) {
+    if (s.policy != Policy::kLatency) {
+      throw ValidationError("latency_source",
+                            std::string("is only used by policy \"latency\", not \"") +
+                                toString(s.policy) + "\"");
+    }
+    s.latency_source =
+        static_cast<LatencySource>(indexOf(kLatencySources, *source, "latency_source"));
+  }
+  if (in.has("fallback")) {
+    const nlohmann::json& list = *in.raw("fallback");
+    if (!list.is_array()) {
+      throw ValidationError("fallback", "must be an array of addresses, not " + jsonTypeName(list));
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      const std::string field = indexPath("fallback", i);
+      s.fallback.push_back(canonicalAddress(stringValue(list[i], field), field));
+    }
+  }
   if (in.has("geo_map")) s.geo_map = readRegionMap(*in.raw("geo_map"), "geo_map");
   if (in.has("prefix_map")) {
     // Keys are canonicalised here (2001:DB8::/32 -> 2001:db8::/32), so two
@@ -524,6 +648,8 @@ nlohmann::json toSpecJson(const SteeredName& s) {
   if (!s.asn_map.empty()) doc["asn_map"] = s.asn_map;
   if (!s.geofence.empty()) doc["geofence"] = s.geofence;
   doc["geofence_strict"] = s.geofence_strict;
+  if (!s.fallback.empty()) doc["fallback"] = s.fallback;
+  if (s.policy == Policy::kLatency) doc["latency_source"] = toString(s.latency_source);
   return doc;
 }
 

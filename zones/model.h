@@ -25,24 +25,39 @@ namespace meridian::zones {
 
 enum class AdminState { kUp, kDrain, kDown };
 enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
-enum class WhenAllDown { kAll, kNodata, kServfail };
+enum class WhenAllDown { kAll, kNodata, kServfail, kFallback };
+/// Policy latency: the one kind of estimate a name is ranked by.
+enum class LatencySource { kConnect, kImported, kDistance };
 
 const char* toString(AdminState state);
 const char* toString(Policy policy);
 const char* toString(WhenAllDown when);
+const char* toString(LatencySource source);
 /// Parses the enumerations; ValidationError(field, "...must be one of ...").
 AdminState adminStateFromString(const std::string& text, const std::string& field);
 Policy policyFromString(const std::string& text, const std::string& field);
 WhenAllDown whenAllDownFromString(const std::string& text, const std::string& field);
 
+/// A region's pool threshold (Azure's MinChildEndpoints, Akamai's minimum
+/// live percentage): with fewer live endpoints than this the whole region
+/// counts as down for steering. JSON: a count (2) or a share ("50%"); absent
+/// or null = none. A share is of the region's endpoints of the answer's
+/// address family, rounded up: "50%" of 3 endpoints needs 2 live.
+struct MinHealthy {
+  uint32_t value = 0;    // 0: no threshold
+  bool percent = false;  // value is a share in percent, 1..100
+  bool operator==(const MinHealthy&) const = default;
+};
+
 /// A named place with coordinates: {"name":"eu-west","latitude":53.35,
-/// "longitude":-6.26,"continent":"EU","countries":["IE","GB"]}.
+/// "longitude":-6.26,"continent":"EU","countries":["IE","GB"],"min_healthy":"50%"}.
 struct Region {
   std::string name;
   double latitude = 0;
   double longitude = 0;
   std::optional<std::string> continent;  // AF AN AS EU NA OC SA
   std::vector<std::string> countries;    // ISO 3166-1 alpha-2, upper case, no duplicates
+  MinHealthy min_healthy;                // regions.min_healthy
 };
 
 /// An address in one region. `check`/`readiness` absent = counts as healthy.
@@ -94,6 +109,14 @@ struct SteeredName {
   std::map<std::string, std::vector<std::string>> asn_map;
   std::map<std::string, std::vector<std::string>> geofence;
   bool geofence_strict = true;
+  // when_all_down = fallback: the fixed answer when nothing is up; 1..16
+  // canonical addresses of the name's family (A: IPv4, AAAA: IPv6), no
+  // duplicates. Required with "fallback", refused with any other value.
+  std::vector<std::string> fallback;
+  // Policy latency only: "connect" (healthd's RTT: one network round trip),
+  // "imported" (PUT /api/v1/latency) or "distance". Written in the stored
+  // spec for latency names only.
+  LatencySource latency_source = LatencySource::kConnect;
 };
 
 /// Entries one prefix_map may hold.
@@ -142,6 +165,16 @@ nlohmann::json toJson(const VotePolicy& policy);
 /// text that is not a policy (an edit outside the API).
 std::optional<std::string> votePolicyToColumn(const VotePolicy& policy);
 VotePolicy votePolicyFromColumn(const std::optional<std::string>& text);
+
+/// A region's "min_healthy": an integer 1..1000 or "N%" with N 1..100;
+/// ValidationError naming `field` otherwise. null = none.
+MinHealthy parseMinHealthy(const nlohmann::json& value, const std::string& field);
+/// 2, "50%", or null for none.
+nlohmann::json toJson(const MinHealthy& min_healthy);
+/// The regions.min_healthy column: NULL for none, else "2" or "50%".
+/// FromColumn throws ValidationError("min_healthy", ...) for other text.
+std::optional<std::string> minHealthyToColumn(const MinHealthy& min_healthy);
+MinHealthy minHealthyFromColumn(const std::optional<std::string>& text);
 
 /// Re-checks a struct built in code (the parsers call these too).
 void validateRegion(const Region& region);

@@ -227,6 +227,12 @@ CREATE TRIGGER vantages_update_liveness AFTER UPDATE ON vantages
       R"sql(
 ALTER TABLE endpoints ADD COLUMN vote_policy TEXT;
 )sql",
+
+      // 6: a region's pool threshold (zones/model.h MinHealthy): NULL for
+      // none, else a count ("2") or a share ("50%") of its endpoints.
+      R"sql(
+ALTER TABLE regions ADD COLUMN min_healthy TEXT;
+)sql",
   };
   return kMigrations;
 }

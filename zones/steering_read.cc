@@ -25,11 +25,13 @@ SteeringRows readSteeringRows(Database& db) {
   SteeringRows out;
   {
     Statement rows = db.prepare(
-        "SELECT id, name, latitude, longitude, continent, countries FROM regions ORDER BY name");
+        "SELECT id, name, latitude, longitude, continent, countries, min_healthy FROM regions "
+        "ORDER BY name");
     while (rows.step()) {
       out.regions.push_back(
           {rows.columnInt(0), rows.columnText(1), rows.columnDouble(2), rows.columnDouble(3),
-           rows.columnOptionalText(4).value_or(""), countriesFromColumn(rows.columnText(5))});
+           rows.columnOptionalText(4).value_or(""), countriesFromColumn(rows.columnText(5)),
+           minHealthyFromColumn(rows.columnOptionalText(6))});
     }
   }
   {

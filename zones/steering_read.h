@@ -16,6 +16,7 @@
 
 #include "zones/database.h"
 #include "zones/health_vote.h"
+#include "zones/model.h"
 
 namespace meridian::zones {
 
@@ -26,6 +27,7 @@ struct SteeringRows {
     double latitude = 0, longitude = 0;
     std::string continent;               // "" when NULL
     std::vector<std::string> countries;  // regions.countries (a JSON array)
+    MinHealthy min_healthy;  // regions.min_healthy (zones/model.h)
   };
   struct Endpoint {
     int64_t id = 0;

@@ -23,11 +23,12 @@ Region regionFromRow(const Statement& row) {
       if (c.is_string()) r.countries.push_back(c.get<std::string>());
     }
   }
+  r.min_healthy = minHealthyFromColumn(row.columnOptionalText(5));
   return r;
 }
 
 constexpr const char* kRegionColumns =
-    "SELECT name, latitude, longitude, continent, countries FROM regions";
+    "SELECT name, latitude, longitude, continent, countries, min_healthy FROM regions";
 
 std::optional<CheckSpec> checkFromColumn(const std::optional<std::string>& text,
                                          const std::string& field) {
@@ -222,13 +223,14 @@ Region createRegion(Database& db, const Region& region) {
       throw ConflictError("region " + region.name + " already exists");
     }
     db.prepare(
-          "INSERT INTO regions(name, latitude, longitude, continent, countries) "
-          "VALUES (?1, ?2, ?3, ?4, ?5)")
+          "INSERT INTO regions(name, latitude, longitude, continent, countries, min_healthy) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind(1, region.name)
         .bind(2, region.latitude)
         .bind(3, region.longitude)
         .bind(4, region.continent)
         .bind(5, nlohmann::json(region.countries).dump())
+        .bind(6, minHealthyToColumn(region.min_healthy))
         .run();
     db.bumpConfigGeneration();
   });
@@ -241,13 +243,14 @@ Region replaceRegion(Database& db, const Region& region) {
     if (!regionId(db, region.name))
       throw NotFoundError("region " + region.name + " does not exist");
     db.prepare(
-          "UPDATE regions SET latitude = ?2, longitude = ?3, continent = ?4, countries = ?5 "
-          "WHERE name = ?1")
+          "UPDATE regions SET latitude = ?2, longitude = ?3, continent = ?4, countries = ?5, "
+          "min_healthy = ?6 WHERE name = ?1")
         .bind(1, region.name)
         .bind(2, region.latitude)
         .bind(3, region.longitude)
         .bind(4, region.continent)
         .bind(5, nlohmann::json(region.countries).dump())
+        .bind(6, minHealthyToColumn(region.min_healthy))
         .run();
     db.bumpConfigGeneration();
   });

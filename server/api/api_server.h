@@ -91,6 +91,14 @@ struct ApiHooks {
   /// geo_map/geofence keys such as "US-CA" can match; a steered-name write
   /// with such keys gets a warning when not. Empty: unknown, no warning.
   std::function<bool()> geo_has_subdivisions;
+  /// GET /api/v1/zones/{zone}/steering/{name}/capacity: the capacity-collapse
+  /// table (server/capacity.h) for `owner` (canonical) and `type` (1 or 28).
+  /// `inputs`: {"endpoint_capacity":{name:N}, "places":{region:{"continent",
+  /// "country"}}, "peak":N or null}, read from the store by the route. May
+  /// throw zones::NotFoundError. Empty -> 501.
+  std::function<nlohmann::json(const std::string& owner, uint16_t type,
+                               const nlohmann::json& inputs)>
+      capacity;
 };
 
 /// "127.0.0.1:8053", "[::1]:0", "localhost:8053" -> a listening TCP socket

@@ -1,5 +1,8 @@
 // /api/v1/zones: zones, their RRsets and their steered names.
 
+#include <cmath>
+#include <cstdlib>
+
 #include "server/api/api_server.h"
 #include "server/api/route_util.h"
 #include "server/api/router.h"
@@ -157,6 +160,41 @@ Response deleteSteering(HandlerContext& ctx, const Request& req) {
   return Response::noContent();
 }
 
+// The capacity-collapse table: the stored capacities and places, the
+// snapshot's steering and the recent answer counts (through the hook).
+Response getCapacity(HandlerContext& ctx, const Request& req) {
+  const std::string zone = zoneParam(req.params[0]);
+  const std::string owner = zones::ownerInZone(req.params[1], zone);
+  const zones::SteeredName steered = zones::getSteeredName(ctx.db(), zone, owner, steeredTypeArg(req));
+  nlohmann::json inputs = {{"endpoint_capacity", nlohmann::json::object()},
+                           {"places", nlohmann::json::object()},
+                           {"peak", nullptr}};
+  const std::string peak = req.arg("peak");
+  if (!peak.empty()) {
+    char* end = nullptr;
+    const double value = std::strtod(peak.c_str(), &end);
+    if (end == peak.c_str() || *end != '\0' || !(value > 0) || !std::isfinite(value)) {
+      throw zones::ValidationError("peak", "\"" + peak +
+                                               "\" is not a positive number (the name's busiest "
+                                               "demand, in the units of endpoint capacity)");
+    }
+    inputs["peak"] = value;
+  }
+  if (!ctx.hooks.capacity) {
+    throw HttpError(501, "Not implemented",
+                    "capacity needs meridiand's DNS snapshot and answer counters; this API server "
+                    "runs without them");
+  }
+  for (const zones::Endpoint& e : zones::listEndpoints(ctx.db())) {
+    if (e.capacity) inputs["endpoint_capacity"][e.name] = *e.capacity;
+  }
+  for (const zones::Region& r : zones::listRegions(ctx.db())) {
+    inputs["places"][r.name] = {{"continent", r.continent.value_or("")},
+                                {"country", r.countries.empty() ? "" : r.countries.front()}};
+  }
+  return Response::json(200, ctx.hooks.capacity(owner, steered.type, inputs));
+}
+
 }  // namespace
 
 void addZoneRoutes(Router& r) {
@@ -191,6 +229,7 @@ void addZoneRoutes(Router& r) {
   r.add("GET", "/api/v1/zones/{}/steering/{}", getSteering);
   r.add("PUT", "/api/v1/zones/{}/steering/{}", putSteering);
   r.add("DELETE", "/api/v1/zones/{}/steering/{}", deleteSteering);
+  r.add("GET", "/api/v1/zones/{}/steering/{}/capacity", getCapacity);
 }
 
 }  // namespace meridian::api

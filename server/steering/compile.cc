@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/ip_address.h"
+#include "server/region_answers.h"
 #include "geo/countries.h"
 #include "wire/name.h"
 #include "zones/health_store.h"
@@ -90,6 +91,8 @@ CompiledSteering compileSteering(zones::Database& db) {
       r.name_hash = hashString(r.name);
       r.latitude = row.latitude;
       r.longitude = row.longitude;
+      r.min_healthy = static_cast<uint16_t>(row.min_healthy.value);
+      r.min_healthy_percent = row.min_healthy.percent;
       region_by_id[row.id] = static_cast<uint16_t>(table->regions.size());
       region_by_name[r.name] = static_cast<uint16_t>(table->regions.size());
       table->regions.push_back(std::move(r));
@@ -145,7 +148,22 @@ CompiledSteering compileSteering(zones::Database& db) {
       n.when_all_down = spec.when_all_down == zones::WhenAllDown::kNodata ? WhenAllDown::kNodata
                         : spec.when_all_down == zones::WhenAllDown::kServfail
                             ? WhenAllDown::kServfail
+                        : spec.when_all_down == zones::WhenAllDown::kFallback
+                            ? WhenAllDown::kFallback
                             : WhenAllDown::kAll;
+      for (const std::string& address : spec.fallback) {
+        uint8_t family = 0;
+        if (n.fallback_count >= kMaxAnswers ||
+            !parseAddress(address, n.fallback[n.fallback_count], &family)) {
+          throw std::invalid_argument("steered name " + owner + " has an invalid fallback");
+        }
+        ++n.fallback_count;
+      }
+      n.latency_source = spec.latency_source == zones::LatencySource::kImported
+                             ? LatencySource::kImported
+                         : spec.latency_source == zones::LatencySource::kDistance
+                             ? LatencySource::kDistance
+                             : LatencySource::kConnect;
       n.panic_threshold = static_cast<float>(spec.panic_threshold);
       n.slow_start_ms = static_cast<uint32_t>(spec.slow_start_s) * 1000;
       if (spec.regions.size() > kMaxRegionsPerName) {
@@ -158,8 +176,11 @@ CompiledSteering compileSteering(zones::Database& db) {
         }
         return it->second;
       };
-      for (const std::string& region : spec.regions)
+      for (const std::string& region : spec.regions) {
+        n.answer_slot[n.region_count] =
+            server::AnswerSlots::global().slotFor(owner, spec.type, region);
         n.regions[n.region_count++] = regionIndex(region);
+      }
       for (const auto& [key, regions] : spec.geo_map) {
         const uint32_t first = static_cast<uint32_t>(table->geo_regions.size());
         for (const std::string& region : regions) table->geo_regions.push_back(regionIndex(region));

@@ -1,12 +1,16 @@
 // `latency`: regions by lowest estimated round-trip time from the client.
-// The estimate for each region comes from the best source that has one
+// Every region is ranked by one kind of estimate, the name's latency_source
 // (docs/architecture.md, "The query path", step 6; README's policy table):
-//   1. an imported measurement for the client's prefix (PUT /api/v1/latency);
-//   2. the median RTT that the healthd vantage nearest the client measured to
-//      the region's endpoints (with one vantage, or vantages without
-//      coordinates, their RTTs apply to every client);
-//   3. a distance model: great-circle km / 100 per ms, plus a base.
-// Regions with no estimate at all keep their configured order after the rest.
+//   connect:  the median RTT that the healthd vantage nearest the client
+//             measured to the region's endpoints: one network round trip
+//             (the TCP handshake of tcp/http/https checks, the query of dns
+//             checks); with one vantage, or vantages without coordinates,
+//             their RTTs apply to every client;
+//   imported: a measurement for the client's prefix (PUT /api/v1/latency);
+//   distance: great-circle km / 100 per ms, plus a base.
+// When the source has no value for any region for this client, the distance
+// model ranks them all. Regions with no value of the kind used keep their
+// configured order after the rest.
 
 #include <cstring>
 
@@ -130,35 +134,65 @@ void rankLatency(const PolicyInput& input, Ranking& out) noexcept {
   }
   out.vantage = static_cast<int16_t>(vantage);
 
+  // One kind of estimate for every region of the ranking, never a mix: a TCP
+  // connect time, an imported measurement and a distance are different
+  // quantities. The name's source, unless it has no value for any region for
+  // this client: then the distance model for all of them.
+  const bool can_locate = client.located && client.geo.has_location;
+  auto estimate = [&](LatencySource source, uint16_t r) -> RankedRegion {
+    switch (source) {
+      case LatencySource::kImported:
+        for (size_t e = first; measured != nullptr && e < last; ++e) {
+          if (measured->entries[e].region == r) {
+            return {r, Reason::kRttPrefix, measured->entries[e].rtt_ms};
+          }
+        }
+        break;
+      case LatencySource::kConnect: {
+        const float rtt = vantageRtt(input.health, vantage, r);
+        if (rtt >= 0) return {r, Reason::kRttVantage, rtt};
+        break;
+      }
+      case LatencySource::kDistance:
+        if (can_locate) {
+          const Region& region = input.table.regions[r];
+          const double km = geo::greatCircleKm(client.geo.latitude, client.geo.longitude,
+                                               region.latitude, region.longitude);
+          return {r, Reason::kRttModel, static_cast<float>(km) / kModelKmPerMs + kModelBaseMs};
+        }
+        break;
+    }
+    return {r, Reason::kListed, -1};
+  };
+  LatencySource source = name.latency_source;
+  if (source != LatencySource::kDistance) {
+    bool any = false;
+    for (uint8_t i = 0; i < name.region_count && !any; ++i) {
+      any = estimate(source, name.regions[i]).value >= 0;
+    }
+    if (!any) source = LatencySource::kDistance;
+  }
+  out.latency_source = source;
+
   uint8_t unknown = 0;
   uint16_t unknown_regions[kMaxRegionsPerName];
   for (uint8_t i = 0; i < name.region_count; ++i) {
     const uint16_t r = name.regions[i];
-    RankedRegion ranked{r, Reason::kRttModel, -1};
-    for (size_t e = first; measured != nullptr && e < last; ++e) {
-      if (measured->entries[e].region == r) {
-        ranked = {r, Reason::kRttPrefix, measured->entries[e].rtt_ms};
-        if (measured->prefix > scope) scope = measured->prefix;
-      }
-    }
-    if (ranked.value < 0) {
-      const float rtt = vantageRtt(input.health, vantage, r);
-      if (rtt >= 0) {
-        ranked = {r, Reason::kRttVantage, rtt};
-        if (vantage_depends_on_client && locationScope(client) > scope) scope = locationScope(client);
-      }
-    }
-    if (ranked.value < 0 && client.located && client.geo.has_location) {
-      const Region& region = input.table.regions[r];
-      const double km = geo::greatCircleKm(client.geo.latitude, client.geo.longitude,
-                                           region.latitude, region.longitude);
-      ranked = {r, Reason::kRttModel, static_cast<float>(km) / kModelKmPerMs + kModelBaseMs};
-      if (locationScope(client) > scope) scope = locationScope(client);
-    }
+    const RankedRegion ranked = estimate(source, r);
     if (ranked.value < 0) {
       unknown_regions[unknown++] = r;
-    } else {
-      out.regions[out.count++] = ranked;
+      continue;
+    }
+    out.regions[out.count++] = ranked;
+    // The scope over which the estimate holds: the imported prefix; the
+    // client's location when the vantage (or the distance) depends on it.
+    if (ranked.reason == Reason::kRttPrefix && measured->prefix > scope) scope = measured->prefix;
+    if (ranked.reason == Reason::kRttVantage && vantage_depends_on_client &&
+        locationScope(client) > scope) {
+      scope = locationScope(client);
+    }
+    if (ranked.reason == Reason::kRttModel && locationScope(client) > scope) {
+      scope = locationScope(client);
     }
   }
   sortByValue(out);

@@ -28,6 +28,15 @@ const char* policyName(Policy policy) {
   return "?";
 }
 
+const char* latencySourceName(LatencySource source) {
+  switch (source) {
+    case LatencySource::kConnect: return "connect";
+    case LatencySource::kImported: return "imported";
+    case LatencySource::kDistance: return "distance";
+  }
+  return "?";
+}
+
 const char* reasonName(Reason reason) {
   switch (reason) {
     case Reason::kListed: return "listed order";

@@ -64,6 +64,9 @@ struct Ranking {
   bool pooled = false;   // pick endpoints across all ranked regions at once
   uint64_t sticky_key = 0;  // sticky: the client-prefix hash, reused per endpoint
   int16_t vantage = -1;  // latency: the vantage whose RTTs were used, -1 none
+  // latency: the kind of estimate every region was ranked by (the name's
+  // source, or kDistance when that had no value for any region).
+  LatencySource latency_source = LatencySource::kConnect;
 };
 
 struct PolicyInput {

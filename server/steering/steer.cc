@@ -103,9 +103,11 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
 // Fills answers from the ranking, region by region (spilling to the next
 // ranked region when one has too few), or across all regions at once for a
 // pooled (weighted) ranking.
+// `allowed`: bit i set when ranking.regions[i] may be used (pool thresholds).
 void select(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
             const Ranking& ranking, Pass pass, Random& random, int64_t now_ms,
-            SteeringResult& out) noexcept {
+            SteeringResult& out, uint32_t allowed = ~0u) noexcept {
+  auto isAllowed = [allowed](uint8_t i) { return ((allowed >> i) & 1u) != 0; };
   if (ranking.pooled) {
     // Regions' endpoints are not contiguous with each other, so pick region
     // by region proportionally: draw an endpoint from the whole pool by
@@ -113,6 +115,7 @@ void select(const SteeringTable& table, const HealthTable& health, const Steered
     while (out.count < name.max_answers) {
       double total = 0;
       for (uint8_t i = 0; i < ranking.count; ++i) {
+        if (!isAllowed(i)) continue;
         const Region& region = table.regions[ranking.regions[i].region];
         for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
           if (usable(table, health, name, e, pass) && !chosen(out, e)) {
@@ -125,6 +128,7 @@ void select(const SteeringTable& table, const HealthTable& health, const Steered
       double acc = 0;
       bool picked = false;
       for (uint8_t i = 0; i < ranking.count && !picked; ++i) {
+        if (!isAllowed(i)) continue;
         const Region& region = table.regions[ranking.regions[i].region];
         for (uint32_t e = region.first_endpoint;
              e < region.first_endpoint + region.endpoint_count && !picked; ++e) {
@@ -141,6 +145,7 @@ void select(const SteeringTable& table, const HealthTable& health, const Steered
     return;
   }
   for (uint8_t i = 0; i < ranking.count && out.count < name.max_answers; ++i) {
+    if (!isAllowed(i)) continue;
     const Region& region = table.regions[ranking.regions[i].region];
     while (out.count < name.max_answers &&
            pickOne(table, health, name, ranking, region.first_endpoint, region.endpoint_count,
@@ -187,6 +192,21 @@ Eligibility eligibility(const SteeringTable& table, const HealthTable& health,
   return Eligibility::kEligible;
 }
 
+RegionPool regionPool(const SteeringTable& table, const HealthTable& health,
+                      const SteeredName& name, uint16_t r) noexcept {
+  RegionPool pool;
+  const Region& region = table.regions[r];
+  for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
+    if (table.endpoints[e].family != familyOf(name)) continue;
+    ++pool.total;
+    if (usable(table, health, name, e, Pass::kNormal)) ++pool.live;
+  }
+  // A share rounds up: "50%" of 3 endpoints -> (50 * 3 + 99) / 100 = 2 live needed.
+  pool.required = region.min_healthy_percent ? (region.min_healthy * pool.total + 99) / 100
+                                             : region.min_healthy;
+  return pool;
+}
+
 double effectiveWeight(const SteeringTable& table, const HealthTable& health,
                        const SteeredName& name, uint32_t e, int64_t now_ms) noexcept {
   const double weight = table.endpoints[e].weight;
@@ -207,7 +227,8 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
            SteeringResult& out) noexcept {
   out.count = 0;
   out.outcome = SteeringResult::Outcome::kAnswer;
-  out.all_down = out.panic = out.used_drained = false;
+  out.all_down = out.panic = out.used_drained = out.used_below_min_healthy = false;
+  out.below_min_healthy = 0;
   out.ttl = name.ttl;
   out.health_mode = health.mode;
   out.ranking = Ranking{};
@@ -244,9 +265,30 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
   const bool panic = !all_down && name.panic_threshold > 0 &&
                      static_cast<float>(down) > name.panic_threshold * static_cast<float>(candidates);
 
-  // 4. Pick endpoints: healthy ones, then drained ones as a last resort.
+  // 4. Pool thresholds (min_healthy): a region with fewer live endpoints than
+  //    its threshold counts as down, so its clients move to the next region.
+  //    When every region is below, their live endpoints are still a better
+  //    answer than when_all_down: they are used before drained ones. Panic
+  //    mode ignores thresholds (they are computed from the same unreliable
+  //    health).
   if (!all_down && !panic) {
-    select(table, health, name, out.ranking, Pass::kNormal, random, now_ms, out);
+    for (uint8_t i = 0; i < out.ranking.count; ++i) {
+      const uint16_t r = out.ranking.regions[i].region;
+      if (table.regions[r].min_healthy == 0) continue;
+      if (regionPool(table, health, name, r).below()) out.below_min_healthy |= 1u << i;
+    }
+  }
+
+  // 5. Pick endpoints: healthy ones in regions at or above their threshold,
+  //    then healthy ones in regions below it, then drained ones as a last resort.
+  if (!all_down && !panic) {
+    select(table, health, name, out.ranking, Pass::kNormal, random, now_ms, out,
+           ~out.below_min_healthy);
+    if (out.count == 0 && out.below_min_healthy != 0) {
+      select(table, health, name, out.ranking, Pass::kNormal, random, now_ms, out,
+             out.below_min_healthy);
+      out.used_below_min_healthy = out.count > 0;
+    }
     if (out.count == 0) {
       select(table, health, name, out.ranking, Pass::kDrained, random, now_ms, out);
       out.used_drained = out.count > 0;
@@ -258,7 +300,7 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
   }
   if (out.count > 0) return;
 
-  // 5. Every candidate is down (or admin down, or only drained-and-unhealthy).
+  // 6. Every candidate is down (or admin down, or only drained-and-unhealthy).
   out.all_down = true;
   switch (name.when_all_down) {
     case WhenAllDown::kAll:
@@ -272,6 +314,12 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
       break;
     case WhenAllDown::kServfail:
       out.outcome = SteeringResult::Outcome::kServFail;
+      break;
+    case WhenAllDown::kFallback:
+      // The name's fixed last-resort addresses (a static error page, another
+      // site): written by the answer stage from SteeredName::fallback.
+      out.outcome = name.fallback_count > 0 ? SteeringResult::Outcome::kFallback
+                                            : SteeringResult::Outcome::kServFail;
       break;
   }
 }

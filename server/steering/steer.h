@@ -21,7 +21,9 @@ enum class Eligibility : uint8_t { kEligible, kUnhealthy, kAdminDown, kDrained, 
 const char* eligibilityName(Eligibility e);
 
 struct SteeringResult {
-  enum class Outcome : uint8_t { kAnswer, kNoData, kServFail };
+  // kFallback: when_all_down = fallback; the answer is the name's fixed
+  // `fallback` addresses (SteeredName::fallback), not endpoints (count 0).
+  enum class Outcome : uint8_t { kAnswer, kNoData, kServFail, kFallback };
   Outcome outcome = Outcome::kAnswer;
   uint8_t count = 0;
   uint32_t endpoints[kMaxAnswers] = {};  // indices into SteeringTable::endpoints
@@ -33,6 +35,10 @@ struct SteeringResult {
   HealthMode health_mode = HealthMode::kNoData;
   Ranking ranking;
   FenceResult fence;  // what the geofence removed (explain)
+  // Pool thresholds: bit i set when ranking.regions[i] has fewer live
+  // endpoints than its min_healthy (so it counted as down).
+  uint32_t below_min_healthy = 0;
+  bool used_below_min_healthy = false;  // every region was below: their live endpoints were used
 };
 
 /// Per-loop random state (xorshift64*), seeded per loop; tests seed it.
@@ -50,6 +56,19 @@ struct Random {
 void steer(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
            const ClientView& client, Random& random, int64_t now_ms,
            SteeringResult& out) noexcept;
+
+/// A region's live endpoints for `name` (admin up, healthy, of the name's
+/// family), the endpoints its min_healthy is a share of (those of the name's
+/// family), and the live count the threshold asks for (0: none). A "50%"
+/// threshold over 3 endpoints asks for ceil(1.5) = 2.
+struct RegionPool {
+  uint32_t live = 0;
+  uint32_t total = 0;
+  uint32_t required = 0;
+  bool below() const noexcept { return live < required; }
+};
+RegionPool regionPool(const SteeringTable& table, const HealthTable& health,
+                      const SteeredName& name, uint16_t region) noexcept;
 
 /// An endpoint's standing for `name` (the same test steer() applies).
 Eligibility eligibility(const SteeringTable& table, const HealthTable& health,

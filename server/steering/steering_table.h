@@ -21,7 +21,10 @@ inline constexpr size_t kMaxAnswers = 16;
 
 enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
 enum class AdminState : uint8_t { kUp, kDrain, kDown };
-enum class WhenAllDown : uint8_t { kAll, kNodata, kServfail };
+enum class WhenAllDown : uint8_t { kAll, kNodata, kServfail, kFallback };
+/// What the latency policy ranks by (one kind per name; server/steering/latency.cc).
+enum class LatencySource : uint8_t { kConnect, kImported, kDistance };
+const char* latencySourceName(LatencySource source);
 
 const char* policyName(Policy policy);
 
@@ -32,6 +35,10 @@ struct Region {
   double longitude = 0;
   uint32_t first_endpoint = 0;  // endpoints of a region are contiguous
   uint32_t endpoint_count = 0;
+  // Pool threshold (zones/model.h MinHealthy): with fewer live endpoints the
+  // region counts as down for steering. 0 = none.
+  uint16_t min_healthy = 0;        // a count, or a share in percent
+  bool min_healthy_percent = false;
 };
 
 struct Endpoint {
@@ -118,6 +125,13 @@ struct SteeredName {
   GeoMap geofence;
   bool has_geofence = false;
   bool geofence_strict = true;
+  // when_all_down = fallback: the fixed answer, addresses of the name's family.
+  uint8_t fallback_count = 0;
+  uint8_t fallback[kMaxAnswers][16] = {};
+  // Per listed region (same index as `regions`): its slot in
+  // DnsCounters::region_answers (server/region_answers.h).
+  uint16_t answer_slot[kMaxRegionsPerName] = {};
+  LatencySource latency_source = LatencySource::kConnect;  // policy latency only
 };
 
 /// Imported client-prefix latency measurements, for longest-prefix lookup:

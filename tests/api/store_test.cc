@@ -246,4 +246,33 @@ TEST_CASE("store: zone documents (zones/zone_json.h) hold the summary, RRsets an
                                                  {"updated_at", summary->updated_at}}}));
 }
 
+TEST_CASE("store: fallback addresses and min_healthy round-trip; stored specs without them load") {
+  const zones::SteeredName s = zones::parseSteeredName(
+      json{{"type", "AAAA"},
+           {"policy", "failover"},
+           {"regions", {"a"}},
+           {"when_all_down", "fallback"},
+           {"fallback", {"2001:DB8::1", "2001:db8::2"}}},
+      "example.com.", "www.example.com.");
+  CHECK(s.fallback == std::vector<std::string>{"2001:db8::1", "2001:db8::2"});  // canonical
+  const json spec = zones::toSpecJson(s);
+  CHECK(spec["fallback"] == json({"2001:db8::1", "2001:db8::2"}));
+  CHECK(zones::toSpecJson(zones::steeredNameFromSpec(spec.dump(), "example.com.",
+                                                     "www.example.com.")) == spec);
+  // A spec stored before the field existed has none, and means what it did.
+  const zones::SteeredName old = zones::steeredNameFromSpec(
+      R"({"type":"A","policy":"failover","regions":["a"],"when_all_down":"nodata"})",
+      "example.com.", "www.example.com.");
+  CHECK(old.fallback.empty());
+  CHECK(zones::toSpecJson(old).count("fallback") == 0);
+
+  for (const json& value : {json(2), json("50%"), json("100%"), json(nullptr)}) {
+    CAPTURE(value.dump());
+    const zones::MinHealthy m = zones::parseMinHealthy(value, "min_healthy");
+    CHECK(zones::toJson(m) == value);
+    CHECK(zones::minHealthyFromColumn(zones::minHealthyToColumn(m)) == m);
+  }
+  CHECK(fieldOf([] { zones::minHealthyFromColumn(std::string("lots")); }) == "min_healthy");
+}
+
 }  // namespace meridian::test

@@ -212,6 +212,49 @@ TEST_CASE("maps and fences allocate nothing: prefix_map (10,000 entries), asn_ma
   CHECK(g_allocations.load() == 0);
 }
 
+TEST_CASE("pool thresholds, fallback answers and per-region counts allocate nothing") {
+  SteeringWorld world;
+  zones::Region eu = zones::getRegion(world.db, "eu-west");
+  eu.min_healthy = zones::parseMinHealthy(2, "min_healthy");  // one of two down: skipped
+  zones::replaceRegion(world.db, eu);
+  zones::Region us = zones::getRegion(world.db, "us-east");
+  us.min_healthy = zones::parseMinHealthy("100%", "min_healthy");
+  zones::replaceRegion(world.db, us);
+  world.steer("thin", "nearest", {"eu-west", "us-east"}, "", 1,
+              R"({"panic_threshold":0,"max_answers":2})");  // both below: last resort
+  world.steer("gone", "failover", {"us-west"}, "", 1,
+              R"({"when_all_down":"fallback","fallback":["192.0.2.250","192.0.2.251"]})");
+  world.steer("gone", "failover", {"us-east"}, "", 28,
+              R"({"when_all_down":"fallback","fallback":["2001:db8:f::1"]})");
+  world.health("eu-west-1", false);
+  world.health("us-west-1", false);
+  world.health("us-east-6", false);
+  world.health("us-east-1", true);
+  const auto snapshot = world.snapshot();
+  QueryRunner runner;
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* owner : {"nearest", "thin", "gone", "weighted"}) {
+    queries.push_back(ecsQuery(owner, {81, 2, 69, 142}, 32));
+    queries.push_back(ecsQuery(owner, {175, 16, 199, 7}, 24));
+  }
+  queries.push_back(ecsQuery("gone", {81, 2, 69, 142}, 32, 28));
+  server::ClientAddress client;
+  g_allocations = 0;
+  g_counting = true;
+  for (int round = 0; round < 20; ++round) {
+    for (const auto& q : queries) {
+      server::handleQuery(*snapshot, runner.context, q.data(), q.size(), client,
+                          server::Transport::kUdp, runner.buffer.data(), runner.buffer.size());
+    }
+  }
+  g_counting = false;
+  CHECK(g_allocations.load() == 0);
+  CHECK(runner.counters.steered_all_down_fallback.get() == 20 * 3);
+  uint64_t counted = 0;
+  for (const auto& c : runner.counters.region_answers) counted += c.get();
+  CHECK(counted > 0);
+}
+
 TEST_CASE("RRL and DNS cookies on: limited, slipped, exempt and cookie answers allocate nothing") {
   TempDir dir;
   const server::Snapshot snapshot = snapshotFor(dir, kExampleZone);

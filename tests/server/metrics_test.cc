@@ -115,6 +115,7 @@ meridian_steered_answers_total 453
 meridian_steered_all_down_total{action="all"} 455
 meridian_steered_all_down_total{action="nodata"} 457
 meridian_steered_all_down_total{action="servfail"} 459
+meridian_steered_all_down_total{action="fallback"} 915
 # HELP meridian_steered_panic_total Steered answers in panic mode (too many endpoints down: health ignored).
 # TYPE meridian_steered_panic_total counter
 meridian_steered_panic_total 461
@@ -157,6 +158,9 @@ TEST_CASE("metrics: the DNS counters print exactly as before, summed over loops"
   fill(b, v);
   fillTransport(a, v);
   fillTransport(b, v);
+  // Added after the transport counters: when_all_down = fallback.
+  a.steered_all_down_fallback.add(v++);
+  b.steered_all_down_fallback.add(v++);
   server::DnsTotals totals;
   totals.add(a);
   totals.add(b);

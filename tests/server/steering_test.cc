@@ -368,13 +368,17 @@ TEST_CASE_FIXTURE(Fixture, "latency: measured prefix beats vantage RTT beats the
   CHECK(regionFor("latency", kLondon) == "us-east");
   CHECK(regionFor("latency", kChina) == "us-east");
   CHECK(ask("latency", kLondon, 32).ecs_scope == 0);  // one vantage: holds for everyone
-  // An imported measurement for the client's prefix wins over both.
+  // An imported measurement is another kind of estimate: a name ranks by
+  // imports only with latency_source "imported" (tests/server/latency_source_test.cc).
   zones::replaceLatency(db, {{"81.2.69.0/24", "ap-east", 5.0}});
+  steer("imported", "latency", {"eu-west", "us-east", "us-west", "ap-east"}, "", 1,
+        R"({"latency_source":"imported"})");
   refresh();
-  const Response r = ask("latency", kLondon, 32);
+  CHECK(regionFor("latency", kLondon) == "us-east");  // the connect RTTs still decide
+  const Response r = ask("imported", kLondon, 32);
   CHECK(regionOf(r.answer[0]) == "ap-east");
   CHECK(r.ecs_scope == 24);
-  CHECK(regionFor("latency", kChina) == "us-east");  // not in the imported prefix
+  CHECK(regionFor("imported", kChina) == "ap-east");  // not imported: the distance model
 }
 
 TEST_CASE_FIXTURE(Fixture, "latency: the vantage nearest the client supplies the RTTs") {

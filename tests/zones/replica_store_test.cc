@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/dns_test_util.h"
+#include "zones/steering_store.h"
 #include "zones/validation.h"
 
 using namespace meridian;
@@ -297,7 +298,8 @@ std::string zoneRow(int64_t id, const std::string& name) {
 
 std::string regionRow(int64_t id, const std::string& name, double latitude = 1.5) {
   return nlohmann::json{{"id", id},         {"name", name},         {"latitude", latitude},
-                        {"longitude", 2.5}, {"continent", nullptr}, {"countries", "[]"}}
+                        {"longitude", 2.5}, {"continent", nullptr}, {"countries", "[]"},
+                        {"min_healthy", nullptr}}
       .dump();
 }
 
@@ -662,4 +664,20 @@ TEST_CASE(
     a = b;
   }
   CHECK(failures == 0);
+}
+
+TEST_CASE("replica: a region's min_healthy travels with the region, and rows without it apply") {
+  test::TempDir dir;
+  zones::Database source(dir.file("source.db"));
+  zones::Region eu;
+  eu.name = "eu";
+  eu.min_healthy = zones::parseMinHealthy("50%", "min_healthy");
+  zones::createRegion(source, eu);
+  const std::vector<zones::ReplicaRow> rows = zones::dumpReplicaRows(source);
+  zones::Database replica(dir.file("replica.db"));
+  zones::replaceReplica(replica, rows, 1);
+  CHECK(zones::getRegion(replica, "eu").min_healthy == eu.min_healthy);
+  // A row written by a node from before the column: none.
+  zones::applyReplicaChanges(replica, {{"regions/1", kRegion}}, 2);
+  CHECK(zones::getRegion(replica, "eu").min_healthy.value == 0);
 }

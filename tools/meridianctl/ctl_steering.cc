@@ -1,4 +1,4 @@
-// meridianctl region / endpoint / steering / vantage / health / explain: over the API.
+// meridianctl region / endpoint / steering / vantage / health / capacity / explain: over the API.
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +18,7 @@ struct SteeringArgs {
   double longitude = 0;
   std::string continent;
   std::string countries;
+  std::string min_healthy;
   // endpoint
   std::string region;
   std::string address;
@@ -42,6 +43,9 @@ struct SteeringArgs {
   std::string asn_map;
   std::string geofence;
   std::optional<bool> geofence_strict;
+  std::string fallback;
+  std::optional<double> peak;
+  std::string latency_source;
   // explain
   std::string client;
 };
@@ -74,10 +78,10 @@ nlohmann::json parseGeoMap(const std::string& text, const std::string& option = 
 }
 
 void printRegions(const nlohmann::json& regions) {
-  Table table({"REGION", "LATITUDE", "LONGITUDE", "CONTINENT", "COUNTRIES"});
+  Table table({"REGION", "LATITUDE", "LONGITUDE", "CONTINENT", "COUNTRIES", "MIN_HEALTHY"});
   for (const auto& r : regions) {
     table.add({cell(r["name"]), cell(r["latitude"]), cell(r["longitude"]), cell(r["continent"]),
-               cell(r["countries"])});
+               cell(r["countries"]), r.contains("min_healthy") ? cell(r["min_healthy"]) : "-"});
   }
   table.print(std::cout);
 }
@@ -207,6 +211,10 @@ void printExplain(const nlohmann::json& x) {
     }
     std::cout << "  prefix /" << cell(g["prefix"]);
   }
+  if (x.contains("latency_ranked_by")) {
+    std::cout << "\nlatency  source " << cell(x["latency_source"]) << ", ranked by "
+              << cell(x["latency_ranked_by"]);
+  }
   std::cout << "\nhealth   " << cell(x["health_data"]);
   if (x.value("panic", false)) std::cout << ", PANIC: too many down, health ignored";
   if (x.value("all_down", false)) std::cout << ", ALL DOWN: when_all_down applied";
@@ -216,6 +224,7 @@ void printExplain(const nlohmann::json& x) {
     std::cout << "  " << cell(r["rank"]) << " " << cell(r["region"]) << "  " << cell(r["reason"]);
     if (r.contains("distance_km")) std::cout << " " << oneDecimal(r["distance_km"]) << " km";
     if (r.contains("rtt_ms")) std::cout << " " << oneDecimal(r["rtt_ms"]) << " ms";
+    if (r.contains("skipped")) std::cout << "  SKIPPED, " << cell(r["skipped"]);
     std::cout << '\n';
     for (const auto& e : r["endpoints"]) {
       std::cout << "      " << cell(e["name"]) << "  " << cell(e["address"]) << "  "
@@ -231,10 +240,57 @@ void printExplain(const nlohmann::json& x) {
   std::cout << "answer   ";
   if (x["action"] != "answer") std::cout << cell(x["action"]) << " ";
   for (const auto& a : x.value("answer", nlohmann::json::array())) {
+    if (a.value("fallback", false)) {
+      std::cout << cell(a["address"]) << " ";
+      continue;
+    }
     std::cout << cell(a["address"]) << " (" << cell(a["endpoint"]) << ", " << cell(a["region"])
               << ") ";
   }
   std::cout << " ttl " << cell(x["ttl"]) << "  ecs scope /" << cell(x["ecs_scope"]) << '\n';
+}
+
+std::string percent(const nlohmann::json& value) {
+  if (!value.is_number()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f%%", value.get<double>() * 100);
+  return buf;
+}
+
+// The capacity-collapse table: now, then each region lost in turn.
+void printCapacity(const nlohmann::json& c) {
+  std::cout << cell(c["name"]) << " " << cell(c["type"]) << "  policy " << cell(c["policy"])
+            << "  " << cell(c["answers"]) << " answers over the last " << cell(c["window_s"])
+            << " s  peak " << cell(c["peak"]) << "\n\n";
+  Table now({"REGION", "SHARE", "CAPACITY", "UTILIZATION"});
+  for (const auto& r : c["regions"]) {
+    now.add({cell(r["region"]), percent(r["share"]), cell(r["capacity"]),
+             percent(r["utilization"])});
+  }
+  now.print(std::cout);
+  std::cout << '\n';
+  Table lost({"IF LOST", "SHARE", "MOVES TO", "THEN", "OVERLOADED"});
+  for (const auto& l : c["if_lost"]) {
+    std::string moves;
+    for (const auto& [region, fraction] : l["moves_to"].items()) {
+      if (!moves.empty()) moves += ", ";
+      moves += region + " " + percent(fraction);
+    }
+    if (l["unserved"].get<double>() > 0) {
+      if (!moves.empty()) moves += ", ";
+      moves += "unserved " + percent(l["unserved"]);
+    }
+    std::string then;
+    for (const auto& a : l["after"]) {
+      if (!then.empty()) then += ", ";
+      then += cell(a["region"]) + " " + percent(a["share"]) + " (" + percent(a["utilization"]) +
+              " of capacity)";
+    }
+    lost.add({cell(l["region"]), percent(l["share"]), moves.empty() ? "-" : moves, then,
+              l["overloaded"].empty() ? (c["peak"].is_null() ? "?" : "no") : cell(l["overloaded"])});
+  }
+  lost.print(std::cout);
+  if (c.contains("note_peak")) std::cout << "\n" << cell(c["note_peak"]) << " (--peak N)\n";
 }
 
 // Prints a document as JSON with --json, else through `table`.
@@ -254,10 +310,20 @@ void addRegionGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   add->add_option("--lon,--longitude", a.longitude, "degrees east")->required();
   add->add_option("--continent", a.continent, "AF AN AS EU NA OC SA");
   add->add_option("--countries", a.countries, "ISO codes, comma separated (IE,GB)");
+  add->add_option("--min-healthy", a.min_healthy,
+                  "fewer live endpoints and the region counts as down: a count (2) or a share (50%)");
   add->callback([&] {
     nlohmann::json body = {{"name", a.name}, {"latitude", a.latitude}, {"longitude", a.longitude}};
     if (!a.continent.empty()) body["continent"] = a.continent;
     if (!a.countries.empty()) body["countries"] = splitList(a.countries);
+    if (!a.min_healthy.empty()) {
+      // Digits are a count; anything else ("50%") goes as text, and the API
+      // names what is wrong with it.
+      const bool count = a.min_healthy.size() <= 9 &&
+                         a.min_healthy.find_first_not_of("0123456789") == std::string::npos;
+      body["min_healthy"] = count ? nlohmann::json(std::stoll(a.min_healthy))
+                                  : nlohmann::json(a.min_healthy);
+    }
     show(ctx, ctx.api().call("POST", "/api/v1/regions", body).json(),
          [](const nlohmann::json& r) { printRegions(nlohmann::json::array({r})); });
   });
@@ -371,9 +437,14 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   set->add_option("--regions", a.regions, "regions, comma separated, in order")->required();
   set->add_option("--ttl", a.ttl, "1..86400 (default 30)");
   set->add_option("--max-answers", a.max_answers, "1..16 (default 1)");
-  set->add_option("--when-all-down", a.when_all_down, "all, nodata or servfail (default all)");
+  set->add_option("--when-all-down", a.when_all_down,
+                  "all, nodata, servfail or fallback (default all)");
+  set->add_option("--fallback", a.fallback,
+                  "with --when-all-down fallback: the fixed answer, addresses comma separated");
   set->add_option("--geo-map", a.geo_map, "EU=eu-west;default=us-east, or a JSON object");
   set->add_option("--panic-threshold", a.panic_threshold, "0..1 (default 0.5)");
+  set->add_option("--latency-source", a.latency_source,
+                  "policy latency: connect (default), imported or distance");
   set->add_option("--slow-start", a.slow_start_s, "seconds, 0..3600 (default 30)");
   set->add_option("--prefix-map", a.prefix_map,
                   "10.0.0.0/8=eu-west;2001:db8::/32=us-east, or a JSON object");
@@ -386,6 +457,8 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
     if (a.ttl) body["ttl"] = *a.ttl;
     if (a.max_answers) body["max_answers"] = *a.max_answers;
     if (!a.when_all_down.empty()) body["when_all_down"] = a.when_all_down;
+    if (!a.fallback.empty()) body["fallback"] = splitList(a.fallback);
+    if (!a.latency_source.empty()) body["latency_source"] = a.latency_source;
     if (!a.geo_map.empty()) body["geo_map"] = parseGeoMap(a.geo_map);
     if (a.panic_threshold) body["panic_threshold"] = *a.panic_threshold;
     if (a.slow_start_s) body["slow_start_s"] = *a.slow_start_s;
@@ -445,6 +518,28 @@ void addSteeringCommands(CLI::App& app, Context& ctx) {
   });
   app.add_subcommand("health", "current health per endpoint and vantage")->callback([&] {
     show(ctx, ctx.api().call("GET", "/api/v1/health").json(), printHealth);
+  });
+  CLI::App* capacity = app.add_subcommand(
+      "capacity", "if each region of a steered name were lost now: where its answers go, and "
+                  "which regions that overloads");
+  capacity->add_option("ZONE", args.zone, "zone")->required();
+  capacity->add_option("NAME", args.name, "owner (@, relative or absolute)")->required();
+  capacity->add_option("--type", args.type, "A or AAAA (needed when both are steered)");
+  capacity->add_option("--peak", args.peak,
+                       "the name's busiest demand, in the units of endpoint capacity");
+  capacity->callback([&] {
+    std::string path = steeringPath(ctx, args) + "/capacity";
+    std::string sep = "?";
+    if (!args.type.empty()) {
+      path += sep + "type=" + ctx.api().escape(args.type);
+      sep = "&";
+    }
+    if (args.peak) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", *args.peak);
+      path += sep + "peak=" + buf;
+    }
+    show(ctx, ctx.api().call("GET", path).json(), printCapacity);
   });
   CLI::App* explain = app.add_subcommand("explain", "how a client's query would be answered");
   explain->add_option("NAME", args.name, "any name: steered ones get the full ranking")->required();
