@@ -252,8 +252,7 @@ bool Answerer::writeSteered(const RRset& set, const uint8_t* owner, size_t owner
       return false;
     case steering::SteeringResult::Outcome::kFallback:
       counters.steered_all_down_fallback.add();
-      return writeFallback(set, owner, owner_length, table.names[static_cast<size_t>(set.steered)],
-                           result.ttl);
+      return writeFallback(set, owner, owner_length, name, result.ttl);
     case steering::SteeringResult::Outcome::kAnswer:
       if (result.all_down) counters.steered_fail_open.add();
       break;
@@ -273,7 +272,6 @@ bool Answerer::writeSteered(const RRset& set, const uint8_t* owner, size_t owner
   }
   // Answers per region, for /metrics and the capacity table: the name's slot
   // for the endpoint's region (at most 32 regions to look through).
-  const steering::SteeredName& name = table.names[static_cast<size_t>(set.steered)];
   for (uint8_t i = 0; i < result.count; ++i) {
     const uint16_t region = table.endpoints[result.endpoints[i]].region;
     for (uint8_t r = 0; r < name.region_count; ++r) {
