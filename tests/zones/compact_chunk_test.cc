@@ -115,7 +115,8 @@ TEST_CASE("compact chunk: anything but the compact form is declined, for the JSO
   }
   // A NUL inside the value is not the end of it.
   CHECK_FALSE(reads(std::string(R"({"records":[]})") + '\0'));
-  CHECK_FALSE(reads(std::string("{\"records\":[[7,1,\"a\0.\",1,300,\"00\"]]}", 39)));
+  const char nul_in_owner[] = "{\"records\":[[7,1,\"a\0.\",1,300,\"00\"]]}";
+  CHECK_FALSE(reads(std::string(nul_in_owner, sizeof nul_in_owner - 1)));
 }
 
 TEST_CASE(
