@@ -210,6 +210,94 @@ TEST_CASE(
   CHECK(count(db, "SELECT count(*) FROM records") == 3);
 }
 
+namespace {
+
+// The CREATE statements of the records table's indexes, by name.
+std::map<std::string, std::string> recordIndexes(zones::Database& db) {
+  std::map<std::string, std::string> out;
+  zones::Statement s = db.prepare(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'");
+  while (s.step()) out[s.columnText(0)] = s.columnText(1);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "replica store: a full load into an empty file sets the records index aside and builds it "
+    "again; a failed load leaves the file as it was") {
+  test::TempDir dir;
+  zones::Database db(dir.file("replica.db"));
+  const std::map<std::string, std::string> schema = recordIndexes(db);
+  REQUIRE(schema.count("records_by_owner") == 1);
+
+  // A load that fails after its records were written: the index is there,
+  // the records are not.
+  size_t served = 0;
+  CHECK_THROWS_WITH(zones::loadReplica(db,
+                                       [&] {
+                                         if (served++ == 1) throw std::runtime_error("etcd gone");
+                                         zones::ReplicaPage p;
+                                         p.rows = {{"record_chunks/0", chunk({record(1, "r1.")})}};
+                                         return p;
+                                       }),
+                    "etcd gone");
+  CHECK(recordIndexes(db) == schema);
+  CHECK(count(db, "SELECT count(*) FROM records") == 0);
+  CHECK(zones::replicaRevision(db) == 0);
+
+  // A load that succeeds: the same index, holding every record (the query
+  // planner uses it, and SQLite finds it consistent with the table).
+  std::vector<zones::ReplicaPage> pages(2);
+  pages[0].rows = {{"record_chunks/0", chunk({record(1, "b."), record(2, "a.")})},
+                   {"record_chunks/1", chunk({record(64, "a.")})}};
+  pages[1].rows = {{"zones/1", kZone}};
+  pages[1].last = true;
+  pages[1].revision = 3;
+  served = 0;
+  zones::loadReplica(db, [&] { return pages[served++]; });
+  CHECK(recordIndexes(db) == schema);
+  CHECK(count(db, "SELECT count(*) FROM records INDEXED BY records_by_owner "
+                  "WHERE zone_id = 1 AND owner = 'a.'") == 2);
+  zones::Statement check = db.prepare("PRAGMA integrity_check");
+  REQUIRE(check.step());
+  CHECK(check.columnText(0) == "ok");
+
+  // A reload into a file that holds records keeps the index throughout.
+  served = 0;
+  pages[0].rows = {{"record_chunks/0", chunk({record(1, "c.")})}};
+  zones::loadReplica(db, [&] { return pages[served++]; });
+  CHECK(recordIndexes(db) == schema);
+  CHECK(count(db, "SELECT count(*) FROM records") == 1);
+}
+
+TEST_CASE(
+    "replica store: a chunk in the compact form and the same chunk with whitespace and escapes "
+    "(read by the JSON parser) store the same rows") {
+  test::TempDir dir;
+  const std::string compact =
+      R"({"records":[[1,1,"a.example.com.",1,300,"c0000201"],[2,1,"b.example.com.",16,60,""]]})";
+  const std::string spaced =
+      "{ \"records\" : [ [1, 1, \"a.exampl\\u0065.com.\", 1, 300, \"C0000201\"],\n"
+      "  [2,1,\"b.example.com.\",16,60,\"\"] ] }";
+  const auto rows = [&](const std::string& value) {
+    zones::Database db(dir.file("replica-" + std::to_string(value.size()) + ".db"));
+    zones::replaceReplica(db, {{"zones/1", kZone}, {"record_chunks/0", value}}, 2);
+    std::vector<std::tuple<int64_t, std::string, int64_t, int64_t, std::string>> out;
+    zones::Statement s = db.prepare("SELECT id, owner, type, ttl, hex(rdata) FROM records ORDER BY id");
+    while (s.step())
+      out.emplace_back(s.columnInt(0), s.columnText(1), s.columnInt(2), s.columnInt(3),
+                       s.columnText(4));
+    return out;
+  };
+  const auto expected = rows(compact);
+  REQUIRE(expected.size() == 2);
+  CHECK(std::get<1>(expected[0]) == "a.example.com.");
+  CHECK(std::get<4>(expected[0]) == "C0000201");
+  CHECK(std::get<4>(expected[1]) == "");
+  CHECK(rows(spaced) == expected);
+}
+
 TEST_CASE(
     "replica store: a full reload holds exactly etcd's rows, a name reused by a new id included") {
   test::TempDir dir;
