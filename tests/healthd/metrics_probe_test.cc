@@ -49,7 +49,7 @@ TEST_CASE("metrics probe: the gauge's matching samples are the load; errors from
   TestHttpServer server;
   server.setPath("/metrics", {200, exposition(7, 5, 1000, 40000), 0});
   ProbeHarness h;
-  h.add(metricsSpec(server.url("/metrics"), kRatio));
+  h.add(metricsSpec(server.url("/metrics"), kRatio)).start(0);
   const auto& first = h.runUntil(0, 1, 5000);
   REQUIRE(first.size() == 1);
   CHECK(first[0].ok);

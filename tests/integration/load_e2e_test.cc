@@ -130,8 +130,15 @@ TEST_CASE("e2e load: a metrics check's gauge steers least_loaded, seen through d
   MESSAGE("answer followed the gauge after " << moved.count() << " ms");
   CHECK(w.dig("ll") == "192.0.2.10");
 
-  const nlohmann::json shown = w.call("GET", "/api/v1/endpoints/eu-1/load").json();
+  // The answer may move on eu-2's new reading alone; wait for eu-1's too.
+  nlohmann::json shown;
+  for (int i = 0; i < 100; ++i) {
+    shown = w.call("GET", "/api/v1/endpoints/eu-1/load").json();
+    if (shown["load"] == 1) break;
+    std::this_thread::sleep_for(100ms);
+  }
   CHECK(shown["load"] == 1);
+  std::this_thread::sleep_for(500ms);  // a reload poll, so /metrics has it too
   CHECK(shown["source"] == "probe:test");
   const std::string metrics = w.call("GET", "/metrics").body;
   CHECK(metrics.find("meridian_endpoint_load{endpoint=\"eu-1\",source=\"probe:test\"} 1\n") !=
@@ -145,7 +152,9 @@ TEST_CASE("e2e load: a metrics check's gauge steers least_loaded, seen through d
     const nlohmann::json health = w.call("GET", "/api/v1/health").json();
     for (const auto& e : health["endpoints"]) {
       for (const auto& v : e.value("vantages", nlohmann::json::array())) {
-        named = named || v.value("last_error", std::string()).find("line 1") != std::string::npos;
+        const auto error = v.find("last_error");
+        named = named || (error != v.end() && error->is_string() &&
+                          error->get<std::string>().find("line 1") != std::string::npos);
       }
     }
     if (!named) std::this_thread::sleep_for(100ms);
