@@ -109,6 +109,10 @@ std::string encodeRow(const zones::HealthRow& row) {
                         {"rtt_ms", optional(row.rtt_ms)},
                         {"transitions", row.transitions},
                         {"updated_at", row.updated_at}};
+  // A metrics check's reading, only when there is one (older nodes' rows
+  // decode the same).
+  if (row.load) doc["load"] = *row.load;
+  if (row.error_rate) doc["error_rate"] = *row.error_rate;
   // The last error means something only while the endpoint fails here.
   if (!row.healthy && row.last_error) doc["last_error"] = *row.last_error;
   return doc.dump();
@@ -136,6 +140,14 @@ std::optional<zones::HealthRow> decodeRow(const std::string& value, int64_t endp
     }
     row.transitions = integer(doc, "transitions");
     row.updated_at = integer(doc, "updated_at");
+    row.load = optionalNumber(doc, "load");
+    if (row.load && !(*row.load >= 0 && *row.load <= 1e12)) {
+      throw std::invalid_argument("load is out of range");
+    }
+    row.error_rate = optionalNumber(doc, "error_rate");
+    if (row.error_rate && !(*row.error_rate >= 0 && *row.error_rate <= 1)) {
+      throw std::invalid_argument("error_rate is out of range");
+    }
     const auto error = doc.find("last_error");
     if (error != doc.end() && !error->is_null()) {
       if (!error->is_string()) throw std::invalid_argument("last_error is not a string");

@@ -78,6 +78,11 @@ bool HealthPublisher::worthPublishing(const zones::HealthRow& published,
   // The error is published only while failing (encodeRow).
   if (!now.healthy && published.last_error != now.last_error) return true;
   if (published.rtt_ms.has_value() != now.rtt_ms.has_value()) return true;
+  // A metrics check's reading: a new value goes out; an unchanged one is
+  // republished every 15 s so that it does not age past meridiand's
+  // --load-max-age (60 s by default) while it still holds.
+  if (published.load != now.load || published.error_rate != now.error_rate) return true;
+  if (now.load && now.updated_at - published.updated_at >= 15000) return true;
   // An RTT within the margin of the published one changes no answer
   // (meridiand keeps the published median within its hysteresis): 50 ms
   // published, 54 ms now is 8% and stays; 56 ms is 12% and goes.

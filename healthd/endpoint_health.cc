@@ -85,6 +85,13 @@ void EndpointHealth::record(CheckKind kind, const ProbeResult& result, int64_t n
   // check measures the backend's work as much as the network.
   const bool rtt_source = kind == CheckKind::kLiveness || !liveness_;
   if (rtt_source && result.ok && result.rtt_ms) rtt_.add(*result.rtt_ms);
+  if (result.from_metrics) {
+    // A metrics check: its reading, or (failed) no reading, which meridiand
+    // must learn at once rather than keep using the last good one.
+    load_ = result.ok ? result.load : std::nullopt;
+    error_rate_ = result.ok ? result.error_rate : std::nullopt;
+    load_read_ = true;
+  }
   updateHealthy(now_ms);
 }
 
@@ -131,6 +138,8 @@ std::optional<HealthRow> EndpointHealth::row(int64_t now_ms) const {
   r.rtt_ms = rtt_.value();
   r.transitions = transitions_;
   r.updated_at = now_ms;
+  r.load = load_;
+  r.error_rate = error_rate_;
   return r;
 }
 
@@ -142,10 +151,11 @@ std::optional<HealthRow> EndpointHealth::takeChangedRow(int64_t now_ms) {
     const bool same = w.healthy == r->healthy && w.liveness_ok == r->liveness_ok &&
                       w.readiness_ok == r->readiness_ok && w.since == r->since &&
                       w.last_error == r->last_error && w.transitions == r->transitions &&
-                      !rttMoved(w.rtt_ms, r->rtt_ms);
+                      !rttMoved(w.rtt_ms, r->rtt_ms) && !load_read_;
     if (same) return std::nullopt;
   }
   written_ = r;
+  load_read_ = false;  // written: a reading refreshes the row's age (zones/load_store.h)
   return r;
 }
 

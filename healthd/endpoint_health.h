@@ -25,6 +25,11 @@ struct ProbeResult {
   bool ok = false;
   std::string error;  // empty when ok
   std::optional<double> rtt_ms;
+  // A `metrics` check's reading: the gauge's sum, and the error ratio when
+  // the check has one and two readings to compare.
+  std::optional<double> load;
+  std::optional<double> error_rate;
+  bool from_metrics = false;  // a metrics check's result, reading or not
 };
 
 /// One row of the `health` table (without the vantage, which the writer adds).
@@ -86,6 +91,8 @@ class EndpointHealth {
   std::optional<std::string> last_error_;
   RttEwma rtt_;
   std::optional<HealthRow> written_;
+  std::optional<double> load_, error_rate_;  // the latest metrics reading
+  bool load_read_ = false;  // a metrics reading arrived since the last row was taken
 };
 
 }  // namespace meridian::healthd

@@ -38,6 +38,17 @@ bool isIpLiteral(const std::string& host) {
 
 HttpProbe::HttpProbe(ProbeEnv& env, const zones::CheckSpec& spec, Callback callback)
     : Probe(env, spec, std::move(callback)), url_(spec.url) {
+  metrics_ = spec.type == zones::CheckType::Metrics;
+  if (metrics_) {
+    // Stored specs were validated by the same parser: these do not throw.
+    selectors_.push_back({spec.gauge, spec.labels});
+    for (const auto& text : {spec.error_numerator, spec.error_denominator}) {
+      if (!text || !spec.error_numerator || !spec.error_denominator) continue;
+      zones::PromSelectorText parsed = zones::parsePromSelector(*text, "error_ratio");
+      parsed.labels.insert(spec.labels.begin(), spec.labels.end());
+      selectors_.push_back({parsed.metric, parsed.labels});
+    }
+  }
   {
     // The host we connect to is the URL's own, with or without a `host`
     // override. In punycode, as curl looks it up, so the entry we give curl
@@ -122,6 +133,7 @@ void HttpProbe::configure(CURL* easy) {
 
 void HttpProbe::send() {
   body_.clear();
+  body_too_large_ = false;
   error_[0] = '\0';
   if (connect_host_.empty()) {
     startTransfer(nullptr);
@@ -189,6 +201,16 @@ std::string HttpProbe::timeoutError() const {
 size_t HttpProbe::onBody(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<HttpProbe*>(userp);
   const size_t bytes = size * count;
+  if (self->metrics_) {
+    // Hostile bodies: stop reading past the bound (curl then fails the
+    // transfer, and the probe says why).
+    if (self->body_.size() + bytes > kMaxExpositionBytes) {
+      self->body_too_large_ = true;
+      return 0;
+    }
+    self->body_.append(data, bytes);
+    return bytes;
+  }
   if (self->spec().body_contains && self->body_.size() < kMaxBody) {
     self->body_.append(data, std::min(bytes, kMaxBody - self->body_.size()));
   }
@@ -197,17 +219,28 @@ size_t HttpProbe::onBody(char* data, size_t size, size_t count, void* userp) {
 
 void HttpProbe::onTransferDone(CURL* easy, CURLcode code) {
   easy_ = nullptr;
+  if (code != CURLE_OK && body_too_large_) {
+    ProbeResult failed{false, "metrics: exposition is larger than " +
+                                  std::to_string(kMaxExpositionBytes) + " bytes", {}};
+    failed.from_metrics = true;
+    finish(std::move(failed));
+    return;
+  }
   if (code != CURLE_OK) {
-    finish({false, error_[0] ? error_ : curl_easy_strerror(code), {}});
+    ProbeResult failed{false, error_[0] ? error_ : curl_easy_strerror(code), {}};
+    failed.from_metrics = metrics_;
+    finish(std::move(failed));
     return;
   }
   long status = 0;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   const auto& expected = spec().expect_status;
   if (std::find(expected.begin(), expected.end(), static_cast<int>(status)) == expected.end()) {
-    finish({false,
-            "HTTP " + std::to_string(status) + " (expected " + describeStatuses(expected) + ")",
-            {}});
+    ProbeResult failed{
+        false, "HTTP " + std::to_string(status) + " (expected " + describeStatuses(expected) + ")",
+        {}};
+    failed.from_metrics = metrics_;
+    finish(std::move(failed));
     return;
   }
   if (spec().body_contains && body_.find(*spec().body_contains) == std::string::npos) {
@@ -225,7 +258,52 @@ void HttpProbe::onTransferDone(CURL* easy, CURLcode code) {
   curl_easy_getinfo(easy, CURLINFO_NAMELOOKUP_TIME_T, &lookup_us);
   const double rtt_ms =
       static_cast<double>(std::max<curl_off_t>(connect_us - lookup_us, 0)) / 1000.0;
+  if (metrics_) {
+    finishMetrics(rtt_ms);
+    return;
+  }
   finish({true, {}, rtt_ms});
+}
+
+void HttpProbe::finishMetrics(double rtt_ms) {
+  ProbeResult result{false, {}, {}};
+  result.from_metrics = true;
+  const PromSums sums = sumExposition(body_, selectors_);
+  body_.clear();
+  body_.shrink_to_fit();  // up to 4 MiB per check: do not keep it between probes
+  if (!sums.error.empty()) {
+    result.error = "metrics: " + sums.error;
+    finish(std::move(result));
+    return;
+  }
+  if (sums.matched[0] == 0) {
+    result.error = "metrics: no sample of " + spec().gauge +
+                   (spec().labels.empty() ? "" : " with the given labels");
+    finish(std::move(result));
+    return;
+  }
+  result.ok = true;
+  result.rtt_ms = rtt_ms;
+  result.load = sums.sums[0];
+  if (sums.sums[0] < 0) {
+    result.ok = false;
+    result.load.reset();
+    result.error = "metrics: " + spec().gauge + " is negative";
+    finish(std::move(result));
+    return;
+  }
+  if (selectors_.size() == 3 && sums.matched[1] > 0 && sums.matched[2] > 0) {
+    // Counters: the ratio of their increases since the previous reading.
+    // 1012 - 1000 errors over 40400 - 40000 requests = 12 / 400 = 0.03.
+    const std::pair<double, double> now{sums.sums[1], sums.sums[2]};
+    if (last_counts_) {
+      const double errors = now.first - last_counts_->first;
+      const double requests = now.second - last_counts_->second;
+      if (errors >= 0 && requests > 0) result.error_rate = std::clamp(errors / requests, 0.0, 1.0);
+    }
+    last_counts_ = now;
+  }
+  finish(std::move(result));
 }
 
 }  // namespace meridian::healthd

@@ -12,14 +12,26 @@
 // probe's timeout fires fails the probe with "could not resolve HOST within
 // N ms"; a failed lookup with "could not resolve HOST: REASON".
 //
+// A `metrics` check is the same GET (expected status 200) whose body, up to
+// kMaxExpositionBytes, is read as a Prometheus text exposition
+// (healthd/prom_text.h): the gauge's matching samples sum to the load; with
+// an error_ratio, the ratio of the numerator's and the denominator's
+// increases since the previous reading (counters: 12 more errors over 400
+// more requests is 0.03), unknown on the first reading or when a counter
+// went back (a restart).
+//
 // Loop thread only.
 
 #include <curl/curl.h>
 
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "healthd/curl_multi.h"
 #include "healthd/probe.h"
+#include "healthd/prom_text.h"
 #include "healthd/resolver.h"
 
 namespace meridian::healthd {
@@ -42,6 +54,7 @@ class HttpProbe final : public Probe, private CurlTransfer {
   void startTransfer(const Resolved* resolved);
   void configure(CURL* easy);
   void onTransferDone(CURL* easy, CURLcode code) override;
+  void finishMetrics(double rtt_ms);
   static size_t onBody(char* data, size_t size, size_t count, void* userp);
 
   std::string url_;         // the URL curl requests (host replaced by the override)
@@ -57,6 +70,10 @@ class HttpProbe final : public Probe, private CurlTransfer {
   curl_slist* headers_ = nullptr;
   std::string body_;
   char error_[CURL_ERROR_SIZE] = {};
+  bool metrics_ = false;
+  bool body_too_large_ = false;
+  std::vector<PromSelector> selectors_;  // metrics: gauge, then numerator and denominator
+  std::optional<std::pair<double, double>> last_counts_;  // the previous error-ratio reading
 };
 
 }  // namespace meridian::healthd

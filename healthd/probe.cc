@@ -94,6 +94,9 @@ void Probe::complete(ProbeResult result) {
   uv_timer_stop(timeout_timer_);
   ++(result.ok ? env_.stats->succeeded : env_.stats->failed);
   if (!result.ok) result.rtt_ms.reset();
+  // Every outcome of a metrics check says something about the load (a
+  // timeout: no reading), whichever path produced it.
+  if (spec_.type == zones::CheckType::Metrics) result.from_metrics = true;
   callback_(result);
   if (!stopped_) scheduleNext();
 }
@@ -116,6 +119,7 @@ std::unique_ptr<Probe> makeProbe(ProbeEnv& env, const zones::CheckSpec& spec,
   switch (spec.type) {
     case zones::CheckType::Http:
     case zones::CheckType::Https:
+    case zones::CheckType::Metrics:  // an HTTP GET that reads the exposition
       return std::make_unique<HttpProbe>(env, spec, std::move(callback));
     case zones::CheckType::Tcp:
       return std::make_unique<TcpProbe>(env, spec, address, std::move(callback));

@@ -146,6 +146,7 @@ DnsServiceConfig dnsServiceConfig(const Options& options) {
   config.health.stale_after_ms = int64_t{options.health_stale_after_s} * 1000;
   config.health.grace_ms = int64_t{options.health_grace_s} * 1000;
   config.health.rtt_hysteresis = options.rtt_hysteresis;
+  config.health.load_max_age_ms = int64_t{options.load_max_age_s} * 1000;
   config.listen =
       options.dns_listen.empty() ? std::vector<std::string>{"127.0.0.1:5300"} : options.dns_listen;
   config.threads =
@@ -248,6 +249,7 @@ RunningApi startApi(const Options& options, const ApiFiles& api_files, const std
   api_config.listen = options.api_listen;
   api_config.db_path = options.db_path;
   api_config.health_stale_after_ms = config.health.stale_after_ms;  // one vote, one threshold
+  api_config.load_max_age_ms = config.health.load_max_age_ms;  // one freshness rule for load
   api_config.token = api_token;
   api_config.read_token = api_files.read_token;
   api_config.tls_cert_pem = api_files.tls_cert_pem;
@@ -261,6 +263,7 @@ RunningApi startApi(const Options& options, const ApiFiles& api_files, const std
     std::string text = prometheusText(dns.totals(), dns.reloadStats(), now) +
                        healthMetricsText(dns.healthSamples(), now) +
                        regionAnswersText(AnswerSlots::global(), dns.regionAnswerTotals());
+    if (const auto snapshot = dns.currentSnapshot()) text += loadMetricsText(*snapshot, now);
     if (cluster) text += cluster->metricsText(now);
     return text;
   };

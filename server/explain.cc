@@ -120,6 +120,18 @@ nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName
       if (e < health.endpoints.size() && health.endpoints[e].reported) {
         item["healthy"] = health.endpoints[e].healthy;
       }
+      if (endpoint.capacity > 0) item["capacity"] = endpoint.capacity;
+      if (name.policy == steering::Policy::kLeastLoaded || name.policy == steering::Policy::kP2c) {
+        // What the load-aware pick weighed: null when the load is unknown
+        // (ranks after every known load, never as idle).
+        const float load = e < health.endpoints.size() ? health.endpoints[e].load : -1.0f;
+        item["load"] = load < 0 ? nlohmann::json(nullptr) : nlohmann::json(load);
+        item["load_ratio"] = load < 0 ? nlohmann::json(nullptr)
+                             : endpoint.capacity > 0
+                                 ? nlohmann::json(load / static_cast<float>(endpoint.capacity))
+                                 : nlohmann::json(load);
+        if (e < health.load_source.size() && load >= 0) item["load_source"] = health.load_source[e];
+      }
       if (endpoint.has_checks) {
         // Each vantage's vote, and the policy that turned them into "healthy".
         item["vote"] = zones::toJson(endpoint.vote);

@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
                  "relative RTT change below which the latency policy keeps its answer")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  app.add_option("--load-max-age", o.load_max_age_s,
+                 "seconds after which a load report (pushed or probed) counts as unknown")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   app.add_option("--ready-file", o.ready_file,
                  "write {\"dns\":[bound addresses],\"api\":\"address\"} here once serving");
   app.add_option("--stats-interval", o.stats_interval_s, "log counters every N seconds (0 = off)")

@@ -196,6 +196,29 @@ std::string healthMetricsText(const std::vector<zones::EndpointHealthSample>& sa
   return out;
 }
 
+std::string loadMetricsText(const Snapshot& snapshot, int64_t now_ms) {
+  const steering::SteeringTable& table = *snapshot.steering;
+  const steering::HealthTable& health = *snapshot.health;
+  std::string load, age;
+  for (size_t e = 0; e < table.endpoints.size() && e < health.endpoints.size(); ++e) {
+    if (health.endpoints[e].load < 0 || e >= health.load_updated_ms.size()) continue;
+    const std::string labels = "{endpoint=\"" + label(table.endpoints[e].name) + "\",source=\"" +
+                               label(health.load_source[e]) + "\"}";
+    sample(load, "meridian_endpoint_load" + labels, health.endpoints[e].load);
+    sample(age, "meridian_endpoint_load_age_seconds" + labels,
+           static_cast<double>(now_ms - health.load_updated_ms[e]) / 1000.0);
+  }
+  std::string out;
+  metric(out, "meridian_endpoint_load", "gauge",
+         "The endpoint's load as least_loaded and p2c use it: the freshest report younger than "
+         "--load-max-age (source: api, or probe:VANTAGE).");
+  out += load;
+  metric(out, "meridian_endpoint_load_age_seconds", "gauge",
+         "Seconds since the load report in use was written.");
+  out += age;
+  return out;
+}
+
 std::string statsLine(const DnsTotals& dns, const ReloadStats& reload) {
   char line[512];
   std::snprintf(

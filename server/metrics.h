@@ -20,6 +20,11 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
 std::string healthMetricsText(const std::vector<zones::EndpointHealthSample>& samples,
                               int64_t now_ms);
 
+/// Per endpoint, from the published snapshot's health table (what answers
+/// use): meridian_endpoint_load and meridian_endpoint_load_age_seconds, for
+/// endpoints whose load is known (a fresh report, pushed or probed).
+std::string loadMetricsText(const Snapshot& snapshot, int64_t now_ms);
+
 /// One log line with the main counters, for --stats-interval and SIGUSR1.
 std::string statsLine(const DnsTotals& dns, const ReloadStats& reload);
 

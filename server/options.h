@@ -26,6 +26,7 @@ struct Options {
   unsigned health_stale_after_s = 15;
   unsigned health_grace_s = 30;
   double rtt_hysteresis = 0.10;
+  unsigned load_max_age_s = 60;  // load reports older than this count as unknown
   std::vector<std::string> dns_listen;
   unsigned threads = 0;
   std::string ready_file;

@@ -297,7 +297,13 @@ void Reloader::poll(bool reload_requested) {
   }
   // Freshness moves with the clock and the heartbeats alone: rebuild health
   // when a vantage went stale or came back, or the data's mode flipped.
-  if (vantageFreshnessMoved()) rebuild(Kind::kHealth, "health data freshness changed");
+  if (vantageFreshnessMoved()) {
+    rebuild(Kind::kHealth, "health data freshness changed");
+  } else if (published_->health->load_expires_ms != 0 &&
+             zones::nowMillis() >= published_->health->load_expires_ms) {
+    // A load report aged past --load-max-age: it is unknown load from now on.
+    rebuild(Kind::kHealth, "a load report turned stale");
+  }
   refreshHealthSamples(false);
 }
 

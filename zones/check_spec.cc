@@ -44,6 +44,7 @@ const std::set<std::string_view> kHttpsOnlyFields = {"tls_verify", "ca_file"};
 const std::set<std::string_view> kTcpFields = {"port"};
 const std::set<std::string_view> kDnsFields = {"port", "query_name", "query_type", "expect_rcode",
                                                "expect_answer"};
+const std::set<std::string_view> kMetricsFields = {"url", "gauge", "labels", "error_ratio"};
 
 bool fieldApplies(CheckType type, const std::string& key) {
   if (kCommonFields.count(key)) return true;
@@ -56,13 +57,15 @@ bool fieldApplies(CheckType type, const std::string& key) {
       return kTcpFields.count(key) > 0;
     case CheckType::Dns:
       return kDnsFields.count(key) > 0;
+    case CheckType::Metrics:
+      return kMetricsFields.count(key) > 0;
   }
   return false;
 }
 
 bool isKnownField(const std::string& key) {
   return kCommonFields.count(key) || kHttpFields.count(key) || kHttpsOnlyFields.count(key) ||
-         kTcpFields.count(key) || kDnsFields.count(key);
+         kTcpFields.count(key) || kDnsFields.count(key) || kMetricsFields.count(key);
 }
 
 // Reads the fields of one JSON object, each error naming "<path>.<key>".
@@ -121,15 +124,16 @@ class Fields {
 
 CheckType parseType(const Fields& f) {
   if (!f.has("type"))
-    throw ValidationError(f.path("type"), "is required (http, https, tcp or dns)");
+    throw ValidationError(f.path("type"), "is required (http, https, tcp, dns or metrics)");
   if (!f.raw("type").is_string()) throw ValidationError(f.path("type"), "must be a string");
   const std::string t = f.raw("type").get<std::string>();
   if (t == "http") return CheckType::Http;
   if (t == "https") return CheckType::Https;
   if (t == "tcp") return CheckType::Tcp;
   if (t == "dns") return CheckType::Dns;
-  throw ValidationError(f.path("type"),
-                        "unknown check type \"" + t + "\" (expected http, https, tcp or dns)");
+  if (t == "metrics") return CheckType::Metrics;
+  throw ValidationError(f.path("type"), "unknown check type \"" + t +
+                                            "\" (expected http, https, tcp, dns or metrics)");
 }
 
 // zones/check_url.h decides what a URL may look like; the scheme must also
@@ -249,7 +253,110 @@ void parseDns(const Fields& f, CheckSpec& spec) {
   }
 }
 
+bool metricNameChar(char c, bool first, bool colon) {
+  const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                      (colon && c == ':');
+  return letter || (!first && c >= '0' && c <= '9');
+}
+
+// A Prometheus metric name (colon allowed) or label name.
+void checkPromName(const std::string& name, bool metric, const std::string& where) {
+  bool ok = !name.empty() && name.size() <= 200;
+  for (size_t i = 0; ok && i < name.size(); ++i) ok = metricNameChar(name[i], i == 0, metric);
+  if (!ok) {
+    throw ValidationError(where, "\"" + name + "\" is not a Prometheus " +
+                                     (metric ? "metric" : "label") + " name");
+  }
+}
+
+void checkLabelValue(const std::string& value, const std::string& where) {
+  if (value.size() > 200) throw ValidationError(where, "is longer than 200 characters");
+  if (value.find_first_of("\"\\\n") != std::string::npos) {
+    throw ValidationError(where, "must not contain quotes, backslashes or newlines");
+  }
+}
+
+void parseMetrics(const Fields& f, CheckSpec& spec) {
+  if (!f.has("url")) throw ValidationError(f.path("url"), "is required for metrics checks");
+  spec.url = f.text("url", 2048);
+  parseCheckUrl(spec.url, f.path("url"));  // http or https
+  if (!f.has("gauge")) throw ValidationError(f.path("gauge"), "is required for metrics checks");
+  spec.gauge = f.text("gauge", 200);
+  checkPromName(spec.gauge, true, f.path("gauge"));
+  if (f.has("labels")) {
+    const json& labels = f.raw("labels");
+    if (!labels.is_object()) {
+      throw ValidationError(f.path("labels"), "must be an object of label names to values");
+    }
+    if (labels.size() > 16) throw ValidationError(f.path("labels"), "has more than 16 labels");
+    for (const auto& item : labels.items()) {
+      const std::string where = f.path("labels") + "." + item.key();
+      checkPromName(item.key(), false, where);
+      if (!item.value().is_string()) throw ValidationError(where, "must be a string");
+      spec.labels[item.key()] = item.value().get<std::string>();
+      checkLabelValue(spec.labels[item.key()], where);
+    }
+  }
+  if (f.has("error_ratio")) {
+    const json& ratio = f.raw("error_ratio");
+    const std::string where = f.path("error_ratio");
+    if (!ratio.is_object()) {
+      throw ValidationError(where, "must be an object with numerator and denominator");
+    }
+    for (const auto& item : ratio.items()) {
+      if (item.key() != "numerator" && item.key() != "denominator") {
+        throw ValidationError(where + "." + item.key(), "unknown field");
+      }
+    }
+    for (const char* key : {"numerator", "denominator"}) {
+      const std::string at = where + "." + key;
+      if (!ratio.contains(key)) throw ValidationError(at, "is required");
+      if (!ratio.at(key).is_string()) throw ValidationError(at, "must be a string");
+      const std::string text = ratio.at(key).get<std::string>();
+      parsePromSelector(text, at);
+      (std::string_view(key) == "numerator" ? spec.error_numerator : spec.error_denominator) = text;
+    }
+  }
+}
+
 }  // namespace
+
+PromSelectorText parsePromSelector(const std::string& text, const std::string& field) {
+  PromSelectorText out;
+  if (text.size() > 1024) throw ValidationError(field, "is longer than 1024 characters");
+  const size_t brace = text.find('{');
+  out.metric = text.substr(0, brace);
+  checkPromName(out.metric, true, field);
+  if (brace == std::string::npos) return out;
+  if (text.back() != '}') throw ValidationError(field, "must end with '}' after its labels");
+  // name{a="x",b="y"}: split on the quotes; values hold no quotes.
+  size_t pos = brace + 1;
+  const size_t end = text.size() - 1;
+  while (pos < end) {
+    const size_t eq = text.find('=', pos);
+    if (eq == std::string::npos || eq >= end) throw ValidationError(field, "a label has no '='");
+    const std::string name = text.substr(pos, eq - pos);
+    checkPromName(name, false, field);
+    if (eq + 1 >= end || text[eq + 1] != '"') {
+      throw ValidationError(field, "the value of label " + name + " is not quoted");
+    }
+    const size_t close = text.find('"', eq + 2);
+    if (close == std::string::npos || close >= end) {
+      throw ValidationError(field, "the value of label " + name + " is not terminated");
+    }
+    const std::string value = text.substr(eq + 2, close - eq - 2);
+    checkLabelValue(value, field);
+    if (!out.labels.emplace(name, value).second) {
+      throw ValidationError(field, "label " + name + " appears twice");
+    }
+    pos = close + 1;
+    if (pos < end) {
+      if (text[pos] != ',') throw ValidationError(field, "expected ',' between labels");
+      ++pos;
+    }
+  }
+  return out;
+}
 
 const char* checkTypeName(CheckType type) noexcept {
   switch (type) {
@@ -261,6 +368,8 @@ const char* checkTypeName(CheckType type) noexcept {
       return "tcp";
     case CheckType::Dns:
       return "dns";
+    case CheckType::Metrics:
+      return "metrics";
   }
   return "?";
 }
@@ -297,6 +406,9 @@ CheckSpec parseCheckSpec(const nlohmann::json& json, const std::string& field_pa
       break;
     case CheckType::Dns:
       parseDns(f, spec);
+      break;
+    case CheckType::Metrics:
+      parseMetrics(f, spec);
       break;
   }
 
@@ -340,6 +452,15 @@ nlohmann::json toJson(const CheckSpec& spec) {
       out["query_type"] = spec.query_type;
       out["expect_rcode"] = spec.expect_rcode;
       if (spec.expect_answer) out["expect_answer"] = *spec.expect_answer;
+      break;
+    case CheckType::Metrics:
+      out["url"] = spec.url;
+      out["gauge"] = spec.gauge;
+      if (!spec.labels.empty()) out["labels"] = spec.labels;
+      if (spec.error_numerator && spec.error_denominator) {
+        out["error_ratio"] = {{"numerator", *spec.error_numerator},
+                              {"denominator", *spec.error_denominator}};
+      }
       break;
   }
   out["interval_s"] = spec.interval_s;

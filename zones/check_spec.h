@@ -6,7 +6,7 @@
 // with the same function, so both always agree on what a check means.
 //
 // JSON fields (unknown fields, and fields of another check type, are errors):
-//   type          "http" | "https" | "tcp" | "dns"                 (required)
+//   type          "http" | "https" | "tcp" | "dns" | "metrics"     (required)
 //   http/https:   url (required; scheme must equal type; form: zones/check_url.h),
 //                 method (GET|HEAD|POST, default GET), host (Host header and TLS
 //                 SNI override),
@@ -16,11 +16,17 @@
 //   dns:          port (default 53), query_name (required), query_type
 //                 (default "A"), expect_rcode (default "NOERROR"),
 //                 expect_answer (presentation rdata that must be in the answer)
+//   metrics:      url (required, http:// or https://), gauge (required: a metric
+//                 name), labels (object: label -> exact value, at most 16;
+//                 every sample read must carry them), error_ratio (optional
+//                 object: numerator and denominator, each a selector
+//                 `name` or `name{label="value",...}`, merged with `labels`)
 //   common:       interval_s (1-3600, default 5), timeout_ms (1-60000, default
 //                 1000, less than the interval), rise (1-100, default 2),
 //                 fall (1-100, default 3)
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -28,9 +34,9 @@
 
 namespace meridian::zones {
 
-enum class CheckType { Http, Https, Tcp, Dns };
+enum class CheckType { Http, Https, Tcp, Dns, Metrics };
 
-/// "http", "https", "tcp", "dns".
+/// "http", "https", "tcp", "dns", "metrics".
 const char* checkTypeName(CheckType type) noexcept;
 
 struct CheckSpec {
@@ -54,6 +60,13 @@ struct CheckSpec {
   std::string expect_rcode = "NOERROR";
   std::optional<std::string> expect_answer;  // canonical presentation rdata
 
+  // metrics (url above): the gauge whose samples (with `labels`) sum to the
+  // endpoint's load, and optional error-ratio selectors (PromSelectorText).
+  std::string gauge;
+  std::map<std::string, std::string> labels;
+  std::optional<std::string> error_numerator;
+  std::optional<std::string> error_denominator;
+
   // every type
   int interval_s = 5;
   int timeout_ms = 1000;
@@ -73,6 +86,16 @@ CheckSpec parseCheckSpec(const nlohmann::json& json, const std::string& field_pa
 /// filled in; optional fields that are unset are omitted.
 /// parseCheckSpec(toJson(s), p) == s for every valid s.
 nlohmann::json toJson(const CheckSpec& spec);
+
+/// A metrics selector, `name` or `name{label="value",...}` (values without
+/// quotes or backslashes), split into the metric name and its labels. Throws
+/// ValidationError(field, ...) when malformed. healthd reads stored
+/// selectors with the same function.
+struct PromSelectorText {
+  std::string metric;
+  std::map<std::string, std::string> labels;
+};
+PromSelectorText parsePromSelector(const std::string& text, const std::string& field);
 
 /// RCODE mnemonic ("NXDOMAIN") to its number; -1 when unknown.
 int rcodeFromText(const std::string& text) noexcept;

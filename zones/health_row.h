@@ -21,6 +21,10 @@ struct HealthRow {
   std::optional<double> rtt_ms;
   int64_t transitions = 0;
   int64_t updated_at = 0;
+  // The latest reading of a `metrics` check (load-aware policies), as of
+  // updated_at; nullopt when the endpoint has none or the last one failed.
+  std::optional<double> load;
+  std::optional<double> error_rate;
 
   bool operator==(const HealthRow&) const = default;
 };

@@ -31,13 +31,14 @@ std::vector<int64_t> writeHealthRows(Database& db, const std::string& vantage,
   // with it the whole batch).
   Statement upsert = db.prepare(
       "INSERT INTO health(endpoint_id, vantage, healthy, liveness_ok, readiness_ok, since, "
-      "                   last_error, rtt_ms, transitions, updated_at) "
-      "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 "
+      "                   last_error, rtt_ms, transitions, updated_at, load, error_rate) "
+      "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 "
       "WHERE EXISTS (SELECT 1 FROM endpoints WHERE id = ?1) "
       "ON CONFLICT(endpoint_id, vantage) DO UPDATE SET healthy = excluded.healthy, "
       "  liveness_ok = excluded.liveness_ok, readiness_ok = excluded.readiness_ok, "
       "  since = excluded.since, last_error = excluded.last_error, rtt_ms = excluded.rtt_ms, "
-      "  transitions = excluded.transitions, updated_at = excluded.updated_at");
+      "  transitions = excluded.transitions, updated_at = excluded.updated_at, "
+      "  load = excluded.load, error_rate = excluded.error_rate");
   Statement erase = db.prepare("DELETE FROM health WHERE endpoint_id = ?1 AND vantage = ?2");
   for (const auto& [id, row] : changes) {
     if (!row) {
@@ -55,6 +56,16 @@ std::vector<int64_t> writeHealthRows(Database& db, const std::string& vantage,
       upsert.bindNull(8);
     }
     upsert.bind(9, row->transitions).bind(10, row->updated_at);
+    if (row->load) {
+      upsert.bind(11, *row->load);
+    } else {
+      upsert.bindNull(11);
+    }
+    if (row->error_rate) {
+      upsert.bind(12, *row->error_rate);
+    } else {
+      upsert.bindNull(12);
+    }
     upsert.run();
     if (db.changes() == 0) skipped.push_back(id);
   }

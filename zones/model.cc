@@ -15,7 +15,8 @@ namespace meridian::zones {
 namespace {
 
 constexpr const char* kAdminStates[] = {"up", "drain", "down"};
-constexpr const char* kPolicies[] = {"failover", "geo", "nearest", "latency", "weighted", "sticky"};
+constexpr const char* kPolicies[] = {"failover", "geo",    "nearest",      "latency",
+                                     "weighted", "sticky", "least_loaded", "p2c"};
 constexpr const char* kWhenAllDown[] = {"all", "nodata", "servfail", "fallback"};
 constexpr const char* kLatencySources[] = {"connect", "imported", "distance"};
 

@@ -24,7 +24,7 @@
 namespace meridian::zones {
 
 enum class AdminState { kUp, kDrain, kDown };
-enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
+enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kLeastLoaded, kP2c };
 enum class WhenAllDown { kAll, kNodata, kServfail, kFallback };
 /// Policy latency: the one kind of estimate a name is ranked by.
 enum class LatencySource { kConnect, kImported, kDistance };

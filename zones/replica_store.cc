@@ -95,6 +95,15 @@ const std::vector<TableSpec>& tables() {
         {"rtt_ms", ColumnType::kReal}},
        {"region_id", "prefix"},
        false},
+      // Pushed load (PUT /api/v1/endpoints/{name}/load): written like
+      // configuration, so every node's answers weigh the same load.
+      {"endpoint_load",
+       {{"endpoint_id", ColumnType::kInt},
+        {"load", ColumnType::kReal},
+        {"error_rate", ColumnType::kReal, true},
+        {"updated_at", ColumnType::kInt}},
+       {"endpoint_id"},
+       false},
   };
   return kTables;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The configuration as rows for cluster mode's replica (docs/architecture.md,
 // "Cluster mode: the configuration replica"): every row of the configuration
-// tables (zones, regions, steered_names, endpoints, latency_prefixes) becomes
+// tables (zones, regions, steered_names, endpoints, latency_prefixes, and the
+// pushed load in endpoint_load) becomes
 // one key and one JSON value, and back. Records, the one table that grows to
 // millions of rows, travel in chunks of kRecordChunkSpan consecutive ids:
 //

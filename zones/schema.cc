@@ -233,6 +233,46 @@ ALTER TABLE endpoints ADD COLUMN vote_policy TEXT;
       R"sql(
 ALTER TABLE regions ADD COLUMN min_healthy TEXT;
 )sql",
+
+      // 7: load reports (least_loaded, p2c). Pushed load (PUT
+      // /api/v1/endpoints/{name}/load) is a row of endpoint_load, replicated
+      // like configuration in cluster mode; a metrics probe's reading rides in
+      // the vantage's health row. Both bump the health generation when they
+      // change, so a new load reaches answers through the health-only rebuild
+      // (a probe's refreshed reading counts as a change: it keeps the load
+      // from turning stale).
+      R"sql(
+CREATE TABLE endpoint_load (
+  endpoint_id INTEGER PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,
+  load        REAL NOT NULL,           -- >= 0, in the endpoint's own unit
+  error_rate  REAL,                    -- 0..1, or NULL when not reported
+  updated_at  INTEGER NOT NULL         -- unix ms
+);
+CREATE TRIGGER endpoint_load_insert AFTER INSERT ON endpoint_load BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER endpoint_load_update AFTER UPDATE ON endpoint_load BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+CREATE TRIGGER endpoint_load_delete AFTER DELETE ON endpoint_load BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+ALTER TABLE health ADD COLUMN load REAL;
+ALTER TABLE health ADD COLUMN error_rate REAL;
+DROP TRIGGER health_update;
+CREATE TRIGGER health_update AFTER UPDATE ON health
+  WHEN old.endpoint_id IS NOT new.endpoint_id OR old.vantage IS NOT new.vantage
+    OR old.healthy IS NOT new.healthy OR old.since IS NOT new.since
+    OR old.rtt_ms IS NOT new.rtt_ms OR old.transitions IS NOT new.transitions
+    OR old.load IS NOT new.load OR old.error_rate IS NOT new.error_rate
+    OR (new.load IS NOT NULL AND old.updated_at IS NOT new.updated_at) BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'health_generation'; END;
+DROP TRIGGER health_update_liveness;
+CREATE TRIGGER health_update_liveness AFTER UPDATE ON health
+  WHEN NOT (old.endpoint_id IS NOT new.endpoint_id OR old.vantage IS NOT new.vantage
+    OR old.healthy IS NOT new.healthy OR old.since IS NOT new.since
+    OR old.rtt_ms IS NOT new.rtt_ms OR old.transitions IS NOT new.transitions
+    OR old.load IS NOT new.load OR old.error_rate IS NOT new.error_rate
+    OR (new.load IS NOT NULL AND old.updated_at IS NOT new.updated_at)) BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'liveness_generation'; END;
+)sql",
   };
   return kMigrations;
 }

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "zones/database.h"
+#include "zones/load_store.h"
 #include "zones/health_vote.h"
 
 namespace meridian::api {
@@ -48,6 +49,9 @@ struct ApiConfig {
   /// A vantage silent this long has no say in GET /api/v1/health's summary
   /// (meridiand passes its --health-stale-after).
   int64_t health_stale_after_ms = zones::kDefaultStaleAfterMs;
+  /// A load report older than this counts as unknown in GET
+  /// /api/v1/endpoints/{name}/load (meridiand passes its --load-max-age).
+  int64_t load_max_age_ms = zones::kDefaultLoadMaxAgeMs;
   ApiLimits limits;
   /// Optional read-only token: GET/HEAD under /api/ and /metrics. When set,
   /// /metrics needs a token (either kind). Must differ from `token`.

@@ -1,7 +1,9 @@
 // /api/v1/regions, /api/v1/endpoints and /api/v1/latency.
 
+#include "server/api/api_server.h"
 #include "server/api/route_util.h"
 #include "server/api/router.h"
+#include "zones/load_store.h"
 #include "zones/steering_store.h"
 
 namespace meridian::api {
@@ -77,6 +79,20 @@ void addEndpointRoutes(Router& r) {
   r.add("DELETE", "/api/v1/endpoints/{}", [](HandlerContext& ctx, const Request& req) {
     zones::deleteEndpoint(ctx.db(), nameParam(req));
     return Response::noContent();
+  });
+  // Load for least_loaded and p2c, from systems that push it.
+  r.add("PUT", "/api/v1/endpoints/{}/load", [](HandlerContext& ctx, const Request& req) {
+    const std::string name = nameParam(req);
+    const zones::LoadReport report = zones::parseLoadReport(req.json());
+    const int64_t now = zones::nowMillis();
+    zones::putEndpointLoad(ctx.db(), name, report, now);
+    return Response::json(
+        200, zones::endpointLoadJson(ctx.db(), name, ctx.config.load_max_age_ms, now));
+  });
+  r.add("GET", "/api/v1/endpoints/{}/load", [](HandlerContext& ctx, const Request& req) {
+    return Response::json(200, zones::endpointLoadJson(ctx.db(), nameParam(req),
+                                                       ctx.config.load_max_age_ms,
+                                                       zones::nowMillis()));
   });
 }
 

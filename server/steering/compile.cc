@@ -14,6 +14,7 @@
 #include "wire/name.h"
 #include "zones/health_store.h"
 #include "zones/health_vote.h"
+#include "zones/load_store.h"
 #include "zones/model.h"
 #include "zones/steering_read.h"
 
@@ -50,6 +51,10 @@ Policy policyOf(zones::Policy p) {
       return Policy::kWeighted;
     case zones::Policy::kSticky:
       return Policy::kSticky;
+    case zones::Policy::kLeastLoaded:
+      return Policy::kLeastLoaded;
+    case zones::Policy::kP2c:
+      return Policy::kP2c;
     case zones::Policy::kFailover:
       break;
   }
@@ -114,6 +119,7 @@ CompiledSteering compileSteering(zones::Database& db) {
       e.state = state == "drain" ? AdminState::kDrain : state == "down" ? AdminState::kDown : AdminState::kUp;
       e.has_checks = row.has_checks;
       e.vote = row.vote;
+      e.capacity = static_cast<uint32_t>(std::clamp<int64_t>(row.capacity, 0, UINT32_MAX));
       table->endpoints.push_back(std::move(e));
     }
     // Endpoints of a region are contiguous, in name order, so a region is a
@@ -252,9 +258,13 @@ bool HealthTable::answersLike(const HealthTable& other) const {
     const EndpointHealth& a = endpoints[i];
     const EndpointHealth& b = other.endpoints[i];
     if (a.healthy != b.healthy || a.reported != b.reported ||
-        a.recovered_at_ms != b.recovered_at_ms || a.rtt_ms != b.rtt_ms) {
+        a.recovered_at_ms != b.recovered_at_ms || a.rtt_ms != b.rtt_ms || a.load != b.load ||
+        a.error_rate != b.error_rate) {
       return false;
     }
+  }
+  if (load_updated_ms != other.load_updated_ms || load_expires_ms != other.load_expires_ms) {
+    return false;
   }
   for (size_t i = 0; i < vantages.size(); ++i) {
     const Vantage& a = vantages[i];
@@ -344,6 +354,29 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
     EndpointHealth& h = health->endpoints[e];
     h.healthy = votes[e].tally.healthy(table.endpoints[e].vote);
     h.recovered_at_ms = h.healthy ? votes[e].recovered_at : 0;
+  }
+
+  // Load: the freshest report younger than load_max_age_ms, pushed or
+  // probed; anything older stays unknown (-1), never zero.
+  health->load_updated_ms.assign(table.endpoints.size(), 0);
+  health->load_source.assign(table.endpoints.size(), std::string());
+  for (const zones::LoadRow& row : zones::readLoadRows(db)) {
+    const auto endpoint = endpoint_by_id.find(row.endpoint_id);
+    if (endpoint == endpoint_by_id.end()) continue;
+    if (now_ms - row.updated_at > settings.load_max_age_ms) continue;
+    const uint32_t e = endpoint->second;
+    if (row.updated_at <= health->load_updated_ms[e]) continue;
+    health->load_updated_ms[e] = row.updated_at;
+    health->load_source[e] = row.source;
+    health->endpoints[e].load = static_cast<float>(row.load);
+    health->endpoints[e].error_rate = row.error_rate ? static_cast<float>(*row.error_rate) : -1.0f;
+  }
+  for (const int64_t updated : health->load_updated_ms) {
+    if (updated == 0) continue;
+    const int64_t expires = updated + settings.load_max_age_ms + 1;
+    if (health->load_expires_ms == 0 || expires < health->load_expires_ms) {
+      health->load_expires_ms = expires;
+    }
   }
 
   // Median RTT per (vantage, region), then hysteresis against what was

@@ -12,6 +12,7 @@
 #include "zones/compiler.h"
 #include "zones/database.h"
 #include "zones/health_vote.h"
+#include "zones/load_store.h"
 
 namespace meridian::steering {
 
@@ -28,6 +29,7 @@ struct HealthSettings {
   int64_t stale_after_ms = zones::kDefaultStaleAfterMs;  // no healthd write this long: stale
   int64_t grace_ms = 30000;        // stale this much longer: fail open
   double rtt_hysteresis = 0.10;    // RTT changes below 10% are not published
+  int64_t load_max_age_ms = zones::kDefaultLoadMaxAgeMs;  // older load reports: unknown
 };
 
 /// Reads health rows and vantages for `table`. `previous` (may be null) with

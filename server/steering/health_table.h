@@ -24,6 +24,8 @@ struct EndpointHealth {
   bool reported = false;        // some vantage has a row for it
   int64_t recovered_at_ms = 0;  // when it last became healthy after being down (slow start)
   float rtt_ms = -1;            // median over vantages of healthd's RTT EWMA; -1 unknown
+  float load = -1;        // latest load report, -1 unknown (or older than a few intervals)
+  float error_rate = -1;  // 0..1 from the latest load report, -1 unknown
 };
 
 struct Vantage {
@@ -54,10 +56,20 @@ struct HealthTable {
     return i < says.size() ? says[i] : VantageSay::kNoRow;
   }
 
+  // Load reports (zones/load_store.h), per SteeringTable endpoint alongside
+  // `endpoints[e].load`: when the report in use was written (unix ms, 0 when
+  // the load is unknown) and where it came from ("api", "probe:VANTAGE").
+  std::vector<int64_t> load_updated_ms;
+  std::vector<std::string> load_source;
+  // When the first known load turns unknown by age (0: none will): the
+  // reloader rebuilds health then, with no commit to prompt it.
+  int64_t load_expires_ms = 0;
+
   /// True when `other` answers every query exactly as this table does: the
-  /// same mode, votes, slow-start times, RTTs and vantages. Timestamps of
-  /// writes are left out: a heartbeat alone changes no answer, so the
-  /// reloader does not republish for it.
+  /// same mode, votes, slow-start times, RTTs, loads and vantages.
+  /// Timestamps of writes are left out: a heartbeat alone changes no answer,
+  /// so the reloader does not republish for it. A load report's timestamp is
+  /// kept in: a refreshed report moves when the load turns stale.
   bool answersLike(const HealthTable& other) const;
 };
 

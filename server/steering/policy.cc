@@ -11,6 +11,10 @@ RankFunction rankFunction(Policy policy) noexcept {
     case Policy::kLatency: return rankLatency;
     case Policy::kWeighted: return rankWeighted;
     case Policy::kSticky: return rankSticky;
+    // Load-aware policies rank regions in the listed order (failover between
+    // regions) and decide by load only among a region's endpoints (steer.cc).
+    case Policy::kLeastLoaded: return rankFailover;
+    case Policy::kP2c: return rankFailover;
     case Policy::kFailover: break;
   }
   return rankFailover;
@@ -24,6 +28,8 @@ const char* policyName(Policy policy) {
     case Policy::kLatency: return "latency";
     case Policy::kWeighted: return "weighted";
     case Policy::kSticky: return "sticky";
+    case Policy::kLeastLoaded: return "least_loaded";
+    case Policy::kP2c: return "p2c";
   }
   return "?";
 }

@@ -44,6 +44,38 @@ bool chosen(const SteeringResult& out, uint32_t e) noexcept {
   return false;
 }
 
+// Load-aware picking (least_loaded, p2c). An endpoint's load ratio is its
+// load over its capacity, or its load alone without a capacity; -1 when its
+// load is unknown (never reported, or too old). E.g. load 30 of capacity 100
+// is 0.3, and beats load 50 of capacity 100 (0.5) even with a higher weight.
+float loadRatio(const SteeringTable& table, const HealthTable& health, uint32_t e) noexcept {
+  if (e >= health.endpoints.size() || health.endpoints[e].load < 0) return -1;
+  const uint32_t capacity = table.endpoints[e].capacity;
+  const float load = health.endpoints[e].load;
+  return capacity > 0 ? load / static_cast<float>(capacity) : load;
+}
+
+// True when ratio `a` is strictly less loaded than `b`. Unknown load ranks
+// after every known load, so an endpoint that stopped reporting never looks
+// idle and attracts everything.
+bool lessLoaded(float a, float b) noexcept {
+  if (a < 0) return false;
+  if (b < 0) return true;
+  return a < b;
+}
+
+// least_loaded: the usable endpoint with the lowest load ratio; ties go to
+// the higher weight, then to the earlier endpoint (name order).
+uint32_t leastLoaded(const SteeringTable& table, const HealthTable& health,
+                     const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
+                     const SteeringResult& out) noexcept;
+
+// One endpoint drawn by (slow-start) weight among the usable ones not
+// chosen yet; at least one must exist.
+uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
+                      const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
+                      Random& random, int64_t now_ms, const SteeringResult& out) noexcept;
+
 // Picks one endpoint from [first, first + count) by weight among the usable
 // ones not chosen yet. Sticky names pick by weighted rendezvous hash instead
 // of at random, so a client keeps its endpoint too. Returns false if none.
@@ -60,6 +92,20 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
   if (candidates == 0) return false;
   // All weights zero: treat them as equal rather than answer nothing.
   const bool equal = total <= 0;
+  if (name.policy == Policy::kLeastLoaded) {
+    out.endpoints[out.count++] = leastLoaded(table, health, name, first, count, pass, out);
+    return true;
+  }
+  if (name.policy == Policy::kP2c) {
+    // Power of two choices: two draws by weight (with replacement), the less
+    // loaded of the two answers; on a tie, or when both loads are unknown,
+    // the first draw does, so unknown loads fall back to plain weighting.
+    const uint32_t a = drawByWeight(table, health, name, first, count, pass, random, now_ms, out);
+    const uint32_t b = drawByWeight(table, health, name, first, count, pass, random, now_ms, out);
+    out.endpoints[out.count++] =
+        lessLoaded(loadRatio(table, health, b), loadRatio(table, health, a)) ? b : a;
+    return true;
+  }
   if (name.policy == Policy::kSticky) {
     // Weighted rendezvous: score = weight / -ln(u), u uniform in (0,1) from
     // hash(client, endpoint). The highest score wins; an endpoint's removal
@@ -98,6 +144,51 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
   }
   out.endpoints[out.count++] = last;  // rounding at the very end of the line
   return true;
+}
+
+uint32_t leastLoaded(const SteeringTable& table, const HealthTable& health,
+                     const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
+                     const SteeringResult& out) noexcept {
+  uint32_t best = first;
+  float best_ratio = 0;
+  bool found = false;
+  for (uint32_t e = first; e < first + count; ++e) {
+    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    const float ratio = loadRatio(table, health, e);
+    const bool better =
+        !found || lessLoaded(ratio, best_ratio) ||
+        (!lessLoaded(best_ratio, ratio) && table.endpoints[e].weight > table.endpoints[best].weight);
+    if (better) {
+      best = e;
+      best_ratio = ratio;
+      found = true;
+    }
+  }
+  return best;
+}
+
+uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
+                      const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
+                      Random& random, int64_t now_ms, const SteeringResult& out) noexcept {
+  double total = 0;
+  uint32_t candidates = 0;
+  for (uint32_t e = first; e < first + count; ++e) {
+    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    total += effectiveWeight(table, health, name, e, now_ms);
+    ++candidates;
+  }
+  const bool equal = total <= 0;  // all weights zero: equal chances
+  const double r = (static_cast<double>(random.next() >> 11) / 9007199254740992.0) *
+                   (equal ? static_cast<double>(candidates) : total);
+  double acc = 0;
+  uint32_t last = first;
+  for (uint32_t e = first; e < first + count; ++e) {
+    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    last = e;
+    acc += equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
+    if (r < acc) return e;
+  }
+  return last;  // rounding at the very end of the line
 }
 
 // Fills answers from the ranking, region by region (spilling to the next

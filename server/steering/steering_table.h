@@ -19,7 +19,7 @@ namespace meridian::steering {
 inline constexpr size_t kMaxRegionsPerName = 32;
 inline constexpr size_t kMaxAnswers = 16;
 
-enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
+enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kLeastLoaded, kP2c };
 enum class AdminState : uint8_t { kUp, kDrain, kDown };
 enum class WhenAllDown : uint8_t { kAll, kNodata, kServfail, kFallback };
 /// What the latency policy ranks by (one kind per name; server/steering/latency.cc).
@@ -51,6 +51,7 @@ struct Endpoint {
   AdminState state = AdminState::kUp;
   bool has_checks = false;  // without checks an endpoint counts as healthy
   zones::VotePolicy vote;   // how the vantages' rows decide its health
+  uint32_t capacity = 0;  // endpoints.capacity, 0 when unset
 };
 
 /// A geo_map compiled for lookup without allocation: keys packed into an

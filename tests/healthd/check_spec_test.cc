@@ -151,3 +151,65 @@ TEST_CASE("check spec: the field path prefix is the caller's") {
     CHECK(e.field() == "port");
   }
 }
+
+TEST_CASE("check spec: metrics checks, round-tripped, and bad ones naming the field") {
+  const std::string good =
+      R"({"type":"metrics","url":"http://192.0.2.10:8405/metrics",
+          "gauge":"haproxy_backend_current_sessions","labels":{"proxy":"web"},
+          "error_ratio":{"numerator":"haproxy_backend_http_responses_total{code=\"5xx\"}",
+                         "denominator":"haproxy_backend_http_requests_total"},
+          "interval_s":2,"timeout_ms":500})";
+  const CheckSpec s = parseCheckSpec(json::parse(good), "readiness");
+  CHECK(s.type == CheckType::Metrics);
+  CHECK(s.gauge == "haproxy_backend_current_sessions");
+  CHECK(s.labels.at("proxy") == "web");
+  CHECK(parseCheckSpec(toJson(s), "readiness") == s);
+  CHECK(parseCheckSpec(json::parse(R"({"type":"metrics","url":"https://a.example/m","gauge":"up"})"),
+                       "check")
+            .url == "https://a.example/m");
+  const auto selector =
+      meridian::zones::parsePromSelector(R"(m{a="1",b="x y"})", "error_ratio.numerator");
+  CHECK(selector.metric == "m");
+  CHECK(selector.labels.size() == 2);
+
+  struct Bad {
+    const char* body;
+    const char* field;
+  };
+  const Bad cases[] = {
+      {R"({"type":"metrics","gauge":"up"})", "check.url"},
+      {R"({"type":"metrics","url":"ftp://a/m","gauge":"up"})", "check.url"},
+      {R"({"type":"metrics","url":"http://a/m"})", "check.gauge"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"9up"})", "check.gauge"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up{a=\"b\"}"})", "check.gauge"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","labels":["proxy"]})", "check.labels"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","labels":{"a-b":"x"}})",
+       "check.labels.a-b"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","labels":{"a":1}})", "check.labels.a"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","labels":{"a":"q\""}})",
+       "check.labels.a"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","error_ratio":"5xx"})",
+       "check.error_ratio"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","error_ratio":{"numerator":"e"}})",
+       "check.error_ratio.denominator"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","error_ratio":{"numerator":"e","denominator":"r","x":1}})",
+       "check.error_ratio.x"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","error_ratio":{"numerator":"e{a=b}","denominator":"r"}})",
+       "check.error_ratio.numerator"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","error_ratio":{"numerator":"e{a=\"b\"","denominator":"r"}})",
+       "check.error_ratio.numerator"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","error_ratio":{"numerator":"e","denominator":"r{a=\"1\",a=\"2\"}"}})",
+       "check.error_ratio.denominator"},
+      {R"({"type":"metrics","url":"http://a/m","gauge":"up","port":80})", "check.port"},
+      {R"({"type":"http","url":"http://a/m","gauge":"up"})", "check.gauge"},
+  };
+  for (const Bad& bad : cases) {
+    CAPTURE(bad.body);
+    try {
+      parseCheckSpec(json::parse(bad.body), "check");
+      FAIL("accepted");
+    } catch (const ValidationError& e) {
+      CHECK(e.field() == bad.field);
+    }
+  }
+}

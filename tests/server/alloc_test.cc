@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "tests/server/steering_fixture.h"
+#include "zones/load_store.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -366,4 +367,37 @@ TEST_CASE("identity on: NSID and CH TXT id.server / hostname.bind allocate nothi
   // 3 IN + 3 x (TXT, A, ANY) CH with EDNS carry NSID; CH TXT/ANY without
   // EDNS carry the name in the answer for id.server and hostname.bind.
   CHECK(with_nsid == 10 * 2 * (3 + 9 + 4));
+}
+
+TEST_CASE("least_loaded and p2c allocate nothing: known, unknown and capacity-scaled load") {
+  SteeringWorld world;
+  world.steer("least", "least_loaded", {"eu-west", "us-east", "us-west"}, "", 1,
+              R"({"max_answers":2})");
+  world.steer("p2c", "p2c", {"eu-west", "us-east", "us-west"}, "", 1, R"({"max_answers":2})");
+  zones::patchEndpoint(world.db, "eu-west-1", {{"capacity", 100}});
+  zones::putEndpointLoad(world.db, "eu-west-1", {40, 0.01}, zones::nowMillis());
+  zones::putEndpointLoad(world.db, "us-east-1", {7, std::nullopt}, zones::nowMillis());
+  world.health("us-west-1", false, 20);
+  const auto snapshot = world.snapshot();
+  QueryRunner runner;
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* owner : {"least", "p2c"}) {
+    queries.push_back(ecsQuery(owner, {81, 2, 69, 142}, 24));
+    queries.push_back(makeQuery(std::string(owner) + ".gslb.example"));
+  }
+  server::ClientAddress client;
+  g_allocations = 0;
+  g_counting = true;
+  size_t answered = 0;
+  for (int round = 0; round < 50; ++round) {
+    for (const auto& q : queries) {
+      answered += server::handleQuery(*snapshot, runner.context, q.data(), q.size(), client,
+                                      server::Transport::kUdp, runner.buffer.data(),
+                                      runner.buffer.size()) > 0;
+    }
+  }
+  g_counting = false;
+  CHECK(answered == 50 * queries.size());
+  CHECK(runner.counters.steered.get() == 50 * queries.size());
+  CHECK(g_allocations.load() == 0);
 }

@@ -432,7 +432,7 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   set->add_option("ZONE", a.zone, "zone")->required();
   set->add_option("NAME", a.name, "owner (@, relative or absolute)")->required();
   set->add_option("--type", a.type, "A or AAAA")->required();
-  set->add_option("--policy", a.policy, "failover, geo, nearest, latency, weighted, sticky")
+  set->add_option("--policy", a.policy, "failover, geo, nearest, latency, weighted, sticky, least_loaded, p2c")
       ->required();
   set->add_option("--regions", a.regions, "regions, comma separated, in order")->required();
   set->add_option("--ttl", a.ttl, "1..86400 (default 30)");
