@@ -345,8 +345,8 @@ std::map<std::string, Usage> synopsis() {
       }
       if (usage == nullptr) {
         // The first word after the group is the verb, unless the command has
-        // none (health, explain).
-        const bool has_verbs = group != "health" && group != "explain";
+        // none (health, explain, capacity).
+        const bool has_verbs = group != "health" && group != "explain" && group != "capacity";
         if (has_verbs) {
           verb = word;
           usage = &out[group + " " + verb];
@@ -368,7 +368,7 @@ std::map<std::string, Usage> synopsis() {
       }
       previous = bare;
     }
-    if (group == "health" || group == "explain") out[group];
+    if (group == "health" || group == "explain" || group == "capacity") out[group];
   }
   return out;
 }

@@ -106,7 +106,10 @@ TEST_CASE("e2e: kill -9 and restart resumes writing and keeps the history") {
   CHECK(restarted.wait(3000) == 0);
 }
 
-TEST_CASE("e2e: latency: a 5 ms server measures lower RTT than an 80 ms one") {
+// The RTT is the TCP handshake (what a tcp check measures too, so the latency
+// policy compares like with like), not the server's response time: a server
+// that takes 80 ms to answer is no farther away than one that takes 5 ms.
+TEST_CASE("e2e: latency: an HTTP check's RTT is the handshake, not the server's 80 ms") {
   HealthDb db;
   TestHttpServer fast, slow;
   fast.setDefault({200, "ok", 5});
@@ -124,11 +127,12 @@ TEST_CASE("e2e: latency: a 5 ms server measures lower RTT than an 80 ms one") {
   const double f = *db.health(fast_id)->rtt_ms;
   const double s = *db.health(slow_id)->rtt_ms;
   MESSAGE("rtt fast " << f << " ms, slow " << s << " ms");
-  CHECK(f >= 5.0);
+  CHECK(f >= 0.0);
+  CHECK(s >= 0.0);
+  // A loopback handshake takes well under a millisecond; 40 ms leaves room
+  // for ASan on a busy machine and is still half the slow server's delay.
   CHECK(f < 40.0);
-  CHECK(s >= 80.0);
-  CHECK(s < 200.0);
-  CHECK(f < s);
+  CHECK(s < 40.0);
 }
 
 TEST_CASE("e2e: heartbeat every second while nothing changes; SIGHUP; clean SIGTERM") {
