@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "server/steering/outlier.h"
 #include "zones/compiler.h"
 #include "zones/health_vote.h"
 #include "zones/replica_store.h"
@@ -191,6 +192,8 @@ void Reloader::rebuild(Kind kind, const char* why) {
     stats_.steered_names = snapshot->steering->names.size();
     stats_.health_mode = snapshot->health->mode;
     stats_.geo_summary = snapshot->geo ? snapshot->geo->info().summary() : "";
+    stats_.outlier_ejections_total = snapshot->health->outlier_ejections_total;
+    stats_.outliers_ejected = steering::outlierEjectedCount(*snapshot->health, zones::nowMillis());
     published_ = snapshot;
   }
   const char* what = kind == Kind::kFull       ? "full"
@@ -252,8 +255,21 @@ void Reloader::poll(bool reload_requested) {
   }
   // Freshness moves with the clock and the heartbeats alone: rebuild health
   // when a vantage went stale or came back, or the data's mode flipped.
-  if (vantageFreshnessMoved()) rebuild(Kind::kHealth, "health data freshness changed");
+  if (vantageFreshnessMoved()) {
+    rebuild(Kind::kHealth, "health data freshness changed");
+  } else if (outlierTimerDue()) {
+    rebuild(Kind::kHealth, "outlier ejection: a run came due or an ejection ended");
+  }
   refreshHealthSamples(false);
+}
+
+// Outlier ejection moves with the clock too: a run above the threshold
+// comes due, an ejection ends (server/steering/outlier.h). The published
+// health table says when; the rebuild computes the next time, so this fires
+// once per change.
+bool Reloader::outlierTimerDue() const {
+  const int64_t at = published_->health->outlier_next_change_ms;
+  return at > 0 && zones::nowMillis() >= at;
 }
 
 // Forced before every rebuild; otherwise (healthd's heartbeats and probe

@@ -73,6 +73,9 @@ struct ReloadStats {
   steering::HealthMode health_mode = steering::HealthMode::kNoData;
   int64_t health_newest_write_ms = 0;  // newest healthd heartbeat, tracked without rebuilds
   std::string geo_summary;             // "" when no geo database is loaded
+  // Outlier ejection (server/steering/outlier.h), as of the published health table.
+  uint64_t outlier_ejections_total = 0;  // ejections since meridiand started
+  uint64_t outliers_ejected = 0;         // (name, endpoint) pairs ejected now
 };
 
 struct ReloadSettings {
@@ -143,6 +146,7 @@ class Reloader {
   void rebuild(Kind kind, const char* why);
   void trackHeartbeats();
   bool vantageFreshnessMoved() const;
+  bool outlierTimerDue() const;
   std::shared_ptr<const geo::GeoDatabase> openGeo();
   bool geoFileSettled();
 

@@ -24,7 +24,7 @@
 namespace meridian::zones {
 
 enum class AdminState { kUp, kDrain, kDown };
-enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
+enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kRoundRobin };
 enum class WhenAllDown { kAll, kNodata, kServfail };
 
 const char* toString(AdminState state);
@@ -81,6 +81,16 @@ struct SteeredName {
   std::map<std::string, std::vector<std::string>> geo_map;
   double panic_threshold = 0.5;  // 0..1
   int slow_start_s = 30;         // 0..3600
+  // Shed load: both or neither; shares of an endpoint's capacity, 0 < low < high <= 10.
+  std::optional<double> shed_low;
+  std::optional<double> shed_high;
+  // Outlier ejection (server/steering/outlier.h): on when outlier_error_rate
+  // is set (0..1); the others then hold their defaults unless given.
+  std::optional<double> outlier_error_rate;
+  int outlier_interval_s = 10;          // 1..3600: how long it must stay above
+  int outlier_base_ejection_s = 30;     // 1..3600
+  int outlier_max_ejection_s = 300;     // base..86400
+  double outlier_max_ejected = 0.1;     // (0, 1]: share of the name's endpoints
 };
 
 /// Regions one steered name may list (the compiled steering table's limit).

@@ -17,12 +17,14 @@ SteeringRows readSteeringRows(Database& db) {
   {
     Statement rows = db.prepare(
         "SELECT id, name, region_id, address, weight, state, "
-        "check_spec IS NOT NULL OR readiness_spec IS NOT NULL, vote_policy FROM endpoints");
+        "check_spec IS NOT NULL OR readiness_spec IS NOT NULL, vote_policy, "
+        "coalesce(capacity, 0) FROM endpoints");
     while (rows.step()) {
       out.endpoints.push_back({rows.columnInt(0), rows.columnText(1), rows.columnInt(2),
                                rows.columnText(3), rows.columnInt(4), rows.columnText(5),
                                rows.columnInt(6) != 0,
-                               votePolicyFromColumn(rows.columnOptionalText(7))});
+                               votePolicyFromColumn(rows.columnOptionalText(7)),
+                               rows.columnInt(8)});
     }
   }
   {

@@ -34,6 +34,7 @@ struct SteeringRows {
     std::string state;  // "up", "drain" or "down"
     bool has_checks = false;
     VotePolicy vote;  // endpoints.vote_policy (zones/health_vote.h)
+    int64_t capacity = 0;  // endpoints.capacity, 0 when NULL
   };
   struct Steered {
     int64_t zone_id = 0;

@@ -11,6 +11,7 @@ RankFunction rankFunction(Policy policy) noexcept {
     case Policy::kLatency: return rankLatency;
     case Policy::kWeighted: return rankWeighted;
     case Policy::kSticky: return rankSticky;
+    case Policy::kRoundRobin: return rankFailover;  // regions as failover; steer() rotates
     case Policy::kFailover: break;
   }
   return rankFailover;
@@ -24,6 +25,7 @@ const char* policyName(Policy policy) {
     case Policy::kLatency: return "latency";
     case Policy::kWeighted: return "weighted";
     case Policy::kSticky: return "sticky";
+    case Policy::kRoundRobin: return "round_robin";
   }
   return "?";
 }

@@ -31,9 +31,16 @@ struct SteeringResult {
   bool used_drained = false;  // only drained endpoints were left
   HealthMode health_mode = HealthMode::kNoData;
   Ranking ranking;
+  // The filters after health and drain (outlier ejection, then shed load):
+  // set when they would have left nothing and were lifted for this answer.
+  bool ejection_ignored = false;
+  bool shed_ignored = false;
+  uint64_t shed_seed = 0;  // this answer's shed draws (shedDraw), for explain
 };
 
 /// Per-loop random state (xorshift64*), seeded per loop; tests seed it.
+/// It also holds the loop's round_robin positions (one loop, one writer:
+/// no locks, no atomics).
 struct Random {
   uint64_t state = 0x9e3779b97f4a7c15ull;
   uint64_t next() noexcept {
@@ -42,6 +49,11 @@ struct Random {
     state ^= state >> 27;
     return state * 0x2545f4914f6cdd1dull;
   }
+  // round_robin: a name's position is rotation[name index % kRotationSlots],
+  // advanced by one per answer. Names that share a slot (more than 256
+  // round_robin names) still rotate, only not in exact turns.
+  static constexpr size_t kRotationSlots = 256;
+  uint32_t rotation[kRotationSlots] = {};
 };
 
 /// Decides the answer to `name` for `client` at wall-clock time `now_ms`.
@@ -52,6 +64,17 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
 /// An endpoint's standing for `name` (the same test steer() applies).
 Eligibility eligibility(const SteeringTable& table, const HealthTable& health,
                         const SteeredName& name, uint32_t endpoint) noexcept;
+
+/// Shed load: the probability that `endpoint` is handed out for `name` at
+/// its reported load (1 when the name or endpoint has no watermarks or
+/// capacity, or the load is unknown).
+double shedKeepProbability(const SteeringTable& table, const HealthTable& health,
+                           const SteeredName& name, uint32_t endpoint) noexcept;
+
+/// Shed load: whether the answer drawn with `seed` (SteeringResult::shed_seed)
+/// sheds `endpoint`; the same for every look at it within one answer.
+bool shedDraw(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+              uint32_t endpoint, uint64_t seed) noexcept;
 
 /// Weight after slow start: ramps from 10% to 100% over the name's
 /// slow_start after the endpoint recovered.

@@ -19,7 +19,7 @@ namespace meridian::steering {
 inline constexpr size_t kMaxRegionsPerName = 32;
 inline constexpr size_t kMaxAnswers = 16;
 
-enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky };
+enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kRoundRobin };
 enum class AdminState : uint8_t { kUp, kDrain, kDown };
 enum class WhenAllDown : uint8_t { kAll, kNodata, kServfail };
 
@@ -44,6 +44,7 @@ struct Endpoint {
   AdminState state = AdminState::kUp;
   bool has_checks = false;  // without checks an endpoint counts as healthy
   zones::VotePolicy vote;   // how the vantages' rows decide its health
+  uint32_t capacity = 0;  // endpoints.capacity, 0 when unset
 };
 
 /// A geo_map compiled for lookup without allocation: keys packed into an
@@ -81,6 +82,17 @@ struct SteeredName {
   float panic_threshold = 0.5f;  // 0 disables panic mode
   uint32_t slow_start_ms = 30000;
   GeoMap geo_map;
+  // Shed load (steer.cc, "shed load"): watermarks as shares of an endpoint's
+  // capacity; shed_high 0 = off.
+  float shed_low = 0;
+  float shed_high = 0;
+  // Outlier ejection (server/steering/outlier.h): off while
+  // outlier_error_rate < 0. Decided by buildHealth, read by steer().
+  float outlier_error_rate = -1;
+  uint32_t outlier_interval_ms = 10000;
+  uint32_t outlier_base_ejection_ms = 30000;
+  uint32_t outlier_max_ejection_ms = 300000;
+  float outlier_max_ejected = 0.1f;
 };
 
 /// Imported client-prefix latency measurements, for longest-prefix lookup:

@@ -38,6 +38,8 @@ struct SteeringArgs {
   std::string geo_map;
   std::optional<double> panic_threshold;
   std::optional<int64_t> slow_start_s;
+  std::optional<double> shed_low, shed_high, outlier_error_rate, outlier_max_ejected;
+  std::optional<int64_t> outlier_interval_s, outlier_base_ejection_s, outlier_max_ejection_s;
   // explain
   std::string client;
 };
@@ -360,7 +362,8 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   set->add_option("ZONE", a.zone, "zone")->required();
   set->add_option("NAME", a.name, "owner (@, relative or absolute)")->required();
   set->add_option("--type", a.type, "A or AAAA")->required();
-  set->add_option("--policy", a.policy, "failover, geo, nearest, latency, weighted, sticky")
+  set->add_option("--policy", a.policy,
+                  "failover, geo, nearest, latency, weighted, sticky, round_robin")
       ->required();
   set->add_option("--regions", a.regions, "regions, comma separated, in order")->required();
   set->add_option("--ttl", a.ttl, "1..86400 (default 30)");
@@ -369,6 +372,13 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   set->add_option("--geo-map", a.geo_map, "EU=eu-west;default=us-east, or a JSON object");
   set->add_option("--panic-threshold", a.panic_threshold, "0..1 (default 0.5)");
   set->add_option("--slow-start", a.slow_start_s, "seconds, 0..3600 (default 30)");
+  set->add_option("--shed-low", a.shed_low, "shed load above this share of capacity");
+  set->add_option("--shed-high", a.shed_high, "shed all load from this share of capacity");
+  set->add_option("--outlier-error-rate", a.outlier_error_rate, "0..1: eject endpoints above it");
+  set->add_option("--outlier-interval", a.outlier_interval_s, "seconds above before ejection (10)");
+  set->add_option("--outlier-base-ejection", a.outlier_base_ejection_s, "seconds (default 30)");
+  set->add_option("--outlier-max-ejection", a.outlier_max_ejection_s, "seconds (default 300)");
+  set->add_option("--outlier-max-ejected", a.outlier_max_ejected, "share, (0, 1] (default 0.1)");
   set->callback([&] {
     nlohmann::json body = {
         {"type", a.type}, {"policy", a.policy}, {"regions", splitList(a.regions)}};
@@ -378,6 +388,13 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
     if (!a.geo_map.empty()) body["geo_map"] = parseGeoMap(a.geo_map);
     if (a.panic_threshold) body["panic_threshold"] = *a.panic_threshold;
     if (a.slow_start_s) body["slow_start_s"] = *a.slow_start_s;
+    if (a.shed_low) body["shed_low"] = *a.shed_low;
+    if (a.shed_high) body["shed_high"] = *a.shed_high;
+    if (a.outlier_error_rate) body["outlier_error_rate"] = *a.outlier_error_rate;
+    if (a.outlier_interval_s) body["outlier_interval_s"] = *a.outlier_interval_s;
+    if (a.outlier_base_ejection_s) body["outlier_base_ejection_s"] = *a.outlier_base_ejection_s;
+    if (a.outlier_max_ejection_s) body["outlier_max_ejection_s"] = *a.outlier_max_ejection_s;
+    if (a.outlier_max_ejected) body["outlier_max_ejected"] = *a.outlier_max_ejected;
     show(ctx, ctx.api().call("PUT", steeringPath(ctx, a), body).json(),
          [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
   });
