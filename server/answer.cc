@@ -239,6 +239,8 @@ bool Answerer::writeSteered(const RRset& set, const uint8_t* owner, size_t owner
   counters.steered.add();
   if (result.panic) counters.steered_panic.add();
   if (result.used_drained) counters.steered_drained.add();
+  if (result.shed_ignored) counters.steered_shed_ignored.add();
+  if (result.ejection_ignored) counters.steered_ejection_ignored.add();
   out_.ecs_scope = result.scope;
   switch (result.outcome) {
     case steering::SteeringResult::Outcome::kServFail:

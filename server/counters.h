@@ -93,7 +93,12 @@ namespace meridian::server {
   SCALAR(rrl_dropped_referral, "meridian_rrl_dropped_total", "class=\"referral\"",               \
          "Rate-limited responses not sent, by RRL class.")                                       \
   SCALAR(rrl_dropped_error, "meridian_rrl_dropped_total", "class=\"error\"",                     \
-         "Rate-limited responses not sent, by RRL class.")
+         "Rate-limited responses not sent, by RRL class.")                                       \
+  SCALAR(steered_shed_ignored, "meridian_steered_filter_lifted_total", "filter=\"shed_load\"",    \
+         "Steered answers for which a filter was lifted because it left no endpoint.")           \
+  SCALAR(steered_ejection_ignored, "meridian_steered_filter_lifted_total",                       \
+         "filter=\"outlier_ejection\"",                                                          \
+         "Steered answers for which a filter was lifted because it left no endpoint.")
 
 class Counter {
  public:

@@ -8,6 +8,7 @@
 
 #include "common/ip_address.h"
 #include "server/query_handler.h"
+#include "server/steering/outlier.h"
 #include "server/steering/steer.h"
 #include "wire/name.h"
 #include "zones/model.h"
@@ -58,6 +59,37 @@ std::vector<uint8_t> buildQuery(const std::string& name_wire, uint16_t qtype, ui
   u8(0);  // SCOPE
   for (unsigned i = 0; i < octets; ++i) u8(address[i]);
   return q;
+}
+
+// The filters after health and drain, for one endpoint: its outlier state
+// (when the name watches it) and its load against capacity (when the name
+// sheds load), with whether this answer's draw shed it.
+void filtersJson(const Snapshot& snapshot, const steering::SteeredName& name,
+                 const steering::SteeringResult& result, uint32_t e, int64_t now_ms,
+                 nlohmann::json& item) {
+  const steering::SteeringTable& table = *snapshot.steering;
+  const steering::HealthTable& health = *snapshot.health;
+  const uint32_t name_index = static_cast<uint32_t>(&name - table.names.data());
+  if (const steering::OutlierState* s = steering::outlierState(health, name_index, e)) {
+    nlohmann::json outlier = {{"ejected", now_ms < s->ejected_until_ms},
+                              {"ejections_in_a_row", s->ejections}};
+    if (now_ms < s->ejected_until_ms) outlier["ejected_for_ms"] = s->ejected_until_ms - now_ms;
+    if (s->above_since_ms > 0) outlier["above_threshold_for_ms"] = now_ms - s->above_since_ms;
+    if (s->pending) outlier["pending"] = "due, held back by outlier_max_ejected";
+    if (e < health.endpoints.size() && health.endpoints[e].error_rate >= 0) {
+      outlier["error_rate"] = health.endpoints[e].error_rate;
+    }
+    item["outlier"] = std::move(outlier);
+  }
+  if (name.shed_high > 0) {
+    const float load = e < health.endpoints.size() ? health.endpoints[e].load : -1.0f;
+    nlohmann::json shed = {{"capacity", table.endpoints[e].capacity}};
+    shed["load"] = load >= 0 ? nlohmann::json(load) : nlohmann::json(nullptr);
+    shed["keep_probability"] = steering::shedKeepProbability(table, health, name, e);
+    shed["shed_now"] = !result.shed_ignored &&
+                       steering::shedDraw(table, health, name, e, result.shed_seed);
+    item["shed_load"] = std::move(shed);
+  }
 }
 
 nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName& name,
@@ -148,6 +180,7 @@ nlohmann::json rankingJson(const Snapshot& snapshot, const steering::SteeredName
         }
         item["votes"] = std::move(votes);
       }
+      filtersJson(snapshot, name, result, e, now_ms, item);
       bool chosen = false;
       for (uint8_t k = 0; k < result.count; ++k) chosen |= result.endpoints[k] == e;
       item["chosen"] = chosen;
@@ -365,6 +398,8 @@ nlohmann::json explainQuery(const Snapshot& snapshot, const std::string& name,
   out["all_down"] = result.all_down;
   out["used_drained"] = result.used_drained;
   out["used_below_min_healthy"] = result.used_below_min_healthy;
+  out["shed_load_lifted"] = result.shed_ignored;
+  out["outlier_ejection_lifted"] = result.ejection_ignored;
   out["action"] = result.outcome == steering::SteeringResult::Outcome::kAnswer    ? "answer"
                   : result.outcome == steering::SteeringResult::Outcome::kNoData   ? "nodata"
                   : result.outcome == steering::SteeringResult::Outcome::kFallback ? "fallback"

@@ -139,6 +139,13 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
          "Health rebuilds not published because no answer changed (RTT within the hysteresis "
          "margin).",
          static_cast<double>(reload.health_unchanged));
+  single(out, "meridian_outlier_ejections_total", "counter",
+         "Outlier ejections: an endpoint left out of a steered name's answers because its "
+         "error_rate stayed above the name's outlier_error_rate.",
+         static_cast<double>(reload.outlier_ejections_total));
+  single(out, "meridian_outliers_ejected", "gauge",
+         "(steered name, endpoint) pairs ejected as outliers now.",
+         static_cast<double>(reload.outliers_ejected));
   single(out, "meridian_reload_failures_total", "counter",
          "Snapshot builds that failed (the previous snapshot kept serving).",
          static_cast<double>(reload.failures));

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "server/steering/outlier.h"
 #include "zones/compiler.h"
 #include "zones/health_vote.h"
 #include "zones/replica_store.h"
@@ -232,6 +233,8 @@ void Reloader::rebuild(Kind kind, const char* why) {
         }
       }
     }
+    stats_.outlier_ejections_total = snapshot->health->outlier_ejections_total;
+    stats_.outliers_ejected = steering::outlierEjectedCount(*snapshot->health, zones::nowMillis());
     published_ = snapshot;
   }
   const char* what = kind == Kind::kFull       ? "full"
@@ -303,8 +306,19 @@ void Reloader::poll(bool reload_requested) {
              zones::nowMillis() >= published_->health->load_expires_ms) {
     // A load report aged past --load-max-age: it is unknown load from now on.
     rebuild(Kind::kHealth, "a load report turned stale");
+  } else if (outlierTimerDue()) {
+    rebuild(Kind::kHealth, "outlier ejection: a run came due or an ejection ended");
   }
   refreshHealthSamples(false);
+}
+
+// Outlier ejection moves with the clock too: a run above the threshold
+// comes due, an ejection ends (server/steering/outlier.h). The published
+// health table says when; the rebuild computes the next time, so this fires
+// once per change.
+bool Reloader::outlierTimerDue() const {
+  const int64_t at = published_->health->outlier_next_change_ms;
+  return at > 0 && zones::nowMillis() >= at;
 }
 
 // Forced before every rebuild; otherwise (healthd's heartbeats and probe

@@ -79,6 +79,9 @@ struct ReloadStats {
   /// geo_map and geofence subdivision keys ("US-CA") the geo database served
   /// cannot match (it has no subdivision data, or there is none).
   size_t geo_unmatchable_keys = 0;
+  // Outlier ejection (server/steering/outlier.h), as of the published health table.
+  uint64_t outlier_ejections_total = 0;  // ejections since meridiand started
+  uint64_t outliers_ejected = 0;         // (name, endpoint) pairs ejected now
 };
 
 struct ReloadSettings {
@@ -150,6 +153,7 @@ class Reloader {
   void rebuild(Kind kind, const char* why);
   void trackHeartbeats();
   bool vantageFreshnessMoved() const;
+  bool outlierTimerDue() const;
   std::shared_ptr<const geo::GeoDatabase> openGeo();
   bool geoFileSettled();
   std::shared_ptr<const geo::GeoDatabase> openAsn();

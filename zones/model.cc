@@ -15,8 +15,9 @@ namespace meridian::zones {
 namespace {
 
 constexpr const char* kAdminStates[] = {"up", "drain", "down"};
-constexpr const char* kPolicies[] = {"failover", "geo",    "nearest",      "latency",
-                                     "weighted", "sticky", "least_loaded", "p2c"};
+constexpr const char* kPolicies[] = {"failover", "geo",          "nearest", "latency",
+                                     "weighted", "sticky",       "least_loaded", "p2c",
+                                     "round_robin"};
 constexpr const char* kWhenAllDown[] = {"all", "nodata", "servfail", "fallback"};
 constexpr const char* kLatencySources[] = {"connect", "imported", "distance"};
 
@@ -129,6 +130,39 @@ void checkPathName(const std::optional<std::string>& body_name, const std::strin
 std::optional<CheckSpec> optionalCheck(const ObjectReader& reader, const char* key) {
   if (!reader.has(key)) return std::nullopt;
   return parseCheckSpec(*reader.raw(key), reader.path(key));
+}
+
+// Shed load watermarks and outlier ejection (steered names).
+void validateShedAndOutliers(const SteeredName& s) {
+  if (s.shed_low.has_value() != s.shed_high.has_value()) {
+    throw ValidationError(s.shed_low ? "shed_high" : "shed_low",
+                          "shed_low and shed_high go together (e.g. 0.8 and 1.0)");
+  }
+  if (s.shed_low) {
+    if (!(*s.shed_low > 0 && *s.shed_low < 10)) {
+      throw ValidationError("shed_low", "is out of range (a share of capacity above 0, below 10)");
+    }
+    if (!(*s.shed_high > *s.shed_low && *s.shed_high <= 10)) {
+      throw ValidationError("shed_high", "must be above shed_low and at most 10");
+    }
+  }
+  if (s.outlier_error_rate && !(*s.outlier_error_rate >= 0 && *s.outlier_error_rate <= 1)) {
+    throw ValidationError("outlier_error_rate", "is out of range (0..1)");
+  }
+  if (s.outlier_interval_s < 1 || s.outlier_interval_s > 3600) {
+    throw ValidationError("outlier_interval_s", "is out of range (1..3600)");
+  }
+  if (s.outlier_base_ejection_s < 1 || s.outlier_base_ejection_s > 3600) {
+    throw ValidationError("outlier_base_ejection_s", "is out of range (1..3600)");
+  }
+  if (s.outlier_max_ejection_s < s.outlier_base_ejection_s || s.outlier_max_ejection_s > 86400) {
+    throw ValidationError("outlier_max_ejection_s",
+                          "must be at least outlier_base_ejection_s (" +
+                              std::to_string(s.outlier_base_ejection_s) + ") and at most 86400");
+  }
+  if (!(s.outlier_max_ejected > 0 && s.outlier_max_ejected <= 1)) {
+    throw ValidationError("outlier_max_ejected", "is out of range (above 0, at most 1)");
+  }
 }
 
 }  // namespace
@@ -539,6 +573,7 @@ void validateSteeredName(const SteeredName& s) {
   for (const auto& entry : s.geofence) validateGeoKey(entry.first, fieldPath("geofence", entry.first));
   validateRegionLists(s.geofence, "geofence", regions);
   validateFallback(s);
+  validateShedAndOutliers(s);
   if (s.policy != Policy::kGeo) {
     if (!s.geo_map.empty()) {
       throw ValidationError("geo_map", std::string("is only used by policy \"geo\", not \"") +
@@ -560,7 +595,9 @@ SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone
   ObjectReader in(body, "",
                   {"zone", "name", "type", "policy", "regions", "ttl", "max_answers",
                    "when_all_down", "geo_map", "panic_threshold", "slow_start_s", "prefix_map",
-                   "asn_map", "geofence", "geofence_strict", "fallback", "latency_source"});
+                   "asn_map", "geofence", "geofence_strict", "fallback", "latency_source",
+                   "shed_low", "shed_high", "outlier_error_rate", "outlier_interval_s",
+                   "outlier_base_ejection_s", "outlier_max_ejection_s", "outlier_max_ejected"});
   SteeredName s;
   s.zone = zone;
   s.owner = owner;
@@ -597,6 +634,16 @@ SteeredName parseSteeredName(const nlohmann::json& body, const std::string& zone
   }
   s.panic_threshold = in.optionalNumber("panic_threshold", 0, 1).value_or(0.5);
   s.slow_start_s = static_cast<int>(in.optionalInteger("slow_start_s", 0, 3600).value_or(30));
+  s.shed_low = in.optionalNumber("shed_low", 0, 10);
+  s.shed_high = in.optionalNumber("shed_high", 0, 10);
+  s.outlier_error_rate = in.optionalNumber("outlier_error_rate", 0, 1);
+  s.outlier_interval_s =
+      static_cast<int>(in.optionalInteger("outlier_interval_s", 1, 3600).value_or(10));
+  s.outlier_base_ejection_s =
+      static_cast<int>(in.optionalInteger("outlier_base_ejection_s", 1, 3600).value_or(30));
+  s.outlier_max_ejection_s =
+      static_cast<int>(in.optionalInteger("outlier_max_ejection_s", 1, 86400).value_or(300));
+  s.outlier_max_ejected = in.optionalNumber("outlier_max_ejected", 0, 1).value_or(0.1);
   if (auto source = in.optionalString("latency_source")) {
     if (s.policy != Policy::kLatency) {
       throw ValidationError("latency_source",
@@ -651,6 +698,15 @@ nlohmann::json toSpecJson(const SteeredName& s) {
   doc["geofence_strict"] = s.geofence_strict;
   if (!s.fallback.empty()) doc["fallback"] = s.fallback;
   if (s.policy == Policy::kLatency) doc["latency_source"] = toString(s.latency_source);
+  // Shed load and outlier ejection: null when off, so a GET shows they exist.
+  doc["shed_low"] = s.shed_low ? nlohmann::json(*s.shed_low) : nlohmann::json(nullptr);
+  doc["shed_high"] = s.shed_high ? nlohmann::json(*s.shed_high) : nlohmann::json(nullptr);
+  doc["outlier_error_rate"] =
+      s.outlier_error_rate ? nlohmann::json(*s.outlier_error_rate) : nlohmann::json(nullptr);
+  doc["outlier_interval_s"] = s.outlier_interval_s;
+  doc["outlier_base_ejection_s"] = s.outlier_base_ejection_s;
+  doc["outlier_max_ejection_s"] = s.outlier_max_ejection_s;
+  doc["outlier_max_ejected"] = s.outlier_max_ejected;
   return doc;
 }
 

@@ -24,7 +24,7 @@
 namespace meridian::zones {
 
 enum class AdminState { kUp, kDrain, kDown };
-enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kLeastLoaded, kP2c };
+enum class Policy { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kLeastLoaded, kP2c, kRoundRobin };
 enum class WhenAllDown { kAll, kNodata, kServfail, kFallback };
 /// Policy latency: the one kind of estimate a name is ranked by.
 enum class LatencySource { kConnect, kImported, kDistance };
@@ -117,6 +117,16 @@ struct SteeredName {
   // "imported" (PUT /api/v1/latency) or "distance". Written in the stored
   // spec for latency names only.
   LatencySource latency_source = LatencySource::kConnect;
+  // Shed load: both or neither; shares of an endpoint's capacity, 0 < low < high <= 10.
+  std::optional<double> shed_low;
+  std::optional<double> shed_high;
+  // Outlier ejection (server/steering/outlier.h): on when outlier_error_rate
+  // is set (0..1); the others then hold their defaults unless given.
+  std::optional<double> outlier_error_rate;
+  int outlier_interval_s = 10;          // 1..3600: how long it must stay above
+  int outlier_base_ejection_s = 30;     // 1..3600
+  int outlier_max_ejection_s = 300;     // base..86400
+  double outlier_max_ejected = 0.1;     // (0, 1]: share of the name's endpoints
 };
 
 /// Entries one prefix_map may hold.

@@ -11,6 +11,7 @@
 #include "common/ip_address.h"
 #include "server/region_answers.h"
 #include "geo/countries.h"
+#include "server/steering/outlier.h"
 #include "wire/name.h"
 #include "zones/health_store.h"
 #include "zones/health_vote.h"
@@ -55,6 +56,8 @@ Policy policyOf(zones::Policy p) {
       return Policy::kLeastLoaded;
     case zones::Policy::kP2c:
       return Policy::kP2c;
+    case zones::Policy::kRoundRobin:
+      return Policy::kRoundRobin;
     case zones::Policy::kFailover:
       break;
   }
@@ -172,6 +175,16 @@ CompiledSteering compileSteering(zones::Database& db) {
                              : LatencySource::kConnect;
       n.panic_threshold = static_cast<float>(spec.panic_threshold);
       n.slow_start_ms = static_cast<uint32_t>(spec.slow_start_s) * 1000;
+      if (spec.shed_low && spec.shed_high) {
+        n.shed_low = static_cast<float>(*spec.shed_low);
+        n.shed_high = static_cast<float>(*spec.shed_high);
+      }
+      n.outlier_error_rate =
+          spec.outlier_error_rate ? static_cast<float>(*spec.outlier_error_rate) : -1.0f;
+      n.outlier_interval_ms = static_cast<uint32_t>(spec.outlier_interval_s) * 1000;
+      n.outlier_base_ejection_ms = static_cast<uint32_t>(spec.outlier_base_ejection_s) * 1000;
+      n.outlier_max_ejection_ms = static_cast<uint32_t>(spec.outlier_max_ejection_s) * 1000;
+      n.outlier_max_ejected = static_cast<float>(spec.outlier_max_ejected);
       if (spec.regions.size() > kMaxRegionsPerName) {
         throw std::invalid_argument("steered name " + owner + " lists more than 32 regions");
       }
@@ -260,6 +273,22 @@ bool HealthTable::answersLike(const HealthTable& other) const {
     if (a.healthy != b.healthy || a.reported != b.reported ||
         a.recovered_at_ms != b.recovered_at_ms || a.rtt_ms != b.rtt_ms || a.load != b.load ||
         a.error_rate != b.error_rate) {
+      return false;
+    }
+  }
+  // Outlier state: a run starting or ending changes no answer yet, but the
+  // next build carries it on from the published table, so it must publish.
+  if (outliers.size() != other.outliers.size() ||
+      outlier_ejections_total != other.outlier_ejections_total ||
+      outlier_next_change_ms != other.outlier_next_change_ms) {
+    return false;
+  }
+  for (size_t i = 0; i < outliers.size(); ++i) {
+    const OutlierState& a = outliers[i];
+    const OutlierState& b = other.outliers[i];
+    if (a.name != b.name || a.endpoint != b.endpoint || a.above_since_ms != b.above_since_ms ||
+        a.ejected_until_ms != b.ejected_until_ms || a.ejections != b.ejections ||
+        a.pending != b.pending) {
       return false;
     }
   }
@@ -404,6 +433,8 @@ std::shared_ptr<const HealthTable> buildHealth(zones::Database& db, const Steeri
     }
     health->region_rtt[i] = median;
   }
+  // Outlier ejection, from the error rates above and the published state.
+  computeOutliers(table, *health, previous, previous_table, now_ms);
   return health;
 }
 

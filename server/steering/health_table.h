@@ -28,6 +28,17 @@ struct EndpointHealth {
   float error_rate = -1;  // 0..1 from the latest load report, -1 unknown
 };
 
+/// Outlier ejection state of one endpoint for one steered name with
+/// outlier detection (server/steering/outlier.h). Built off the query path.
+struct OutlierState {
+  uint32_t name = 0;              // index into SteeringTable::names
+  uint32_t endpoint = 0;          // index into SteeringTable::endpoints
+  int64_t above_since_ms = 0;     // start of the current run above the threshold, 0 none
+  int64_t ejected_until_ms = 0;   // ejected while now < this (0: never ejected)
+  uint32_t ejections = 0;         // the multiplier: ejections in a row (see outlier.h)
+  bool pending = false;           // due for ejection but held back by outlier_max_ejected
+};
+
 struct Vantage {
   std::string name;
   bool has_location = false;
@@ -71,6 +82,12 @@ struct HealthTable {
   /// so the reloader does not republish for it. A load report's timestamp is
   /// kept in: a refreshed report moves when the load turns stale.
   bool answersLike(const HealthTable& other) const;
+
+  // Outlier ejection (server/steering/outlier.h), per (name, endpoint) of
+  // every steered name with outlier detection, sorted by (name, endpoint).
+  std::vector<OutlierState> outliers;
+  uint64_t outlier_ejections_total = 0;  // ejections so far, carried from build to build
+  int64_t outlier_next_change_ms = 0;    // when the reloader must rebuild for them; 0 never
 };
 
 /// Whether DNS answers treat endpoint `e` as healthy now: without

@@ -15,6 +15,7 @@ RankFunction rankFunction(Policy policy) noexcept {
     // regions) and decide by load only among a region's endpoints (steer.cc).
     case Policy::kLeastLoaded: return rankFailover;
     case Policy::kP2c: return rankFailover;
+    case Policy::kRoundRobin: return rankFailover;  // regions as failover; steer() rotates
     case Policy::kFailover: break;
   }
   return rankFailover;
@@ -30,6 +31,7 @@ const char* policyName(Policy policy) {
     case Policy::kSticky: return "sticky";
     case Policy::kLeastLoaded: return "least_loaded";
     case Policy::kP2c: return "p2c";
+    case Policy::kRoundRobin: return "round_robin";
   }
   return "?";
 }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "server/steering/outlier.h"
+
 namespace meridian::steering {
 
 namespace {
@@ -20,13 +22,33 @@ enum class Pass : uint8_t {
   kEverything, // when_all_down = all: as if every endpoint were up
 };
 
+// The filters after health and drain, before the pick, in this order:
+// outlier ejection, then shed load. They narrow the normal pass only (panic
+// mode and when_all_down serve regardless), and steer() lifts them, shed
+// load first, when they would leave nothing to answer with.
+struct Filters {
+  bool eject = false;     // leave out endpoints ejected as outliers (outlier.h)
+  bool shed = false;      // leave out endpoints this answer's draw sheds
+  uint32_t name_index = 0;
+  uint64_t shed_seed = 0;
+  int64_t now_ms = 0;
+};
+
+bool filteredOut(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+                 uint32_t e, const Filters& filters) noexcept {
+  if (filters.eject && outlierEjected(health, filters.name_index, e, filters.now_ms)) return true;
+  if (filters.shed && shedDraw(table, health, name, e, filters.shed_seed)) return true;
+  return false;
+}
+
 bool usable(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
-            uint32_t e, Pass pass) noexcept {
+            uint32_t e, Pass pass, const Filters& filters) noexcept {
   const Endpoint& endpoint = table.endpoints[e];
   if (endpoint.family != familyOf(name)) return false;
   switch (pass) {
     case Pass::kNormal:
-      return endpoint.state == AdminState::kUp && healthy(health, e);
+      return endpoint.state == AdminState::kUp && healthy(health, e) &&
+             !filteredOut(table, health, name, e, filters);
     case Pass::kDrained:
       return endpoint.state == AdminState::kDrain && healthy(health, e);
     case Pass::kPanic:
@@ -35,6 +57,14 @@ bool usable(const SteeringTable& table, const HealthTable& health, const Steered
       return true;
   }
   return false;
+}
+
+// The name's index in the table (round_robin's slot, outlier state); names
+// come from the table's own array on every caller.
+uint32_t nameIndex(const SteeringTable& table, const SteeredName& name) noexcept {
+  const SteeredName* base = table.names.data();
+  if (base == nullptr || &name < base || &name >= base + table.names.size()) return 0;
+  return static_cast<uint32_t>(&name - base);
 }
 
 bool chosen(const SteeringResult& out, uint32_t e) noexcept {
@@ -68,24 +98,25 @@ bool lessLoaded(float a, float b) noexcept {
 // the higher weight, then to the earlier endpoint (name order).
 uint32_t leastLoaded(const SteeringTable& table, const HealthTable& health,
                      const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
-                     const SteeringResult& out) noexcept;
+                     const Filters& filters, const SteeringResult& out) noexcept;
 
 // One endpoint drawn by (slow-start) weight among the usable ones not
 // chosen yet; at least one must exist.
 uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
                       const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
-                      Random& random, int64_t now_ms, const SteeringResult& out) noexcept;
+                      const Filters& filters, Random& random, int64_t now_ms,
+                      const SteeringResult& out) noexcept;
 
 // Picks one endpoint from [first, first + count) by weight among the usable
 // ones not chosen yet. Sticky names pick by weighted rendezvous hash instead
 // of at random, so a client keeps its endpoint too. Returns false if none.
 bool pickOne(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
-             const Ranking& ranking, uint32_t first, uint32_t count, Pass pass, Random& random,
-             int64_t now_ms, SteeringResult& out) noexcept {
+             const Ranking& ranking, uint32_t first, uint32_t count, Pass pass,
+             const Filters& filters, Random& random, int64_t now_ms, SteeringResult& out) noexcept {
   double total = 0;
   uint32_t candidates = 0;
   for (uint32_t e = first; e < first + count; ++e) {
-    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
     total += effectiveWeight(table, health, name, e, now_ms);
     ++candidates;
   }
@@ -93,15 +124,15 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
   // All weights zero: treat them as equal rather than answer nothing.
   const bool equal = total <= 0;
   if (name.policy == Policy::kLeastLoaded) {
-    out.endpoints[out.count++] = leastLoaded(table, health, name, first, count, pass, out);
+    out.endpoints[out.count++] = leastLoaded(table, health, name, first, count, pass, filters, out);
     return true;
   }
   if (name.policy == Policy::kP2c) {
     // Power of two choices: two draws by weight (with replacement), the less
     // loaded of the two answers; on a tie, or when both loads are unknown,
     // the first draw does, so unknown loads fall back to plain weighting.
-    const uint32_t a = drawByWeight(table, health, name, first, count, pass, random, now_ms, out);
-    const uint32_t b = drawByWeight(table, health, name, first, count, pass, random, now_ms, out);
+    const uint32_t a = drawByWeight(table, health, name, first, count, pass, filters, random, now_ms, out);
+    const uint32_t b = drawByWeight(table, health, name, first, count, pass, filters, random, now_ms, out);
     out.endpoints[out.count++] =
         lessLoaded(loadRatio(table, health, b), loadRatio(table, health, a)) ? b : a;
     return true;
@@ -113,7 +144,7 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
     uint32_t best = 0;
     double best_score = -1;
     for (uint32_t e = first; e < first + count; ++e) {
-      if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+      if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
       const uint64_t h = stickyScore(ranking.sticky_key, static_cast<uint64_t>(table.endpoints[e].id));
       const double u = (static_cast<double>(h >> 11) + 0.5) / 9007199254740992.0;  // (0,1)
       const double w = equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
@@ -134,7 +165,7 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
   double acc = 0;
   uint32_t last = first;
   for (uint32_t e = first; e < first + count; ++e) {
-    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
     last = e;
     acc += equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
     if (r < acc) {
@@ -148,12 +179,12 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
 
 uint32_t leastLoaded(const SteeringTable& table, const HealthTable& health,
                      const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
-                     const SteeringResult& out) noexcept {
+                     const Filters& filters, const SteeringResult& out) noexcept {
   uint32_t best = first;
   float best_ratio = 0;
   bool found = false;
   for (uint32_t e = first; e < first + count; ++e) {
-    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
     const float ratio = loadRatio(table, health, e);
     const bool better =
         !found || lessLoaded(ratio, best_ratio) ||
@@ -169,11 +200,11 @@ uint32_t leastLoaded(const SteeringTable& table, const HealthTable& health,
 
 uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
                       const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
-                      Random& random, int64_t now_ms, const SteeringResult& out) noexcept {
+                      const Filters& filters, Random& random, int64_t now_ms, const SteeringResult& out) noexcept {
   double total = 0;
   uint32_t candidates = 0;
   for (uint32_t e = first; e < first + count; ++e) {
-    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
     total += effectiveWeight(table, health, name, e, now_ms);
     ++candidates;
   }
@@ -183,7 +214,7 @@ uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
   double acc = 0;
   uint32_t last = first;
   for (uint32_t e = first; e < first + count; ++e) {
-    if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
     last = e;
     acc += equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
     if (r < acc) return e;
@@ -191,13 +222,56 @@ uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
   return last;  // rounding at the very end of the line
 }
 
+// round_robin: the usable endpoints of each ranked region in turn, starting
+// at this answer's position and wrapping, so both the first address and the
+// order rotate; a region with too few spills into the next ranked one (the
+// listed order, as failover). Weights are not used. With 3 usable endpoints
+// a, b, c and max_answers 2: position 0 -> a b, 1 -> b c, 2 -> c a, 3 -> a b.
+// `allowed`: as select()'s (pool thresholds).
+void selectRotating(const SteeringTable& table, const HealthTable& health,
+                    const SteeredName& name, const Ranking& ranking, Pass pass,
+                    const Filters& filters, uint32_t position, uint32_t allowed,
+                    SteeringResult& out) noexcept {
+  for (uint8_t i = 0; i < ranking.count && out.count < name.max_answers; ++i) {
+    if (((allowed >> i) & 1u) == 0) continue;
+    const Region& region = table.regions[ranking.regions[i].region];
+    const uint32_t first = region.first_endpoint, end = first + region.endpoint_count;
+    uint32_t usable_count = 0;
+    for (uint32_t e = first; e < end; ++e) {
+      if (usable(table, health, name, e, pass, filters) && !chosen(out, e)) ++usable_count;
+    }
+    if (usable_count == 0) continue;
+    // Skip to the (position mod k)-th usable endpoint, then take them in order.
+    uint32_t skip = position % usable_count;
+    uint32_t taken = 0;
+    for (uint32_t step = 0; step < 2 * region.endpoint_count && taken < usable_count &&
+                            out.count < name.max_answers;
+         ++step) {
+      const uint32_t e = first + step % region.endpoint_count;
+      if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
+      out.endpoints[out.count++] = e;
+      ++taken;
+    }
+  }
+}
+
 // Fills answers from the ranking, region by region (spilling to the next
 // ranked region when one has too few), or across all regions at once for a
 // pooled (weighted) ranking.
 // `allowed`: bit i set when ranking.regions[i] may be used (pool thresholds).
 void select(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
-            const Ranking& ranking, Pass pass, Random& random, int64_t now_ms,
-            SteeringResult& out, uint32_t allowed = ~0u) noexcept {
+            const Ranking& ranking, Pass pass, const Filters& filters, Random& random,
+            int64_t now_ms, SteeringResult& out, uint32_t allowed = ~0u) noexcept {
+  if (name.policy == Policy::kRoundRobin) {
+    const size_t slot = filters.name_index % Random::kRotationSlots;
+    selectRotating(table, health, name, ranking, pass, filters, random.rotation[slot], allowed,
+                   out);
+    return;
+  }
   auto isAllowed = [allowed](uint8_t i) { return ((allowed >> i) & 1u) != 0; };
   if (ranking.pooled) {
     // Regions' endpoints are not contiguous with each other, so pick region
@@ -209,7 +283,7 @@ void select(const SteeringTable& table, const HealthTable& health, const Steered
         if (!isAllowed(i)) continue;
         const Region& region = table.regions[ranking.regions[i].region];
         for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
-          if (usable(table, health, name, e, pass) && !chosen(out, e)) {
+          if (usable(table, health, name, e, pass, filters) && !chosen(out, e)) {
             total += std::max(effectiveWeight(table, health, name, e, now_ms), 1e-9);
           }
         }
@@ -223,7 +297,7 @@ void select(const SteeringTable& table, const HealthTable& health, const Steered
         const Region& region = table.regions[ranking.regions[i].region];
         for (uint32_t e = region.first_endpoint;
              e < region.first_endpoint + region.endpoint_count && !picked; ++e) {
-          if (!usable(table, health, name, e, pass) || chosen(out, e)) continue;
+          if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
           acc += std::max(effectiveWeight(table, health, name, e, now_ms), 1e-9);
           if (r < acc) {
             out.endpoints[out.count++] = e;
@@ -240,7 +314,7 @@ void select(const SteeringTable& table, const HealthTable& health, const Steered
     const Region& region = table.regions[ranking.regions[i].region];
     while (out.count < name.max_answers &&
            pickOne(table, health, name, ranking, region.first_endpoint, region.endpoint_count,
-                   pass, random, now_ms, out)) {
+                   pass, filters, random, now_ms, out)) {
     }
   }
 }
@@ -290,7 +364,7 @@ RegionPool regionPool(const SteeringTable& table, const HealthTable& health,
   for (uint32_t e = region.first_endpoint; e < region.first_endpoint + region.endpoint_count; ++e) {
     if (table.endpoints[e].family != familyOf(name)) continue;
     ++pool.total;
-    if (usable(table, health, name, e, Pass::kNormal)) ++pool.live;
+    if (usable(table, health, name, e, Pass::kNormal, Filters{})) ++pool.live;
   }
   // A share rounds up: "50%" of 3 endpoints -> (50 * 3 + 99) / 100 = 2 live needed.
   pool.required = region.min_healthy_percent ? (region.min_healthy * pool.total + 99) / 100
@@ -313,6 +387,38 @@ double effectiveWeight(const SteeringTable& table, const HealthTable& health,
   return weight * ramp;
 }
 
+double shedKeepProbability(const SteeringTable& table, const HealthTable& health,
+                           const SteeredName& name, uint32_t e) noexcept {
+  if (name.shed_high <= 0 || e >= health.endpoints.size()) return 1;
+  const uint32_t capacity = table.endpoints[e].capacity;
+  const float load = health.endpoints[e].load;
+  if (capacity == 0 || load < 0) return 1;  // no capacity, or load unknown: never shed
+  // Linear from 1 at shed_low to 0 at shed_high, in shares of capacity.
+  // Capacity 1000, watermarks 0.8 / 1.0: load 800 -> 1 (always handed out),
+  // 900 -> (1.0 - 0.9) / (1.0 - 0.8) = 0.5, 950 -> 0.25, 1000 and above -> 0.
+  const double share = static_cast<double>(load) / capacity;
+  if (share <= name.shed_low) return 1;
+  if (share >= name.shed_high) return 0;
+  return (static_cast<double>(name.shed_high) - share) /
+         (static_cast<double>(name.shed_high) - static_cast<double>(name.shed_low));
+}
+
+bool shedDraw(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+              uint32_t e, uint64_t seed) noexcept {
+  const double keep = shedKeepProbability(table, health, name, e);
+  if (keep >= 1) return false;
+  if (keep <= 0) return true;
+  // One uniform draw per (answer, endpoint), from the answer's seed: every
+  // look at the endpoint within one answer sees the same outcome, with no
+  // per-answer storage. splitmix64's finaliser mixes seed and index.
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (uint64_t{e} + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  const double u = static_cast<double>(z >> 11) / 9007199254740992.0;  // [0, 1)
+  return u >= keep;
+}
+
 void steer(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
            const ClientView& client, Random& random, int64_t now_ms,
            SteeringResult& out) noexcept {
@@ -320,6 +426,7 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
   out.outcome = SteeringResult::Outcome::kAnswer;
   out.all_down = out.panic = out.used_drained = out.used_below_min_healthy = false;
   out.below_min_healthy = 0;
+  out.ejection_ignored = out.shed_ignored = false;
   out.ttl = name.ttl;
   out.health_mode = health.mode;
   out.ranking = Ranking{};
@@ -370,34 +477,66 @@ void steer(const SteeringTable& table, const HealthTable& health, const SteeredN
     }
   }
 
-  // 5. Pick endpoints: healthy ones in regions at or above their threshold,
-  //    then healthy ones in regions below it, then drained ones as a last resort.
-  if (!all_down && !panic) {
-    select(table, health, name, out.ranking, Pass::kNormal, random, now_ms, out,
+  // 5. Filters after health and drain, decided once per answer: outlier
+  //    ejection (computed off the query path, outlier.h), then shed load
+  //    (one draw per answer: shedDraw). Neither may empty the answer: when
+  //    they leave nothing, shed load is lifted, then ejection, before the
+  //    drained endpoints are tried (an overloaded or erroring live endpoint
+  //    serves better than one an operator is taking away).
+  Filters filters;
+  filters.now_ms = now_ms;
+  filters.name_index = nameIndex(table, name);
+  filters.eject = name.outlier_error_rate >= 0 && !health.outliers.empty();
+  filters.shed = name.shed_high > 0;
+  if (filters.shed) filters.shed_seed = random.next();
+  out.shed_seed = filters.shed_seed;
+
+  // 6. Pick endpoints: healthy ones in regions at or above their threshold,
+  //    then healthy ones in regions below it (each tier with the filters,
+  //    lifting shed load and then ejection only when both tiers are empty),
+  //    then drained ones as a last resort.
+  auto normalPass = [&]() noexcept {
+    select(table, health, name, out.ranking, Pass::kNormal, filters, random, now_ms, out,
            ~out.below_min_healthy);
     if (out.count == 0 && out.below_min_healthy != 0) {
-      select(table, health, name, out.ranking, Pass::kNormal, random, now_ms, out,
+      select(table, health, name, out.ranking, Pass::kNormal, filters, random, now_ms, out,
              out.below_min_healthy);
       out.used_below_min_healthy = out.count > 0;
     }
+  };
+  if (!all_down && !panic) {
+    normalPass();
+    if (out.count == 0 && filters.shed) {
+      filters.shed = false;
+      out.shed_ignored = true;
+      normalPass();
+    }
+    if (out.count == 0 && filters.eject) {
+      filters.eject = false;
+      out.ejection_ignored = true;
+      normalPass();
+    }
     if (out.count == 0) {
-      select(table, health, name, out.ranking, Pass::kDrained, random, now_ms, out);
+      select(table, health, name, out.ranking, Pass::kDrained, filters, random, now_ms, out);
       out.used_drained = out.count > 0;
     }
   }
   if (panic) {
     out.panic = true;
-    select(table, health, name, out.ranking, Pass::kPanic, random, now_ms, out);
+    select(table, health, name, out.ranking, Pass::kPanic, filters, random, now_ms, out);
+  }
+  if (name.policy == Policy::kRoundRobin) {
+    ++random.rotation[filters.name_index % Random::kRotationSlots];  // the next answer's turn
   }
   if (out.count > 0) return;
 
-  // 6. Every candidate is down (or admin down, or only drained-and-unhealthy).
+  // 7. Every candidate is down (or admin down, or only drained-and-unhealthy).
   out.all_down = true;
   switch (name.when_all_down) {
     case WhenAllDown::kAll:
       // Fail open on purpose: answering with a possibly-dead address beats
       // answering nothing when the checks themselves may be what is broken.
-      select(table, health, name, out.ranking, Pass::kEverything, random, now_ms, out);
+      select(table, health, name, out.ranking, Pass::kEverything, Filters{}, random, now_ms, out);
       if (out.count == 0) out.outcome = SteeringResult::Outcome::kNoData;  // no endpoints at all
       break;
     case WhenAllDown::kNodata:

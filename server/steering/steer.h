@@ -39,9 +39,16 @@ struct SteeringResult {
   // endpoints than its min_healthy (so it counted as down).
   uint32_t below_min_healthy = 0;
   bool used_below_min_healthy = false;  // every region was below: their live endpoints were used
+  // The filters after health and drain (outlier ejection, then shed load):
+  // set when they would have left nothing and were lifted for this answer.
+  bool ejection_ignored = false;
+  bool shed_ignored = false;
+  uint64_t shed_seed = 0;  // this answer's shed draws (shedDraw), for explain
 };
 
 /// Per-loop random state (xorshift64*), seeded per loop; tests seed it.
+/// It also holds the loop's round_robin positions (one loop, one writer:
+/// no locks, no atomics).
 struct Random {
   uint64_t state = 0x9e3779b97f4a7c15ull;
   uint64_t next() noexcept {
@@ -50,6 +57,11 @@ struct Random {
     state ^= state >> 27;
     return state * 0x2545f4914f6cdd1dull;
   }
+  // round_robin: a name's position is rotation[name index % kRotationSlots],
+  // advanced by one per answer. Names that share a slot (more than 256
+  // round_robin names) still rotate, only not in exact turns.
+  static constexpr size_t kRotationSlots = 256;
+  uint32_t rotation[kRotationSlots] = {};
 };
 
 /// Decides the answer to `name` for `client` at wall-clock time `now_ms`.
@@ -73,6 +85,17 @@ RegionPool regionPool(const SteeringTable& table, const HealthTable& health,
 /// An endpoint's standing for `name` (the same test steer() applies).
 Eligibility eligibility(const SteeringTable& table, const HealthTable& health,
                         const SteeredName& name, uint32_t endpoint) noexcept;
+
+/// Shed load: the probability that `endpoint` is handed out for `name` at
+/// its reported load (1 when the name or endpoint has no watermarks or
+/// capacity, or the load is unknown).
+double shedKeepProbability(const SteeringTable& table, const HealthTable& health,
+                           const SteeredName& name, uint32_t endpoint) noexcept;
+
+/// Shed load: whether the answer drawn with `seed` (SteeringResult::shed_seed)
+/// sheds `endpoint`; the same for every look at it within one answer.
+bool shedDraw(const SteeringTable& table, const HealthTable& health, const SteeredName& name,
+              uint32_t endpoint, uint64_t seed) noexcept;
 
 /// Weight after slow start: ramps from 10% to 100% over the name's
 /// slow_start after the endpoint recovered.

@@ -19,7 +19,7 @@ namespace meridian::steering {
 inline constexpr size_t kMaxRegionsPerName = 32;
 inline constexpr size_t kMaxAnswers = 16;
 
-enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kLeastLoaded, kP2c };
+enum class Policy : uint8_t { kFailover, kGeo, kNearest, kLatency, kWeighted, kSticky, kLeastLoaded, kP2c, kRoundRobin };
 enum class AdminState : uint8_t { kUp, kDrain, kDown };
 enum class WhenAllDown : uint8_t { kAll, kNodata, kServfail, kFallback };
 /// What the latency policy ranks by (one kind per name; server/steering/latency.cc).
@@ -133,6 +133,17 @@ struct SteeredName {
   // DnsCounters::region_answers (server/region_answers.h).
   uint16_t answer_slot[kMaxRegionsPerName] = {};
   LatencySource latency_source = LatencySource::kConnect;  // policy latency only
+  // Shed load (steer.cc, "shed load"): watermarks as shares of an endpoint's
+  // capacity; shed_high 0 = off.
+  float shed_low = 0;
+  float shed_high = 0;
+  // Outlier ejection (server/steering/outlier.h): off while
+  // outlier_error_rate < 0. Decided by buildHealth, read by steer().
+  float outlier_error_rate = -1;
+  uint32_t outlier_interval_ms = 10000;
+  uint32_t outlier_base_ejection_ms = 30000;
+  uint32_t outlier_max_ejection_ms = 300000;
+  float outlier_max_ejected = 0.1f;
 };
 
 /// Imported client-prefix latency measurements, for longest-prefix lookup:

@@ -75,7 +75,14 @@ TEST_CASE("store: steered-name documents are canonicalised with defaults") {
                      {"when_all_down", "all"},
                      {"panic_threshold", 0.5},
                      {"slow_start_s", 30},
-                     {"geofence_strict", true}});
+                     {"geofence_strict", true},
+                     {"shed_low", nullptr},
+                     {"shed_high", nullptr},
+                     {"outlier_error_rate", nullptr},
+                     {"outlier_interval_s", 10},
+                     {"outlier_base_ejection_s", 30},
+                     {"outlier_max_ejection_s", 300},
+                     {"outlier_max_ejected", 0.1}});
   const zones::SteeredName back =
       zones::steeredNameFromSpec(spec.dump(), "example.com.", "www.example.com.");
   CHECK(zones::toSpecJson(back) == spec);
@@ -93,6 +100,45 @@ TEST_CASE("store: steered-name documents are canonicalised with defaults") {
                                        {"geo_map", {{"UK", {"a"}}}}},
                                   "example.com.", "www.example.com.");
         }) == "geo_map.UK");
+}
+
+TEST_CASE("store: round_robin, shed load and outlier fields are stored and read back") {
+  const json doc = {{"type", "A"},
+                    {"policy", "round_robin"},
+                    {"regions", {"a", "b"}},
+                    {"max_answers", 2},
+                    {"shed_low", 0.8},
+                    {"shed_high", 1.0},
+                    {"outlier_error_rate", 0.25},
+                    {"outlier_interval_s", 20},
+                    {"outlier_base_ejection_s", 15},
+                    {"outlier_max_ejection_s", 120},
+                    {"outlier_max_ejected", 0.3}};
+  const zones::SteeredName s = zones::parseSteeredName(doc, "example.com.", "www.example.com.");
+  CHECK((s.policy == zones::Policy::kRoundRobin));
+  CHECK(*s.shed_low == 0.8);
+  CHECK(*s.outlier_error_rate == 0.25);
+  const json spec = zones::toSpecJson(s);
+  CHECK(spec["policy"] == "round_robin");
+  CHECK(spec["shed_high"] == 1.0);
+  CHECK(spec["outlier_max_ejection_s"] == 120);
+  CHECK(zones::toSpecJson(zones::steeredNameFromSpec(spec.dump(), "example.com.",
+                                                     "www.example.com.")) == spec);
+  // A GET document with the features off (null) goes back through PUT unchanged.
+  json off = spec;
+  off["shed_low"] = nullptr;
+  off["shed_high"] = nullptr;
+  off["outlier_error_rate"] = nullptr;
+  const zones::SteeredName back = zones::parseSteeredName(off, "example.com.", "www.example.com.");
+  CHECK_FALSE(back.shed_low.has_value());
+  CHECK_FALSE(back.outlier_error_rate.has_value());
+  // A stored spec from before these fields loads with them off.
+  const zones::SteeredName old = zones::steeredNameFromSpec(
+      R"({"type":"A","policy":"failover","regions":["a"],"ttl":30,"max_answers":1,)"
+      R"("when_all_down":"all","panic_threshold":0.5,"slow_start_s":30})",
+      "example.com.", "www.example.com.");
+  CHECK_FALSE(old.shed_high.has_value());
+  CHECK(old.outlier_max_ejected == 0.1);
 }
 
 TEST_CASE("store: regions used only through a geo_map cannot be deleted") {

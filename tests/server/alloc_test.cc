@@ -11,6 +11,7 @@
 #include <new>
 #include <string_view>
 
+#include "server/steering/outlier.h"
 #include "tests/server/steering_fixture.h"
 #include "zones/load_store.h"
 
@@ -254,6 +255,56 @@ TEST_CASE("pool thresholds, fallback answers and per-region counts allocate noth
   uint64_t counted = 0;
   for (const auto& c : runner.counters.region_answers) counted += c.get();
   CHECK(counted > 0);
+}
+
+TEST_CASE("round_robin, shed load and outlier ejection allocate nothing") {
+  SteeringWorld world;
+  const std::vector<std::string> all = {"eu-west", "us-east", "us-west", "ap-east"};
+  world.steer("rr", "round_robin", all, "", 1, R"({"max_answers":2})");
+  world.steer("shed", "failover", all, "", 1, R"({"shed_low":0.8,"shed_high":1.0})");
+  world.steer("eject", "weighted", all, "", 1,
+              R"({"outlier_error_rate":0.2,"outlier_max_ejected":0.5,"shed_low":0.5,"shed_high":0.9})");
+  world.db.prepare("UPDATE endpoints SET capacity = 100").run();
+  world.health("us-west-1", false);
+  auto snapshot = world.snapshot();
+  // Loads and error rates as the load reports would set them, then the
+  // outlier state as buildHealth computes it: eu-west-1 ejected, the others
+  // loaded so that some answers shed and some lift shedding.
+  auto health = std::make_shared<steering::HealthTable>(*snapshot->health);
+  const steering::SteeringTable& table = *snapshot->steering;
+  for (uint32_t e = 0; e < table.endpoints.size(); ++e) {
+    health->endpoints[e].load = table.endpoints[e].name == "us-east-1" ? 95.0f : 85.0f;
+    health->endpoints[e].error_rate = table.endpoints[e].name == "eu-west-1" ? 0.9f : 0.0f;
+  }
+  const int64_t now = zones::nowMillis();
+  steering::computeOutliers(table, *health, nullptr, nullptr, now - 20000);
+  const steering::HealthTable first = *health;
+  steering::computeOutliers(table, *health, &first, &table, now - 5000);
+  REQUIRE(steering::outlierEjectedCount(*health, now) == 1);
+  snapshot->health = health;
+
+  QueryRunner runner;
+  std::vector<std::vector<uint8_t>> queries;
+  for (const char* owner : {"rr", "shed", "eject"}) {
+    queries.push_back(ecsQuery(owner, {81, 2, 69, 142}, 24));
+    queries.push_back(makeQuery(std::string(owner) + ".gslb.example"));
+  }
+  server::ClientAddress client;
+  g_allocations = 0;
+  g_counting = true;
+  size_t answered = 0;
+  for (int round = 0; round < 200; ++round) {
+    for (const auto& q : queries) {
+      answered += server::handleQuery(*snapshot, runner.context, q.data(), q.size(), client,
+                                      server::Transport::kUdp, runner.buffer.data(),
+                                      runner.buffer.size()) > 0;
+    }
+  }
+  g_counting = false;
+  CHECK(answered == 200 * queries.size());
+  CHECK(runner.counters.steered.get() == 200 * queries.size());
+  CHECK(runner.counters.steered_shed_ignored.get() > 0);  // every path was taken
+  CHECK(g_allocations.load() == 0);
 }
 
 TEST_CASE("RRL and DNS cookies on: limited, slipped, exempt and cookie answers allocate nothing") {

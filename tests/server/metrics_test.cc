@@ -55,6 +55,13 @@ void fillTransport(server::DnsCounters& c, uint64_t& v) {
   c.tcp_write_timeouts.add(v++);
 }
 
+// The lifted-filter counters (shed load, outlier ejection), added after
+// the transport ones and filled after them for the same reason.
+void fillFilters(server::DnsCounters& c, uint64_t& v) {
+  c.steered_shed_ignored.add(v++);
+  c.steered_ejection_ignored.add(v++);
+}
+
 // Captured from server/metrics.cc before the change, for the values above
 // (since then: BADCOOKIE, the cookie and the RRL counters, and the transport
 // counters in their places).
@@ -146,6 +153,10 @@ meridian_rrl_dropped_total{class="positive"} 495
 meridian_rrl_dropped_total{class="nxdomain"} 497
 meridian_rrl_dropped_total{class="referral"} 499
 meridian_rrl_dropped_total{class="error"} 501
+# HELP meridian_steered_filter_lifted_total Steered answers for which a filter was lifted because it left no endpoint.
+# TYPE meridian_steered_filter_lifted_total counter
+meridian_steered_filter_lifted_total{filter="shed_load"} 916
+meridian_steered_filter_lifted_total{filter="outlier_ejection"} 918
 )";
 
 }  // namespace
@@ -161,6 +172,8 @@ TEST_CASE("metrics: the DNS counters print exactly as before, summed over loops"
   // Added after the transport counters: when_all_down = fallback.
   a.steered_all_down_fallback.add(v++);
   b.steered_all_down_fallback.add(v++);
+  fillFilters(a, v);
+  fillFilters(b, v);
   server::DnsTotals totals;
   totals.add(a);
   totals.add(b);

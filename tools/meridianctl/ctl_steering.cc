@@ -46,6 +46,8 @@ struct SteeringArgs {
   std::string fallback;
   std::optional<double> peak;
   std::string latency_source;
+  std::optional<double> shed_low, shed_high, outlier_error_rate, outlier_max_ejected;
+  std::optional<int64_t> outlier_interval_s, outlier_base_ejection_s, outlier_max_ejection_s;
   // explain
   std::string client;
 };
@@ -432,7 +434,8 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   set->add_option("ZONE", a.zone, "zone")->required();
   set->add_option("NAME", a.name, "owner (@, relative or absolute)")->required();
   set->add_option("--type", a.type, "A or AAAA")->required();
-  set->add_option("--policy", a.policy, "failover, geo, nearest, latency, weighted, sticky, least_loaded, p2c")
+  set->add_option("--policy", a.policy,
+                  "failover, geo, nearest, latency, weighted, sticky, least_loaded, p2c, round_robin")
       ->required();
   set->add_option("--regions", a.regions, "regions, comma separated, in order")->required();
   set->add_option("--ttl", a.ttl, "1..86400 (default 30)");
@@ -451,6 +454,13 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   set->add_option("--asn-map", a.asn_map, "AS15169=us-east;AS7018=eu-west, or a JSON object");
   set->add_option("--geofence", a.geofence, "EU=eu-west;default=us-east, or a JSON object");
   set->add_option("--geofence-strict", a.geofence_strict, "true or false (default true)");
+  set->add_option("--shed-low", a.shed_low, "shed load above this share of capacity");
+  set->add_option("--shed-high", a.shed_high, "shed all load from this share of capacity");
+  set->add_option("--outlier-error-rate", a.outlier_error_rate, "0..1: eject endpoints above it");
+  set->add_option("--outlier-interval", a.outlier_interval_s, "seconds above before ejection (10)");
+  set->add_option("--outlier-base-ejection", a.outlier_base_ejection_s, "seconds (default 30)");
+  set->add_option("--outlier-max-ejection", a.outlier_max_ejection_s, "seconds (default 300)");
+  set->add_option("--outlier-max-ejected", a.outlier_max_ejected, "share, (0, 1] (default 0.1)");
   set->callback([&] {
     nlohmann::json body = {
         {"type", a.type}, {"policy", a.policy}, {"regions", splitList(a.regions)}};
@@ -466,6 +476,13 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
     if (!a.asn_map.empty()) body["asn_map"] = parseGeoMap(a.asn_map, "--asn-map");
     if (!a.geofence.empty()) body["geofence"] = parseGeoMap(a.geofence, "--geofence");
     if (a.geofence_strict) body["geofence_strict"] = *a.geofence_strict;
+    if (a.shed_low) body["shed_low"] = *a.shed_low;
+    if (a.shed_high) body["shed_high"] = *a.shed_high;
+    if (a.outlier_error_rate) body["outlier_error_rate"] = *a.outlier_error_rate;
+    if (a.outlier_interval_s) body["outlier_interval_s"] = *a.outlier_interval_s;
+    if (a.outlier_base_ejection_s) body["outlier_base_ejection_s"] = *a.outlier_base_ejection_s;
+    if (a.outlier_max_ejection_s) body["outlier_max_ejection_s"] = *a.outlier_max_ejection_s;
+    if (a.outlier_max_ejected) body["outlier_max_ejected"] = *a.outlier_max_ejected;
     show(ctx, ctx.api().call("PUT", steeringPath(ctx, a), body).json(),
          [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
   });
