@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 
 // After the standard headers: ldns.h defines true/false macros for C.
@@ -202,9 +204,12 @@ uint16_t unusedPort() {
 
 // ---------------------------------------------------------------- DNS
 
-TestDnsServer::TestDnsServer() {
+TestDnsServer::TestDnsServer(const char* address) {
   fd_ = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in a = loopback(0);
+  if (inet_pton(AF_INET, address, &a.sin_addr) != 1) {
+    throw std::runtime_error(std::string("DNS test server: not an IPv4 address: ") + address);
+  }
   if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     throw std::runtime_error("cannot start DNS test server");
   }
@@ -235,6 +240,11 @@ void TestDnsServer::setSilent(bool silent) {
   silent_ = silent;
 }
 
+void TestDnsServer::setDelayMs(int delay_ms) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  delay_ms_ = delay_ms;
+}
+
 void TestDnsServer::serve() {
   uint8_t buffer[4096];
   while (!stop_) {
@@ -245,13 +255,16 @@ void TestDnsServer::serve() {
     if (n <= 0) continue;
     ++queries_;
     int rcode;
+    int delay_ms;
     std::vector<std::string> answers;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (silent_) continue;
       rcode = rcode_;
       answers = answers_;
+      delay_ms = delay_ms_;
     }
+    if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     ldns_pkt* query = nullptr;
     if (ldns_wire2pkt(&query, buffer, static_cast<size_t>(n)) != LDNS_STATUS_OK) continue;
     const ldns_rr* question = ldns_rr_list_rr(ldns_pkt_question(query), 0);

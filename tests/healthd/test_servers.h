@@ -103,7 +103,9 @@ uint16_t unusedPort();
 /// the question name and type. Silent mode drops queries (for timeouts).
 class TestDnsServer {
  public:
-  TestDnsServer();
+  /// `address`: the IPv4 address on loopback to bind (any of 127.0.0.0/8),
+  /// so a dns check aimed at an endpoint's own address reaches it.
+  explicit TestDnsServer(const char* address = "127.0.0.1");
   ~TestDnsServer();
   uint16_t port() const { return port_; }
 
@@ -111,6 +113,8 @@ class TestDnsServer {
   /// Presentation rdata for the answer section, e.g. {"192.0.2.1"}.
   void setAnswers(std::vector<std::string> rdata);
   void setSilent(bool silent);
+  /// Waits this long before each answer: a round trip the probe measures.
+  void setDelayMs(int delay_ms);
   uint64_t queries() const { return queries_.load(); }
 
  private:
@@ -124,6 +128,7 @@ class TestDnsServer {
   int rcode_ = 0;
   std::vector<std::string> answers_;
   bool silent_ = false;
+  int delay_ms_ = 0;
   std::atomic<uint64_t> queries_{0};
 };
 

@@ -35,6 +35,7 @@ struct World {
   std::unique_ptr<MeridiandProcess> meridiand;
   std::unique_ptr<HealthdProcess> healthd;
   std::map<std::string, std::unique_ptr<TestHttpServer>> servers;  // by endpoint name
+  std::map<std::string, std::unique_ptr<TestDnsServer>> dns_servers;  // by endpoint name
 
   /// `meridiand_args` are added to meridiand's command line.
   explicit World(const std::vector<std::string>& meridiand_args = {}) {
@@ -74,6 +75,26 @@ struct World {
                  {{"name", name}, {"region", region}, {"address", address}, {"check", check}})
                 .status == 201);
     servers[name] = std::move(server);
+  }
+
+  /// An endpoint at `address` (in 127.0.0.0/8) with a dns check against a
+  /// test DNS server bound there, answering after `delay_ms`: healthd's RTT
+  /// for a dns check is the query's round trip, the one kind the latency
+  /// policy ranks by (an HTTP check reports its TCP handshake, which a test
+  /// server cannot slow down).
+  void dnsEndpoint(const std::string& name, const std::string& region, const std::string& address,
+                   int delay_ms) {
+    auto server = std::make_unique<TestDnsServer>(address.c_str());
+    server->setAnswers({"192.0.2.1"});
+    server->setDelayMs(delay_ms);
+    const nlohmann::json check = {{"type", "dns"},         {"port", server->port()},
+                                  {"query_name", "probe.test"}, {"interval_s", 1},
+                                  {"timeout_ms", 500},     {"rise", 2},
+                                  {"fall", 2}};
+    REQUIRE(call("POST", "/api/v1/endpoints",
+                 {{"name", name}, {"region", region}, {"address", address}, {"check", check}})
+                .status == 201);
+    dns_servers[name] = std::move(server);
   }
 
   void steer(const std::string& owner, const nlohmann::json& spec) {
@@ -229,13 +250,13 @@ TEST_CASE("e2e health: latency steering follows the measured RTT and does not fl
   // The regions sit at the same place, so only RTT can separate them.
   w.region("fast", 50, 0);
   w.region("slow", 50, 0);
-  w.endpoint("fast-1", "fast", "192.0.2.5", 5);
-  w.endpoint("slow-1", "slow", "192.0.2.80", 80);
+  w.dnsEndpoint("fast-1", "fast", "127.0.0.5", 5);
+  w.dnsEndpoint("slow-1", "slow", "127.0.0.80", 80);
   w.steer("lat", {{"type", "A"}, {"policy", "latency"}, {"regions", {"slow", "fast"}}});
   w.startHealthd();
   w.waitAllHealthy();
-  const auto chosen = w.waitFor("lat", "192.0.2.5", 5000ms);
-  CHECK(w.dig("lat") == "192.0.2.5");
+  const auto chosen = w.waitFor("lat", "127.0.0.5", 5000ms);
+  CHECK(w.dig("lat") == "127.0.0.5");
   MESSAGE("the 5 ms region was chosen " << chosen.count() << " ms after both were healthy");
   const nlohmann::json why =
       w.call("GET", "/api/v1/explain?name=lat.gslb.example.&type=A&client=192.0.2.1").json();
@@ -247,8 +268,8 @@ TEST_CASE("e2e health: latency steering follows the measured RTT and does not fl
   // (5 -> 51, 80 -> 52), so any change of answer once they have settled is a
   // flap: probe jitter alone makes two RTTs 1 ms apart cross again and again,
   // and only the hysteresis keeps the answer still.
-  w.servers["fast-1"]->setDefault({200, "ok", 51});
-  w.servers["slow-1"]->setDefault({200, "ok", 52});
+  w.dns_servers["fast-1"]->setDelayMs(51);
+  w.dns_servers["slow-1"]->setDelayMs(52);
   // Let the EWMAs settle (alpha 0.3: a few probes, more on a loaded or ASan
   // build, which also adds a few ms to every RTT).
   const auto rttOf = [&](const std::string& name) {
@@ -302,7 +323,7 @@ TEST_CASE("e2e health: latency steering follows the measured RTT and does not fl
       continue;
     }
     judged = true;
-    CHECK(first == "192.0.2.5");  // it never crossed: the faster region all along
+    CHECK(first == "127.0.0.5");  // it never crossed: the faster region all along
     CHECK(flips == 0);
   }
   // Three noisy windows in a row: the machine is too loaded to tell.

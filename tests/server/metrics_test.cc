@@ -155,8 +155,8 @@ meridian_rrl_dropped_total{class="referral"} 499
 meridian_rrl_dropped_total{class="error"} 501
 # HELP meridian_steered_filter_lifted_total Steered answers for which a filter was lifted because it left no endpoint.
 # TYPE meridian_steered_filter_lifted_total counter
-meridian_steered_filter_lifted_total{filter="shed_load"} 916
-meridian_steered_filter_lifted_total{filter="outlier_ejection"} 918
+meridian_steered_filter_lifted_total{filter="shed_load"} 920
+meridian_steered_filter_lifted_total{filter="outlier_ejection"} 922
 )";
 
 }  // namespace
