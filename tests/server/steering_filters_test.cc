@@ -28,7 +28,8 @@ struct World {
   explicit World(const std::vector<uint32_t>& endpoints_per_region) {
     for (size_t r = 0; r < endpoints_per_region.size(); ++r) {
       Region region;
-      region.name = "r" + std::to_string(r);
+      region.name = "r";  // "r" + to_string(r) trips g++ 12's false -Wrestrict at -O3
+      region.name += std::to_string(r);
       region.first_endpoint = static_cast<uint32_t>(table.endpoints.size());
       region.endpoint_count = endpoints_per_region[r];
       for (uint32_t i = 0; i < endpoints_per_region[r]; ++i) {
