@@ -156,10 +156,7 @@ std::string prometheusText(const DnsTotals& dns, const ReloadStats& reload, int6
   return out;
 }
 
-namespace {
-
-// Label values may not contain a raw backslash, quote or newline.
-std::string label(const std::string& value) {
+std::string prometheusLabel(const std::string& value) {
   std::string out;
   for (char c : value) {
     if (c == '\\' || c == '"') out += '\\';
@@ -172,15 +169,13 @@ std::string label(const std::string& value) {
   return out;
 }
 
-}  // namespace
-
 std::string healthMetricsText(const std::vector<zones::EndpointHealthSample>& samples,
                               int64_t now_ms) {
   std::string healthy, transitions, rtt, age;
   const int64_t now = now_ms;
   for (const zones::EndpointHealthSample& row : samples) {
-    const std::string labels = "{endpoint=\"" + label(row.endpoint) + "\",region=\"" +
-                               label(row.region) + "\",vantage=\"" + label(row.vantage) + "\"}";
+    const std::string labels = "{endpoint=\"" + prometheusLabel(row.endpoint) + "\",region=\"" +
+                               prometheusLabel(row.region) + "\",vantage=\"" + prometheusLabel(row.vantage) + "\"}";
     sample(healthy, "meridian_endpoint_healthy" + labels, row.healthy ? 1.0 : 0.0);
     sample(transitions, "meridian_endpoint_transitions_total" + labels,
            static_cast<double>(row.transitions));
@@ -209,8 +204,8 @@ std::string loadMetricsText(const Snapshot& snapshot, int64_t now_ms) {
   std::string load, age;
   for (size_t e = 0; e < table.endpoints.size() && e < health.endpoints.size(); ++e) {
     if (health.endpoints[e].load < 0 || e >= health.load_updated_ms.size()) continue;
-    const std::string labels = "{endpoint=\"" + label(table.endpoints[e].name) + "\",source=\"" +
-                               label(health.load_source[e]) + "\"}";
+    const std::string labels = "{endpoint=\"" + prometheusLabel(table.endpoints[e].name) + "\",source=\"" +
+                               prometheusLabel(health.load_source[e]) + "\"}";
     sample(load, "meridian_endpoint_load" + labels, health.endpoints[e].load);
     sample(age, "meridian_endpoint_load_age_seconds" + labels,
            static_cast<double>(now_ms - health.load_updated_ms[e]) / 1000.0);

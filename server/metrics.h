@@ -25,6 +25,11 @@ std::string healthMetricsText(const std::vector<zones::EndpointHealthSample>& sa
 /// endpoints whose load is known (a fresh report, pushed or probed).
 std::string loadMetricsText(const Snapshot& snapshot, int64_t now_ms);
 
+/// A Prometheus label value with its backslashes, quotes and newlines
+/// escaped (names are validated and cannot hold them, but the text must
+/// stay well-formed regardless).
+std::string prometheusLabel(const std::string& value);
+
 /// One log line with the main counters, for --stats-interval and SIGUSR1.
 std::string statsLine(const DnsTotals& dns, const ReloadStats& reload);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "server/metrics.h"
+
 namespace meridian::server {
 
 AnswerSlots& AnswerSlots::global() {
@@ -35,25 +37,6 @@ uint64_t AnswerSlots::exhausted() const {
   return exhausted_;
 }
 
-namespace {
-
-// Label values may not contain a raw backslash, quote or newline; names and
-// regions cannot (they are validated), but the text must hold anyway.
-std::string labelValue(const std::string& value) {
-  std::string out;
-  for (char c : value) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string regionAnswersText(const AnswerSlots& slots, const RegionAnswerTotals& totals) {
   std::string out =
       "# HELP meridian_steered_region_answers_total Addresses handed out by steered names, per "
@@ -61,9 +44,9 @@ std::string regionAnswersText(const AnswerSlots& slots, const RegionAnswerTotals
       "# TYPE meridian_steered_region_answers_total counter\n";
   const std::vector<AnswerSlotKey> keys = slots.keys();
   for (size_t i = 0; i < keys.size() && i < totals.counts.size(); ++i) {
-    out += "meridian_steered_region_answers_total{name=\"" + labelValue(keys[i].owner) +
+    out += "meridian_steered_region_answers_total{name=\"" + prometheusLabel(keys[i].owner) +
            "\",type=\"" + (keys[i].type == 28 ? "AAAA" : "A") + "\",region=\"" +
-           labelValue(keys[i].region) + "\"} " + std::to_string(totals.counts[i]) + "\n";
+           prometheusLabel(keys[i].region) + "\"} " + std::to_string(totals.counts[i]) + "\n";
   }
   out +=
       "# HELP meridian_steered_region_slots_exhausted_total (name, type, region) pairs not "
