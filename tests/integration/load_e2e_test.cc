@@ -1,7 +1,9 @@
 // Load end to end: meridiand (+ meridian-healthd) on one database, answers
 // read with dig. A healthd `metrics` check reads a gauge from an exposition
 // served on 127.0.0.1 and least_loaded follows it; pushed load follows the
-// API; a load older than --load-max-age turns unknown with no write at all.
+// API; a load older than --load-max-age turns unknown with no write at all;
+// pushed load sheds a region to the next one, and pushed error rates eject
+// an outlier (within its cap) and let it back after its ejection time.
 
 #include <doctest/doctest.h>
 
@@ -180,4 +182,96 @@ TEST_CASE("e2e load: pushed load steers answers, and turns unknown after --load-
   CHECK(w.dig("ll") == "192.0.2.11");
   CHECK(expired >= 1000ms);
   CHECK(w.call("GET", "/api/v1/endpoints/eu-1/load").json()["load"].is_null());
+}
+
+namespace {
+
+// How many of `n` answers to `owner` are `address`.
+int countAnswers(World& w, const std::string& owner, const std::string& address, int n) {
+  int hits = 0;
+  for (int i = 0; i < n; ++i) hits += w.dig(owner) == address;
+  return hits;
+}
+
+}  // namespace
+
+TEST_CASE("e2e load: shed load moves answers to the next region as pushed load rises") {
+  World w;
+  REQUIRE(w.call("POST", "/api/v1/regions", {{"name", "us-east"}, {"latitude", 40.7},
+                                             {"longitude", -74.0}})
+              .status == 201);
+  w.endpoint("eu-1", "192.0.2.10", {{"capacity", 100}});
+  w.endpoint("us-1", "192.0.2.20", {{"region", "us-east"}});
+  w.steer("shed", {{"type", "A"},
+                   {"policy", "failover"},
+                   {"regions", {"eu-west", "us-east"}},
+                   {"shed_low", 0.8},
+                   {"shed_high", 1.0}});
+  // No load reported: unknown load never sheds.
+  CHECK(countAnswers(w, "shed", "192.0.2.10", 10) == 10);
+  // At shed_high: eu-1 is never handed out; its region sheds to us-east.
+  REQUIRE(w.call("PUT", "/api/v1/endpoints/eu-1/load", {{"load", 100}}).status == 200);
+  w.waitFor("shed", "192.0.2.20", 5000ms);
+  CHECK(countAnswers(w, "shed", "192.0.2.20", 20) == 20);
+  // Half way between the watermarks: about half the answers each. 60 draws
+  // at p = 0.5 fall outside 10..50 with a chance below 1e-7.
+  REQUIRE(w.call("PUT", "/api/v1/endpoints/eu-1/load", {{"load", 90}}).status == 200);
+  std::this_thread::sleep_for(1000ms);  // the health-only rebuild
+  const int kept = countAnswers(w, "shed", "192.0.2.10", 60);
+  MESSAGE("load 90 of 100 (watermarks 0.8/1.0): eu-1 kept " << kept << " of 60 answers");
+  CHECK(kept >= 10);
+  CHECK(kept <= 50);
+  // Below shed_low: everything back on eu-1.
+  REQUIRE(w.call("PUT", "/api/v1/endpoints/eu-1/load", {{"load", 50}}).status == 200);
+  w.waitFor("shed", "192.0.2.10", 5000ms);
+  CHECK(countAnswers(w, "shed", "192.0.2.10", 20) == 20);
+}
+
+TEST_CASE("e2e load: pushed error rates eject an outlier for its base time, within the cap") {
+  World w;
+  w.endpoint("eu-1", "192.0.2.10");
+  w.endpoint("eu-2", "192.0.2.11");
+  w.steer("ej", {{"type", "A"},
+                 {"policy", "round_robin"},
+                 {"regions", {"eu-west"}},
+                 {"outlier_error_rate", 0.2},
+                 {"outlier_interval_s", 1},
+                 {"outlier_base_ejection_s", 3},
+                 {"outlier_max_ejected", 0.5}});
+  CHECK(countAnswers(w, "ej", "192.0.2.10", 10) > 0);  // round_robin hands out both
+  // Both erroring: the cap (half of two endpoints, at least one) ejects one.
+  REQUIRE(w.call("PUT", "/api/v1/endpoints/eu-1/load", {{"load", 1}, {"error_rate", 0.9}})
+              .status == 200);
+  REQUIRE(w.call("PUT", "/api/v1/endpoints/eu-2/load", {{"load", 1}, {"error_rate", 0.05}})
+              .status == 200);
+  const auto rose = std::chrono::steady_clock::now();
+  // Six answers in a row from eu-2 under round_robin (which alternates while
+  // both are in): eu-1 is out.
+  bool out = false;
+  for (int i = 0; i < 100 && !out; ++i) {
+    out = countAnswers(w, "ej", "192.0.2.11", 6) == 6;
+    if (!out) std::this_thread::sleep_for(100ms);
+  }
+  MESSAGE("eu-1 ejected "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - rose)
+                 .count()
+          << " ms after its error rate rose (outlier_interval_s 1)");
+  REQUIRE(out);
+  const std::string metrics = w.call("GET", "/metrics").body;
+  CHECK(metrics.find("meridian_outliers_ejected 1") != std::string::npos);
+  const nlohmann::json why =
+      w.call("GET", "/api/v1/explain?name=ej.gslb.example.&type=A&client=192.0.2.1").json();
+  INFO(why.dump());
+  CHECK(why.dump().find("\"ejected\":true") != std::string::npos);
+  // Healthy again: eu-1 returns once its 3 s ejection is over.
+  REQUIRE(w.call("PUT", "/api/v1/endpoints/eu-1/load", {{"load", 1}, {"error_rate", 0.0}})
+              .status == 200);
+  bool back = false;
+  const auto start = std::chrono::steady_clock::now();
+  while (!back && std::chrono::steady_clock::now() - start < 20s) {
+    back = countAnswers(w, "ej", "192.0.2.10", 4) > 0;
+    if (!back) std::this_thread::sleep_for(200ms);
+  }
+  CHECK(back);
 }
