@@ -107,6 +107,21 @@ TEST_CASE("meridianctl online: regions, endpoints, steering, rrsets, health") {
   CHECK(endpoint["weight"] == 50);
   CHECK(ctl(base + "endpoint down eu-west-1").status == 0);
   CHECK(ctl(base + "endpoint undrain eu-west-1").status == 0);
+  // Load: shown as unknown until a report arrives, pushed with --set.
+  r = ctl(base + "endpoint load eu-west-1");
+  CHECK(r.status == 0);
+  CHECK(contains(r.out, "eu-west-1: load unknown"));
+  r = ctl(base + "endpoint load eu-west-1 --set 42 --error-rate 0.01");
+  CHECK(r.status == 0);
+  CHECK(contains(r.out, "eu-west-1: load 42"));
+  CHECK(contains(r.out, "from api"));
+  CHECK(contains(r.out, "error rate 0.01"));
+  r = ctl(base + "endpoint load eu-west-1 --error-rate 0.5");
+  CHECK(r.status != 0);
+  CHECK(contains(r.out, "--error-rate needs --set"));
+  r = ctl(base + "endpoint load eu-west-1 --set 5 --error-rate 2");
+  CHECK(r.status != 0);
+  CHECK(contains(r.out, "error_rate"));
   r = ctl(base + "endpoint list");
   CHECK(contains(r.out, "eu-west-1"));
   CHECK(contains(r.out, " up "));

@@ -25,6 +25,8 @@ struct SteeringArgs {
   std::string vote;
   std::optional<int64_t> weight;
   std::optional<int64_t> capacity;
+  std::optional<double> load;        // endpoint load --set
+  std::optional<double> error_rate;  // endpoint load --error-rate
   std::string state;
   std::string check;
   std::string readiness;
@@ -409,6 +411,31 @@ void addEndpointGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
   del->callback([&] {
     ctx.api().call("DELETE", "/api/v1/endpoints/" + ctx.api().escape(a.name));
     std::cout << "deleted endpoint " << a.name << '\n';
+  });
+  CLI::App* load = g->add_subcommand("load", "show an endpoint's load, or push one (--set)");
+  load->add_option("NAME", a.name, "endpoint")->required();
+  load->add_option("--set", a.load, "push this load (>= 0, in the endpoint's own unit)");
+  load->add_option("--error-rate", a.error_rate, "with --set: its error rate, 0..1");
+  load->callback([&] {
+    const std::string path = "/api/v1/endpoints/" + ctx.api().escape(a.name) + "/load";
+    if (a.error_rate && !a.load) throw CtlError("endpoint load: --error-rate needs --set LOAD");
+    if (a.load) {
+      nlohmann::json body = {{"load", *a.load}};
+      if (a.error_rate) body["error_rate"] = *a.error_rate;
+      ctx.api().call("PUT", path, body);
+    }
+    show(ctx, ctx.api().call("GET", path).json(), [](const nlohmann::json& l) {
+      // The report meridiand uses; "unknown" when none is fresh (never idle).
+      std::cout << l.value("endpoint", "") << ": load ";
+      if (l["load"].is_number()) {
+        std::cout << l["load"].dump() << " from " << l.value("source", "?") << ", "
+                  << l["age_s"].dump() << " s old";
+        if (l["error_rate"].is_number()) std::cout << ", error rate " << l["error_rate"].dump();
+      } else {
+        std::cout << "unknown";
+      }
+      std::cout << '\n';
+    });
   });
   for (const auto& [verb, state, help] :
        {std::tuple{"drain", "drain", "stop handing it out (kept as a last resort)"},
