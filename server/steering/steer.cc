@@ -107,6 +107,28 @@ uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
                       const Filters& filters, Random& random, int64_t now_ms,
                       const SteeringResult& out) noexcept;
 
+// Weighted random over the usable endpoints not chosen yet, whose weights
+// sum to `total` (all zero: `candidates` equal shares): a point in [0, total)
+// picks the endpoint whose share of the line it falls in. With weights 100,
+// 300: r in [0,100) picks the first (25%), [100,400) the second (75%).
+uint32_t pointOnLine(const SteeringTable& table, const HealthTable& health,
+                     const SteeredName& name, uint32_t first, uint32_t count, Pass pass,
+                     const Filters& filters, Random& random, int64_t now_ms,
+                     const SteeringResult& out, double total, uint32_t candidates) noexcept {
+  const bool equal = total <= 0;
+  const double r = (static_cast<double>(random.next() >> 11) / 9007199254740992.0) *
+                   (equal ? static_cast<double>(candidates) : total);
+  double acc = 0;
+  uint32_t last = first;
+  for (uint32_t e = first; e < first + count; ++e) {
+    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
+    last = e;
+    acc += equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
+    if (r < acc) return e;
+  }
+  return last;  // rounding at the very end of the line
+}
+
 // Picks one endpoint from [first, first + count) by weight among the usable
 // ones not chosen yet. Sticky names pick by weighted rendezvous hash instead
 // of at random, so a client keeps its endpoint too. Returns false if none.
@@ -157,23 +179,8 @@ bool pickOne(const SteeringTable& table, const HealthTable& health, const Steere
     out.endpoints[out.count++] = best;
     return true;
   }
-  // Weighted random: a point in [0, total) picks the endpoint whose share of
-  // the line it falls in. With weights 100, 300: r in [0,100) picks the first
-  // (25%), [100,400) the second (75%).
-  const double r = (static_cast<double>(random.next() >> 11) / 9007199254740992.0) *
-                   (equal ? static_cast<double>(candidates) : total);
-  double acc = 0;
-  uint32_t last = first;
-  for (uint32_t e = first; e < first + count; ++e) {
-    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
-    last = e;
-    acc += equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
-    if (r < acc) {
-      out.endpoints[out.count++] = e;
-      return true;
-    }
-  }
-  out.endpoints[out.count++] = last;  // rounding at the very end of the line
+  out.endpoints[out.count++] = pointOnLine(table, health, name, first, count, pass, filters, random,
+                                          now_ms, out, total, candidates);
   return true;
 }
 
@@ -208,18 +215,8 @@ uint32_t drawByWeight(const SteeringTable& table, const HealthTable& health,
     total += effectiveWeight(table, health, name, e, now_ms);
     ++candidates;
   }
-  const bool equal = total <= 0;  // all weights zero: equal chances
-  const double r = (static_cast<double>(random.next() >> 11) / 9007199254740992.0) *
-                   (equal ? static_cast<double>(candidates) : total);
-  double acc = 0;
-  uint32_t last = first;
-  for (uint32_t e = first; e < first + count; ++e) {
-    if (!usable(table, health, name, e, pass, filters) || chosen(out, e)) continue;
-    last = e;
-    acc += equal ? 1.0 : effectiveWeight(table, health, name, e, now_ms);
-    if (r < acc) return e;
-  }
-  return last;  // rounding at the very end of the line
+  return pointOnLine(table, health, name, first, count, pass, filters, random, now_ms, out, total,
+                     candidates);
 }
 
 // round_robin: the usable endpoints of each ranked region in turn, starting
