@@ -1,6 +1,8 @@
 #include "healthd/dns_probe.h"
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 // After the standard headers: ldns.h defines true/false macros for C.
 // ldns's common.h defines bool/true/false as macros in C++ unless
@@ -10,6 +12,7 @@
 #include <ldns/ldns.h>
 
 #include "healthd/socket_address.h"
+#include "wire/constants.h"
 #include "zones/zone_io.h"
 
 namespace meridian::healthd {
@@ -183,8 +186,19 @@ void DnsProbe::onRecv(uv_udp_t* udp, ssize_t nread, const uv_buf_t*, const socka
 }
 
 std::optional<ProbeResult> DnsProbe::judge(const uint8_t* data, size_t length, uint16_t id) const {
+  // The verdict reads the header, the question and the answer section only,
+  // so the authority and additional counts are zeroed before ldns parses the
+  // datagram: what follows the answers is never read. That also keeps clear
+  // of ldns 1.8.3's wire2pkt, which leaks the first TSIG record when an
+  // additional section carries two (it overwrites the packet's one slot),
+  // a leak any endpoint could repeat on every probe.
+  std::vector<uint8_t> datagram(data, data + length);
+  // NSCOUNT and ARCOUNT are the header's last four octets (RFC 1035 4.1.1).
+  if (datagram.size() >= wire::kHeaderSize) {
+    std::fill(datagram.begin() + 8, datagram.begin() + wire::kHeaderSize, uint8_t{0});
+  }
   ldns_pkt* raw = nullptr;
-  if (ldns_wire2pkt(&raw, data, length) != LDNS_STATUS_OK) {
+  if (ldns_wire2pkt(&raw, datagram.data(), datagram.size()) != LDNS_STATUS_OK) {
     return ProbeResult{false, "malformed DNS response", {}};
   }
   PktPtr pkt(raw);
