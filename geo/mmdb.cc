@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <maxminddb.h>
-#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -200,6 +199,10 @@ std::unique_ptr<GeoDatabase> GeoDatabase::open(const std::string& path, Content 
 
   db->validate();
   db->info_.data_records = db->entries_.size();
+  db->compileTree();
+  // Everything lookup() reads is in our own tables now; the copy of the file
+  // and libmaxminddb's handle on it are no longer needed.
+  db->mmdb_.reset();
   return db;
 }
 
@@ -207,50 +210,47 @@ bool GeoDatabase::lookup(const uint8_t* address, int family, GeoRecord& out) con
   out = GeoRecord{};
   if (address == nullptr || (family != 4 && family != 6)) return false;
 
-  // ::ffff:a.b.c.d is an IPv4 client: look it up (and report its prefix) as IPv4.
-  const bool v4 = family == 4 || isV4Mapped(address);
-  const uint8_t* v4_address = family == 4 ? address : address + 12;
-
-  sockaddr_in sin{};
-  sockaddr_in6 sin6{};
-  const sockaddr* sa;
-  if (v4) {
-    sin.sin_family = AF_INET;
-    std::memcpy(&sin.sin_addr, v4_address, 4);
-    sa = reinterpret_cast<const sockaddr*>(&sin);
-  } else {
-    sin6.sin6_family = AF_INET6;
-    std::memcpy(&sin6.sin6_addr, address, 16);
-    sa = reinterpret_cast<const sockaddr*>(&sin6);
-  }
-
-  // libmaxminddb 1.7 takes a const MMDB_s here (the IPv4 start node is found
-  // at open), so concurrent lookups only read.
-  int mmdb_error = MMDB_SUCCESS;
-  const MMDB_lookup_result_s result = MMDB_lookup_sockaddr(mmdb_.get(), sa, &mmdb_error);
-  if (mmdb_error != MMDB_SUCCESS) return false;  // IPv6 address in an IPv4-only tree
-
-  // An IPv4 address in an IPv6 tree is found under ::/96, so the netmask counts
-  // 96 bits of zeros first: ::81.2.69.142/127 -> 127 - 96 = 31. A record above
-  // ::/96 (say ::/64, covering all IPv4) has netmask < 96: the whole IPv4 space, 0.
-  unsigned netmask = result.netmask;
-  if (v4 && info_.ip_version == 6) netmask = netmask >= 96 ? netmask - 96 : 0;
-  const uint8_t prefix = static_cast<uint8_t>(netmask);
-
-  if (result.found_entry) {
-    const uint32_t offset = result.entry.offset;
-    const auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
-                                     [](const Entry& e, uint32_t key) { return e.offset < key; });
-    // Every record the tree can reach was decoded at open, and the private
-    // copy cannot change; a miss is impossible, and would mean "not found".
-    if (it != entries_.end() && it->offset == offset) {
-      out = it->record;
-      out.prefix = prefix;
-      return true;
+  // ::ffff:a.b.c.d is an IPv4 client: look it up (and report its prefix) as
+  // IPv4, from the IPv4 start, so the prefix counts IPv4 bits: ::81.2.69.142/127
+  // in the file is 81.2.69.142/31 here, and a leaf above ::/96 is prefix 0.
+  if (family == 4 || isV4Mapped(address)) {
+    const uint8_t* a = family == 4 ? address : address + 12;
+    const uint32_t key = uint32_t{a[0]} << 24 | uint32_t{a[1]} << 16 | uint32_t{a[2]} << 8 | a[3];
+    const size_t slot = key >> (32 - kStrideBits);
+    uint32_t value = v4_.value[slot];
+    unsigned depth = v4_.depth[slot];
+    while (value < node_count_ && depth < 32) {
+      value = tree_[size_t{value} * 2 + ((key >> (31 - depth)) & 1)];
+      ++depth;
     }
+    return finish(value, depth, out);
   }
-  out.prefix = prefix;
-  return false;
+  if (v6_.value.empty()) return false;  // an IPv6 address in an IPv4-only tree: prefix 0
+  uint64_t high = 0;
+  uint64_t low = 0;
+  for (int i = 0; i < 8; ++i) {
+    high = high << 8 | address[i];
+    low = low << 8 | address[8 + i];
+  }
+  const size_t slot = high >> (64 - kStrideBits);
+  uint32_t value = v6_.value[slot];
+  unsigned depth = v6_.depth[slot];
+  while (value < node_count_ && depth < 128) {
+    const uint64_t bit = depth < 64 ? high >> (63 - depth) : low >> (127 - depth);
+    value = tree_[size_t{value} * 2 + (bit & 1)];
+    ++depth;
+  }
+  return finish(value, depth, out);
+}
+
+bool GeoDatabase::finish(uint32_t value, unsigned depth, GeoRecord& out) const noexcept {
+  // A leaf with data, "no data", or (a tree deeper than the address, which
+  // libmaxminddb also reports as not found) a node after the last bit. The
+  // prefix is the leaf's network either way: where "not found" holds too.
+  const bool found = value > node_count_;
+  if (found) out = entries_[value - node_count_ - 1].record;
+  out.prefix = static_cast<uint8_t>(depth);
+  return found;
 }
 
 bool GeoDatabase::lookup(const ClientSubnet& client, GeoRecord& out) const noexcept {

@@ -5,12 +5,14 @@
 // and then every lookup would need error handling. Instead, at open we visit
 // every node of the search tree, collect each distinct data record it points
 // to, decode it completely (MMDB_get_entry_data_list follows every pointer),
-// and extract the fields we serve into a GeoRecord. After that, lookup() only
-// walks the tree and copies a decoded record.
+// and extract the fields we serve into a GeoRecord. compileTree() then copies
+// the tree into GeoDatabase's own flat form, so lookup() only walks that and
+// copies a decoded record.
 #include <maxminddb.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "geo/countries.h"
@@ -66,7 +68,11 @@ void GeoDatabase::validate() {
   // Nodes are visited by number rather than by descending from the root: it
   // covers every node the tree could reach (and the IPv4 aliases, which point
   // back into the tree) without recursion.
+  // The records are kept as they are in tree_ (compileTree() maps the data
+  // ones to entries afterwards), which spares a second pass through
+  // libmaxminddb's node reader.
   std::vector<uint32_t> offsets;
+  tree_.resize(size_t{node_count} * 2);
   for (uint32_t n = 0; n < node_count; ++n) {
     MMDB_search_node_s node{};
     const int status = MMDB_read_node(mmdb, n, &node);
@@ -79,7 +85,10 @@ void GeoDatabase::validate() {
       uint32_t offset;
     } records[2] = {{node.left_record, node.left_record_type, node.left_record_entry.offset},
                     {node.right_record, node.right_record_type, node.right_record_entry.offset}};
-    for (const auto& r : records) {
+    for (int side = 0; side < 2; ++side) {
+      const auto& r = records[side];
+      // Record sizes are 24, 28 or 32 bits.
+      tree_[size_t{n} * 2 + static_cast<size_t>(side)] = static_cast<uint32_t>(r.value);
       if (r.type == MMDB_RECORD_TYPE_SEARCH_NODE || r.type == MMDB_RECORD_TYPE_EMPTY) continue;
       // A data record's value is node_count + 16 + offset (16 = the zero
       // separator before the data section). Values inside the separator are
@@ -222,6 +231,62 @@ void GeoDatabase::decodeRecord(uint32_t offset, GeoRecord& record) const {
           std::fabs(record.longitude - country->longitude) < kSamePointDegrees;
     }
   }
+}
+
+void GeoDatabase::compileTree() {
+  node_count_ = mmdb_->metadata.node_count;
+  if (uint64_t{node_count_} + 1 + entries_.size() > UINT32_MAX) {
+    fail("unsupported: " + std::to_string(node_count_) + " nodes and " +
+         std::to_string(entries_.size()) + " records do not fit 32-bit tree values");
+  }
+
+  // 1. Each data record of the tree (as validate() left it: the file's
+  //    values) turned into the index of its decoded entry. A data value is
+  //    node_count + 16 + its offset in the data section; validate() decoded
+  //    every offset the tree points to. Node numbers and "no data"
+  //    (node_count) stay as they are.
+  for (uint32_t& value : tree_) {
+    if (value <= node_count_) continue;
+    const uint32_t offset = value - node_count_ - 16;
+    const auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
+                                     [](const Entry& e, uint32_t key) { return e.offset < key; });
+    value = node_count_ + 1 + static_cast<uint32_t>(it - entries_.begin());
+  }
+
+  // 2. The first 16 levels below each family's start, unrolled. IPv4 starts
+  //    after 96 zero bits in an IPv6 tree (as libmaxminddb does); a leaf met
+  //    before that covers all of IPv4, with prefix 0.
+  uint32_t v4_start = 0;
+  if (info_.ip_version == 6) {
+    for (unsigned depth = 0; depth < 96 && v4_start < node_count_; ++depth) {
+      v4_start = tree_[size_t{v4_start} * 2];
+    }
+  }
+  for (Stride* stride : {&v4_, &v6_}) {
+    stride->value.assign(size_t{1} << kStrideBits, node_count_);
+    stride->depth.assign(size_t{1} << kStrideBits, 0);
+  }
+  fillStride(v4_, v4_start, 0, 0);
+  if (info_.ip_version == 6) {
+    fillStride(v6_, 0, 0, 0);
+  } else {
+    v6_ = Stride{};  // no IPv6 in an IPv4 tree
+  }
+}
+
+void GeoDatabase::fillStride(Stride& stride, uint32_t value, unsigned depth,
+                             uint32_t prefix) const {
+  if (value >= node_count_ || depth == kStrideBits) {
+    // Every 16-bit start under this prefix gets here after `depth` bits.
+    const size_t first = size_t{prefix} << (kStrideBits - depth);
+    const size_t count = size_t{1} << (kStrideBits - depth);
+    std::fill_n(stride.value.begin() + static_cast<std::ptrdiff_t>(first), count, value);
+    std::fill_n(stride.depth.begin() + static_cast<std::ptrdiff_t>(first), count,
+                static_cast<uint8_t>(depth));
+    return;
+  }
+  fillStride(stride, tree_[size_t{value} * 2], depth + 1, prefix << 1);
+  fillStride(stride, tree_[size_t{value} * 2 + 1], depth + 1, prefix << 1 | 1);
 }
 
 }  // namespace meridian::geo
