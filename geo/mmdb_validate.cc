@@ -250,6 +250,10 @@ void GeoDatabase::compileTree() {
     const uint32_t offset = value - node_count_ - 16;
     const auto it = std::lower_bound(entries_.begin(), entries_.end(), offset,
                                      [](const Entry& e, uint32_t key) { return e.offset < key; });
+    // Cannot happen after validate(); checked because lookups index blindly.
+    if (it == entries_.end() || it->offset != offset) {
+      fail(describe("internal: no decoded ", offset));
+    }
     value = node_count_ + 1 + static_cast<uint32_t>(it - entries_.begin());
   }
 
