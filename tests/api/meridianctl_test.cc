@@ -84,7 +84,9 @@ TEST_CASE("meridianctl offline: zone import, list, show, export, check, delete")
 }
 
 TEST_CASE("meridianctl online: regions, endpoints, steering, rrsets, health") {
-  ApiFixture api;
+  api::ApiHooks hooks;
+  hooks.geo_has_subdivisions = [] { return false; };  // as with the default country DB
+  ApiFixture api(hooks);
   const std::string base = "--api " + api.url("") + " --token-file " + api.dbPath() + ".token ";
 
   Run r = ctl(base + "region add eu-west --lat 53.35 --lon -6.26 --continent EU --countries IE,GB");
@@ -165,11 +167,58 @@ TEST_CASE("meridianctl online: regions, endpoints, steering, rrsets, health") {
   CHECK(mapped["asn_map"]["AS15169"] == nlohmann::json({"eu-west"}));
   CHECK(mapped["geofence"]["default"] == nlohmann::json({"eu-west", "us-east"}));
   CHECK(mapped["geofence_strict"] == false);
-  r = ctl(base + "steering set example.com. mapped --type A --policy nearest --regions eu-west "
-                 "--prefix-map '10.0.0.1/8=eu-west'");
+  r = ctl(base +
+          "steering set example.com. mapped --type A --policy nearest --regions eu-west "
+          "--prefix-map '10.0.0.1/8=eu-west'");
   CHECK(r.status != 0);
   CHECK(contains(r.out, "prefix_map.10.0.0.1/8"));
   CHECK(ctl(base + "steering delete example.com. mapped").status == 0);
+  // @FILE: a map too long for one argument, read from a file.
+  std::string big = "{";
+  for (int i = 0; i < 5000; ++i) {
+    big += (i ? "," : "");
+    big += "\"10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24\":[\"" +
+           (i % 2 ? "eu-west" : "us-east") + "\"]";
+  }
+  big += "}\n";
+  writeFile(api.dir().file("prefix-map.json"), big);
+  r = ctl(base +
+          "steering set example.com. filed --type A --policy nearest --regions "
+          "eu-west,us-east --prefix-map @" +
+          api.dir().file("prefix-map.json"));
+  CHECK(r.status == 0);
+  r = ctl(base + "--json steering show example.com. filed");
+  const nlohmann::json filed = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE(filed.is_object());
+  CHECK(filed["prefix_map"].size() == 5000);
+  CHECK(filed["prefix_map"]["10.19.135.0/24"] == nlohmann::json({"eu-west"}));
+  writeFile(api.dir().file("text-map"), "10.0.0.0/8=eu-west;192.0.2.0/24=us-east\n");
+  r = ctl(base +
+          "steering set example.com. filed --type A --policy nearest --regions "
+          "eu-west,us-east --prefix-map @" +
+          api.dir().file("text-map"));
+  CHECK(r.status == 0);
+  r = ctl(base +
+          "steering set example.com. filed --type A --policy nearest --regions eu-west "
+          "--prefix-map @" +
+          api.dir().file("no-such-file"));
+  CHECK(r.status != 0);
+  CHECK(contains(r.out, "--prefix-map @" + api.dir().file("no-such-file") + ": cannot read"));
+  writeFile(api.dir().file("broken.json"), "{\"10.0.0.0/8\": [");
+  r = ctl(base +
+          "steering set example.com. filed --type A --policy nearest --regions eu-west "
+          "--prefix-map @" +
+          api.dir().file("broken.json"));
+  CHECK(r.status != 0);
+  CHECK(contains(r.out, "broken.json: not valid JSON"));
+  CHECK(ctl(base + "steering delete example.com. filed").status == 0);
+  // The API's warnings reach the operator (on stderr; the table stays on stdout).
+  r = ctl(base +
+          "steering set example.com. subdiv --type A --policy geo --regions eu-west "
+          "--geo-map 'US-CA=eu-west;default=eu-west'");
+  CHECK(r.status == 0);
+  CHECK_MESSAGE(contains(r.out, "meridianctl: warning: key \"US-CA\" names a subdivision"), r.out);
+  CHECK(ctl(base + "steering delete example.com. subdiv").status == 0);
   r = ctl(base + "steering list example.com.");
   CHECK(contains(r.out, "gslb.example.com."));
   r = ctl(base + "zone show example.com.");

@@ -177,15 +177,14 @@ size_t compareWithLibrary(const std::string& path, std::vector<Address> addresse
     const Reference want = lookUpWithLibrary(mmdb, a);
     GeoRecord got;
     const bool hit = db->lookup(a.octets, a.family, got);
-    const bool same = hit == want.found && got.prefix == want.prefix &&
-                      (!hit || (got.country == want.country && got.continent == want.continent &&
-                                got.asn == want.asn &&
-                                want.subdivision.compare(0, 3, got.subdivision) == 0));
+    const bool same =
+        hit == want.found && got.prefix == want.prefix &&
+        (!hit || (got.country == want.country && got.continent == want.continent &&
+                  got.asn == want.asn && want.subdivision.compare(0, 3, got.subdivision) == 0));
     if (!same && ++mismatches <= 5) {
-      FAIL_CHECK(path << " " << show(a) << ": library found=" << want.found << " /"
-                      << want.prefix << " " << want.country << " AS" << want.asn
-                      << "; compiled found=" << hit << " /" << unsigned(got.prefix) << " "
-                      << got.country << " AS" << got.asn);
+      FAIL_CHECK(path << " " << show(a) << ": library found=" << want.found << " /" << want.prefix
+                      << " " << want.country << " AS" << want.asn << "; compiled found=" << hit
+                      << " /" << unsigned(got.prefix) << " " << got.country << " AS" << got.asn);
     }
     found += hit ? 1 : 0;
   }

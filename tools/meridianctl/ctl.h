@@ -34,6 +34,10 @@ struct Context {
 /// "a,b,c" -> ["a","b","c"] (empty items dropped).
 std::vector<std::string> splitList(const std::string& text);
 
+/// An API answer's `warnings` array, one "meridianctl: warning: ..." line
+/// each on stderr, so that stdout stays the result (or the JSON).
+void printWarnings(const nlohmann::json& warnings);
+
 void addZoneCommands(CLI::App& app, Context& ctx);
 void addSteeringCommands(CLI::App& app, Context& ctx);
 void addClusterCommands(CLI::App& app, Context& ctx);

@@ -1,8 +1,13 @@
 // meridianctl region / endpoint / steering / vantage / health / capacity / explain: over the API.
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "tools/meridianctl/ctl.h"
 #include "tools/meridianctl/table.h"
@@ -60,10 +65,30 @@ nlohmann::json parseJsonOption(const std::string& text, const std::string& optio
   return doc;
 }
 
-// "EU=eu-west,us-east;default=us-east" or a JSON object.
-// KEY=region,region;KEY=... or a JSON object, for --geo-map, --prefix-map,
-// --asn-map and --geofence.
-nlohmann::json parseGeoMap(const std::string& text, const std::string& option = "--geo-map") {
+// "EU=eu-west,us-east;default=us-east" or a JSON object, for --geo-map,
+// --prefix-map, --asn-map and --geofence; "@FILE" reads either form from
+// FILE (a 10,000-entry prefix_map does not fit one command-line argument,
+// which Linux caps at 128 KiB).
+nlohmann::json parseGeoMap(const std::string& argument,
+                           const std::string& option = "--geo-map") {
+  std::string text = argument;
+  if (!text.empty() && text.front() == '@') {
+    const std::string path = text.substr(1);
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream content;
+    if (!in || !(content << in.rdbuf())) {
+      throw CtlError(option + " " + argument + ": cannot read " + path + ": " +
+                     std::strerror(errno));
+    }
+    text = content.str();
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    if (!text.empty() && text.front() == '{') {
+      // Named by file: the content may be far too long to quote.
+      nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+      if (doc.is_discarded()) throw CtlError(option + " " + argument + ": not valid JSON");
+      return doc;
+    }
+  }
   if (!text.empty() && text.front() == '{') return parseJsonOption(text, option);
   nlohmann::json map = nlohmann::json::object();
   size_t start = 0;
@@ -471,15 +496,16 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
                   "all, nodata, servfail or fallback (default all)");
   set->add_option("--fallback", a.fallback,
                   "with --when-all-down fallback: the fixed answer, addresses comma separated");
-  set->add_option("--geo-map", a.geo_map, "EU=eu-west;default=us-east, or a JSON object");
+  set->add_option("--geo-map", a.geo_map, "EU=eu-west;default=us-east, a JSON object, or @FILE");
   set->add_option("--panic-threshold", a.panic_threshold, "0..1 (default 0.5)");
   set->add_option("--latency-source", a.latency_source,
                   "policy latency: connect (default), imported or distance");
   set->add_option("--slow-start", a.slow_start_s, "seconds, 0..3600 (default 30)");
   set->add_option("--prefix-map", a.prefix_map,
-                  "10.0.0.0/8=eu-west;2001:db8::/32=us-east, or a JSON object");
-  set->add_option("--asn-map", a.asn_map, "AS15169=us-east;AS7018=eu-west, or a JSON object");
-  set->add_option("--geofence", a.geofence, "EU=eu-west;default=us-east, or a JSON object");
+                  "10.0.0.0/8=eu-west;2001:db8::/32=us-east, a JSON object, or @FILE");
+  set->add_option("--asn-map", a.asn_map,
+                  "AS15169=us-east;AS7018=eu-west, a JSON object, or @FILE");
+  set->add_option("--geofence", a.geofence, "EU=eu-west;default=us-east, a JSON object, or @FILE");
   set->add_option("--geofence-strict", a.geofence_strict, "true or false (default true)");
   set->add_option("--shed-low", a.shed_low, "shed load above this share of capacity");
   set->add_option("--shed-high", a.shed_high, "shed all load from this share of capacity");
@@ -510,8 +536,9 @@ void addSteeringGroup(CLI::App& app, Context& ctx, SteeringArgs& a) {
     if (a.outlier_base_ejection_s) body["outlier_base_ejection_s"] = *a.outlier_base_ejection_s;
     if (a.outlier_max_ejection_s) body["outlier_max_ejection_s"] = *a.outlier_max_ejection_s;
     if (a.outlier_max_ejected) body["outlier_max_ejected"] = *a.outlier_max_ejected;
-    show(ctx, ctx.api().call("PUT", steeringPath(ctx, a), body).json(),
-         [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
+    const nlohmann::json stored = ctx.api().call("PUT", steeringPath(ctx, a), body).json();
+    if (stored.contains("warnings")) printWarnings(stored["warnings"]);
+    show(ctx, stored, [](const nlohmann::json& s) { printSteering(nlohmann::json::array({s})); });
   });
   CLI::App* list = g->add_subcommand("list", "steered names of a zone");
   list->add_option("ZONE", a.zone, "zone")->required();

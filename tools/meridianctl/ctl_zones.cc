@@ -73,11 +73,6 @@ zones::ParsedZone parseFile(const ZoneArgs& a) {
   }
 }
 
-// Warnings go to stderr, so that stdout stays the result (or the JSON).
-void printWarnings(const nlohmann::json& warnings) {
-  for (const auto& w : warnings) std::cerr << "meridianctl: warning: " << cell(w) << '\n';
-}
-
 void zoneImport(Context& ctx, const ZoneArgs& a) {
   if (ctx.offline()) {
     zones::Database db(ctx.db);

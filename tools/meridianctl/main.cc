@@ -45,6 +45,14 @@ std::vector<std::string> splitList(const std::string& text) {
   return out;
 }
 
+void printWarnings(const nlohmann::json& warnings) {
+  if (!warnings.is_array()) return;
+  for (const auto& w : warnings) {
+    std::cerr << "meridianctl: warning: " << (w.is_string() ? w.get<std::string>() : w.dump())
+              << '\n';
+  }
+}
+
 }  // namespace meridian::ctl
 
 int main(int argc, char** argv) {
