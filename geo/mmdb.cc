@@ -217,15 +217,15 @@ bool GeoDatabase::lookup(const uint8_t* address, int family, GeoRecord& out) con
     const uint8_t* a = family == 4 ? address : address + 12;
     const uint32_t key = uint32_t{a[0]} << 24 | uint32_t{a[1]} << 16 | uint32_t{a[2]} << 8 | a[3];
     const size_t slot = key >> (32 - kStrideBits);
-    uint32_t value = v4_.value[slot];
-    unsigned depth = v4_.depth[slot];
+    uint32_t value = v4_[slot].value;
+    unsigned depth = v4_[slot].depth;
     while (value < node_count_ && depth < 32) {
       value = tree_[size_t{value} * 2 + ((key >> (31 - depth)) & 1)];
       ++depth;
     }
     return finish(value, depth, out);
   }
-  if (v6_.value.empty()) return false;  // an IPv6 address in an IPv4-only tree: prefix 0
+  if (v6_.empty()) return false;  // an IPv6 address in an IPv4-only tree: prefix 0
   uint64_t high = 0;
   uint64_t low = 0;
   for (int i = 0; i < 8; ++i) {
@@ -233,8 +233,8 @@ bool GeoDatabase::lookup(const uint8_t* address, int family, GeoRecord& out) con
     low = low << 8 | address[8 + i];
   }
   const size_t slot = high >> (64 - kStrideBits);
-  uint32_t value = v6_.value[slot];
-  unsigned depth = v6_.depth[slot];
+  uint32_t value = v6_[slot].value;
+  unsigned depth = v6_[slot].depth;
   while (value < node_count_ && depth < 128) {
     const uint64_t bit = depth < 64 ? high >> (63 - depth) : low >> (127 - depth);
     value = tree_[size_t{value} * 2 + (bit & 1)];

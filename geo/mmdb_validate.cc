@@ -266,15 +266,11 @@ void GeoDatabase::compileTree() {
       v4_start = tree_[size_t{v4_start} * 2];
     }
   }
-  for (Stride* stride : {&v4_, &v6_}) {
-    stride->value.assign(size_t{1} << kStrideBits, node_count_);
-    stride->depth.assign(size_t{1} << kStrideBits, 0);
-  }
+  v4_.assign(size_t{1} << kStrideBits, Step{node_count_, 0});
   fillStride(v4_, v4_start, 0, 0);
-  if (info_.ip_version == 6) {
+  if (info_.ip_version == 6) {  // else none: no IPv6 in an IPv4 tree
+    v6_.assign(size_t{1} << kStrideBits, Step{node_count_, 0});
     fillStride(v6_, 0, 0, 0);
-  } else {
-    v6_ = Stride{};  // no IPv6 in an IPv4 tree
   }
 }
 
@@ -284,9 +280,7 @@ void GeoDatabase::fillStride(Stride& stride, uint32_t value, unsigned depth,
     // Every 16-bit start under this prefix gets here after `depth` bits.
     const size_t first = size_t{prefix} << (kStrideBits - depth);
     const size_t count = size_t{1} << (kStrideBits - depth);
-    std::fill_n(stride.value.begin() + static_cast<std::ptrdiff_t>(first), count, value);
-    std::fill_n(stride.depth.begin() + static_cast<std::ptrdiff_t>(first), count,
-                static_cast<uint8_t>(depth));
+    std::fill_n(stride.begin() + static_cast<std::ptrdiff_t>(first), count, Step{value, depth});
     return;
   }
   fillStride(stride, tree_[size_t{value} * 2], depth + 1, prefix << 1);

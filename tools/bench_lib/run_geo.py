@@ -8,6 +8,14 @@ the same country database (--mmdb):
                      and the API, started with --geodb
   meridiand-nearest  the same with policy `nearest` (informational: no peer
                      does the same thing)
+  meridiand-prefix10k  policy `geo` as meridiand, plus a 10,000-entry
+                     prefix_map (/12 to /24 networks drawn from the same
+                     allocated space, nested ones included), set with
+                     `--prefix-map @FILE`
+  meridiand-p2c      policy `p2c` over four endpoints per region, each with a
+                     pushed load (`meridianctl endpoint load --set`); the
+                     issue 11 goal for both: CPU per query within 10% of
+                     meridiand's geo and of gdnsd's geoip
   gdnsd              geoip plugin, the same continent `map`, DYNA record
   pdns               LUA record calling continent() (needs pdns-backend-geoip),
                      enable-lua-records=yes: a fresh Lua state per query
@@ -16,14 +24,18 @@ the same country database (--mmdb):
 
 Correctness: before the load, every server answers --check-samples of the
 query file's subnets, compared with the map applied to mmdblookup's
-continent (nearest: the region closest to the database's point).
+continent (nearest: the region closest to the database's point;
+prefix10k: the longest prefix_map entry's first region, else the continent
+map; p2c: one of the first listed region's endpoints).
 """
 
 import functools
+import ipaddress
 import json
 import os
+import random
 
-from . import common, dnsperf, geo, loadtest, servers, zonegen
+from . import common, dnsperf, geo, loadtest, report, servers, zonegen
 
 ZONE = "geo.example"
 STEERED = "www"
@@ -52,21 +64,73 @@ def geo_map_json():
     return json.dumps({**geo.CONTINENT_MAP, "default": geo.DEFAULT}, separators=(",", ":"))
 
 
-def setup_meridian(server, policy):
+PREFIX_MAP_ENTRIES = 10_000
+P2C_ENDPOINTS = 4  # per region, addresses region address + 0..3
+P2C_LOADS = [40, 10, 30, 20]  # pushed for endpoints 1..4 of every region
+
+
+def write_prefix_map(path, seed, ranges=None):
+    """PREFIX_MAP_ENTRIES networks of /12 to /24 around addresses drawn as the
+    queries are (so many queries fall in one), each to a shuffled region
+    list. Returns {prefix length: {network address: first region}} for the
+    expectation."""
+    rng = random.Random(seed)
+    ranges = ranges or geo.Ranges()
+    entries, by_length = {}, {}
+    while len(entries) < PREFIX_MAP_ENTRIES:
+        length = rng.choice([12, 14, 16, 16, 18, 20, 20, 22, 24, 24, 24])
+        network = ipaddress.IPv4Network(f"{ranges.random_address(rng)}/{length}", strict=False)
+        regions = list(geo.REGIONS)
+        rng.shuffle(regions)
+        entries[str(network)] = regions
+        by_length.setdefault(length, {})[str(network.network_address)] = regions[0]
+    with open(path, "w") as f:
+        json.dump(entries, f)
+    return by_length
+
+
+def expect_with_prefix_map(by_length, fallback):
+    """expected(address): the longest entry's first region, else fallback."""
+    def expected(address):
+        for length in sorted(by_length, reverse=True):
+            region = by_length[length].get(geo.network_of(address, length))
+            if region:
+                return geo.REGIONS[region][0]
+        return fallback(address)
+    return expected
+
+
+def p2c_addresses(region):
+    first = ipaddress.IPv4Address(geo.REGIONS[region][0])
+    return [str(first + i) for i in range(P2C_ENDPOINTS)]
+
+
+def setup_meridian(server, policy, prefix_map_file=None):
     """Regions, endpoints and the steered name, through meridianctl and the
     running meridiand's API."""
     server.wait_api()
+    per_region = P2C_ENDPOINTS if policy == "p2c" else 1
     for name, (address, lat, lon) in geo.REGIONS.items():
         server.ctl("region", "add", name, "--lat", lat, "--lon", lon)
-        server.ctl("endpoint", "add", f"{name}-1", "--region", name, "--address", address)
+        for i, endpoint_address in enumerate(p2c_addresses(name)[:per_region]):
+            server.ctl("endpoint", "add", f"{name}-{i + 1}", "--region", name,
+                       "--address", endpoint_address, "--capacity", 100)
+            if policy == "p2c":
+                server.ctl("endpoint", "load", f"{name}-{i + 1}", "--set", P2C_LOADS[i])
     args = ["steering", "set", ZONE + ".", STEERED, "--type", "A", "--policy", policy,
             "--regions", ",".join(geo.DEFAULT), "--ttl", "30"]
     if policy == "geo":
         args += ["--geo-map", geo_map_json()]
+    if prefix_map_file:
+        args += ["--prefix-map", "@" + prefix_map_file]
     server.ctl(*args)
     # No ECS: the client is 127.0.0.1, found nowhere: `default` (geo), or
     # the first listed region (nearest has no point to measure from).
-    server.wait_serving(f"{STEERED}.{ZONE}", geo.REGIONS[geo.DEFAULT[0]][0], timeout=10)
+    # p2c: the less loaded of two draws, here always among the first region's
+    # endpoints; the one with the lowest load is a possible answer.
+    first = (p2c_addresses(geo.DEFAULT[0])[P2C_LOADS.index(min(P2C_LOADS))] if policy == "p2c"
+             else geo.REGIONS[geo.DEFAULT[0]][0])
+    server.wait_serving(f"{STEERED}.{ZONE}", first, timeout=10)
 
 
 def measure(args, binaries, workdir):
@@ -84,21 +148,33 @@ def measure(args, binaries, workdir):
               "threads": args.threads, "rounds": args.rounds, "dnsperf": settings.as_dict(),
               "geo_map": json.loads(geo_map_json()), "skipped": {}}
     contenders = []
+    prefix_map_file = os.path.join(workdir, "prefix-map.json")
+    prefix_by_length = None
+    meridian_variants = ("meridiand", "meridiand-nearest", "meridiand-baseline",
+                         "meridiand-prefix10k", "meridiand-p2c")
     for server_name in args.servers + (["meridiand-baseline"] if args.baseline else []):
-        if server_name in ("meridiand", "meridiand-nearest", "meridiand-baseline"):
-            policy = "nearest" if server_name.endswith("nearest") else "geo"
+        if server_name in meridian_variants:
+            policy = {"meridiand-nearest": "nearest", "meridiand-p2c": "p2c"}.get(server_name,
+                                                                                 "geo")
             build = args.baseline if server_name == "meridiand-baseline" else binaries
+            map_file = None
+            if server_name == "meridiand-prefix10k":
+                prefix_by_length = write_prefix_map(prefix_map_file, args.seed)
+                map_file = prefix_map_file
 
             def make_meridian(label=server_name, build=build):
                 s = servers.Meridian(workdir, args.threads, build.meridiand,
                                      build.meridianctl, label=label)
                 s.knows_defences = build is binaries
                 s.extra_args = ["--geodb", mmdb]
+                if label == "meridiand-p2c":
+                    s.extra_args += ["--load-max-age", "86400"]  # pushed once, for every round
                 s.enable_api()
                 s.configure([_zone_with(os.path.join(workdir, f"geo-{label}.zone"), "")])
                 return s
             contenders.append(loadtest.Contender(
-                server_name, make_meridian, functools.partial(setup_meridian, policy=policy),
+                server_name, make_meridian,
+                functools.partial(setup_meridian, policy=policy, prefix_map_file=map_file),
                 peer="meridiand"))
         elif server_name == "gdnsd":
             def make_gdnsd():
@@ -133,15 +209,24 @@ def measure(args, binaries, workdir):
     by_map = functools.lru_cache(maxsize=None)(geo.expect_by_map(mmdb))
     nearest = functools.lru_cache(maxsize=None)(geo.expect_nearest(mmdb))
 
+    p2c_choices = frozenset(p2c_addresses(geo.DEFAULT[0]))
+    expectations = {
+        "meridiand-nearest": (nearest, "the nearest region"),
+        "meridiand-p2c": (lambda address: p2c_choices,
+                          f"one of {geo.DEFAULT[0]}'s endpoints"),
+    }
+    if prefix_by_length is not None:
+        expectations["meridiand-prefix10k"] = (
+            expect_with_prefix_map(prefix_by_length, by_map),
+            "the prefix_map's region, else the continent map's")
+
     def check(server):
-        nearest_policy = server.name == "meridiand-nearest"
+        expected, what = expectations.get(server.name, (by_map, "the region the map gives"))
         agree, asked, wrong = geo.check_answers(server.host, server.port, name, sample,
-                                                nearest if nearest_policy else by_map,
-                                                args.prefix)
+                                                expected, args.prefix)
         for line in wrong:
             common.warn(f"{server.name}: {line}")
-        return {"agree": agree, "asked": asked, "wrong": wrong,
-                "what": "the nearest region" if nearest_policy else "the region the map gives"}
+        return {"agree": agree, "asked": asked, "wrong": wrong, "what": what}
 
     return loadtest.compare(contenders, probe, query_file, settings, args.rounds, result,
                             binary=True, check=check, perf=args.syscalls)
@@ -155,9 +240,42 @@ def render(result):
     t = loadtest.target(result, ["gdnsd"])
     if t:
         out.append(f"  issue 4 target (CPU/q <= and qps >= gdnsd): {'met' if t[1] else 'NOT met'}")
+    out += _variant_lines(result)
     for peer in ("pdns", "pdns-shared"):
         t = loadtest.target(result, [peer], factor=50)
         if t:
             out.append(f"  issue 4 target (50x ahead of PowerDNS LUA, {peer}): "
                        f"{'met' if t[1] else 'NOT met'}")
     return "\n".join(out)
+
+
+def _variant_lines(result):
+    """Issue 11: the prefix_map and p2c variants' CPU per query against
+    meridiand's geo and against gdnsd, per round (the rounds interleave, so
+    each ratio compares runs minutes apart at most), median over rounds."""
+    servers_run = result["servers"]
+    out = []
+
+    def per_round(name):
+        return {r["round"]: r["server_cpu_us_per_q"] for r in servers_run[name]["rounds"]}
+
+    for variant in ("meridiand-prefix10k", "meridiand-p2c"):
+        if variant not in servers_run or "meridiand" not in servers_run:
+            continue
+        mine = per_round(variant)
+        lines = []
+        for other in ("meridiand", "gdnsd"):
+            if other not in servers_run:
+                continue
+            theirs = per_round(other)
+            ratios = [report.ratio(mine[k], theirs[k]) for k in mine if k in theirs]
+            ratios = [x for x in ratios if x]
+            if ratios:
+                lines.append((other, report.median(ratios)))
+        for other, ratio in lines:
+            out.append(f"  {variant}/{other} CPU per query (< 1.10 is within 10%) = {ratio:.2f}")
+        if lines:
+            met = all(ratio <= 1.10 for _, ratio in lines)
+            out.append(f"  issue 11 target ({variant} CPU/q within 10% of "
+                       f"{' and '.join(o for o, _ in lines)}): {'met' if met else 'NOT met'}")
+    return out
