@@ -107,7 +107,12 @@ void rankWithMaps(const PolicyInput& input, Ranking& out) noexcept {
   Ranking policy;
   rankFunction(name.policy)(input, policy);
   uint8_t scope = policy.scope;
-  out = Ranking{};
+  // Only what is read is reset, not the whole Ranking: regions past `count`
+  // are never read, and zeroing the 32-region array cost ~35 ns a query
+  // (a tenth of one; maps_test.cc's CPU figure). latency_source is the one
+  // field not set below, so it keeps the default the full reset gave it.
+  out.count = 0;
+  out.latency_source = LatencySource::kConnect;
 
   // 1. prefix_map: its scope counts whether or not an entry matched (a
   //    client just outside an entry must not be told the answer holds for a
