@@ -1,7 +1,6 @@
 #include "server/steering/compile_maps.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <stdexcept>
 
@@ -27,34 +26,96 @@ uint32_t appendRegions(const std::vector<std::string>& regions, std::vector<uint
   return first;
 }
 
+// A prefix_map entry's addresses, first to last.
+template <typename Address>
+struct Block {
+  Address first;
+  Address last;
+  uint32_t entry;  // index into PrefixMap::entries
+  uint8_t prefix;
+};
+
+// One family's entries as disjoint ranges, each answered by the longest entry
+// covering it (PrefixMap::Ranges). CIDR blocks are nested or disjoint, so
+// sorted by first address and then shortest first, each block lies inside
+// the still open blocks it meets: a stack of them gives the answer at every
+// address, which changes only where a block starts (to it) or ends (back to
+// the block enclosing it, or to none).
+template <typename Address>
+PrefixMap::Ranges<Address> flatten(std::vector<Block<Address>>& blocks) {
+  PrefixMap::Ranges<Address> ranges;
+  if (blocks.empty()) return ranges;
+  std::sort(blocks.begin(), blocks.end(), [](const Block<Address>& a, const Block<Address>& b) {
+    return a.first != b.first ? a.first < b.first : a.prefix < b.prefix;
+  });
+  // Appends a range, keeping neighbours different: a range that starts where
+  // the last one does replaces it (a block starting with its parent, or ending
+  // with it), and one answering like the range before it extends that range.
+  auto answerFrom = [&ranges](Address start, uint32_t answer) {
+    std::vector<Address>& starts = ranges.starts;
+    std::vector<uint32_t>& answers = ranges.answer;
+    if (!starts.empty() && starts.back() == start) {
+      starts.pop_back();
+      answers.pop_back();
+    }
+    if (!answers.empty() && answers.back() == answer) return;
+    starts.push_back(start);
+    answers.push_back(answer);
+  };
+  answerFrom(0, PrefixMap::kNoEntry);
+  std::vector<const Block<Address>*> open;
+  auto close = [&]() {
+    const Address last = open.back()->last;
+    open.pop_back();
+    // Past the end of the space there is nothing left to answer.
+    if (last != static_cast<Address>(~Address{0})) {
+      answerFrom(last + 1, open.empty() ? PrefixMap::kNoEntry : open.back()->entry);
+    }
+  };
+  for (const Block<Address>& block : blocks) {
+    while (!open.empty() && open.back()->last < block.first) close();
+    answerFrom(block.first, block.entry);
+    open.push_back(&block);
+  }
+  while (!open.empty()) close();
+  return ranges;
+}
+
 void compilePrefixMap(const zones::SteeredName& spec, SteeredName& name,
                       std::vector<uint16_t>& geo_regions,
                       const std::function<uint16_t(const std::string&)>& regionIndex) {
-  std::map<std::pair<uint8_t, uint8_t>, std::vector<PrefixMap::Entry>> by_length;
+  std::vector<Block<uint32_t>> blocks4;
+  std::vector<Block<PrefixMap::Address6>> blocks6;
   for (const auto& [prefix, regions] : spec.prefix_map) {
     const size_t slash = prefix.find('/');
     const std::optional<common::IpAddress> address =
         slash == std::string::npos ? std::nullopt : common::parseIpAddress(prefix.substr(0, slash));
-    if (!address) {
+    const int length = address ? std::stoi(prefix.substr(slash + 1)) : -1;
+    if (!address || length < 0 || length > address->bits()) {
       throw std::invalid_argument("steered name " + spec.owner + ": prefix_map key " + prefix +
                                   " is not ADDR/LEN");
     }
+    const uint32_t index = static_cast<uint32_t>(name.prefix_map.entries.size());
     PrefixMap::Entry entry{};
-    std::memcpy(entry.network, address->bytes, address->width());
-    entry.prefix = static_cast<uint8_t>(std::stoi(prefix.substr(slash + 1)));
+    entry.prefix = static_cast<uint8_t>(length);
     entry.first = appendRegions(regions, geo_regions, regionIndex);
     entry.count = static_cast<uint8_t>(regions.size());
-    by_length[{address->family, entry.prefix}].push_back(entry);
+    name.prefix_map.entries.push_back(entry);
+    // Host bits are cleared here too (validation refuses them anyway), so a
+    // block is always exactly its network's addresses.
+    if (address->family == 4) {
+      const uint32_t host = length == 32 ? 0 : ~uint32_t{0} >> length;
+      const uint32_t first = PrefixMap::address4(address->bytes) & ~host;
+      blocks4.push_back({first, first | host, index, entry.prefix});
+    } else {
+      using Address6 = PrefixMap::Address6;
+      const Address6 host = length == 128 ? 0 : ~Address6{0} >> length;
+      const Address6 first = PrefixMap::address6(address->bytes) & ~host;
+      blocks6.push_back({first, first | host, index, entry.prefix});
+    }
   }
-  for (auto& [key, entries] : by_length) {
-    const size_t octets = key.first == 4 ? 4 : 16;
-    std::sort(entries.begin(), entries.end(), [octets](const auto& a, const auto& b) {
-      return std::memcmp(a.network, b.network, octets) < 0;
-    });
-    name.prefix_map.lengths.push_back({key.first, key.second, std::move(entries)});
-  }
-  std::stable_sort(name.prefix_map.lengths.begin(), name.prefix_map.lengths.end(),
-                   [](const auto& a, const auto& b) { return a.prefix > b.prefix; });
+  name.prefix_map.v4 = flatten(blocks4);
+  name.prefix_map.v6 = flatten(blocks6);
 }
 
 }  // namespace

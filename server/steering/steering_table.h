@@ -7,7 +7,9 @@
 // endpoint names never reach the query path; they stay here for explain and
 // metrics. Its place in a snapshot: docs/architecture.md, "Snapshots".
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,23 +79,50 @@ struct GeoMap {
   }
 };
 
-/// A prefix_map compiled for longest-prefix lookup without allocation: one
-/// sorted array per (family, prefix length) present, longest first, as
-/// LatencyPrefixes. Built on the reload thread (compile.cc, maps.cc).
+/// A prefix_map compiled for longest-prefix lookup without allocation
+/// (compile_maps.cc; looked up by matchPrefixMap in maps.cc). Each family's
+/// address space is cut into disjoint ranges, each answered by the most
+/// specific entry covering all of it, or by no entry. Neighbouring ranges
+/// always answer differently, so the range holding a client is exactly the
+/// run of addresses with the client's answer, which is what the ECS scope
+/// needs; a lookup is one binary search on range starts.
 struct PrefixMap {
   struct Entry {
-    uint8_t network[16];  // host bits zero; IPv4 in the first 4 octets
-    uint32_t first;       // into SteeringTable::geo_regions
+    uint32_t first;  // into SteeringTable::geo_regions
     uint8_t count;
-    uint8_t prefix;       // the entry's prefix length (for explain)
+    uint8_t prefix;  // the entry's prefix length (for explain, and the scope's floor)
   };
-  struct Length {
-    uint8_t family;
-    uint8_t prefix;
-    std::vector<Entry> entries;  // sorted by network
+  static constexpr uint32_t kNoEntry = UINT32_MAX;
+  /// Range i holds [starts[i], starts[i + 1]) (the last one to the end of the
+  /// family's space); starts[0] is 0, so every address is in one range.
+  /// Empty when the map has no entry of the family.
+  template <typename Address>
+  struct Ranges {
+    std::vector<Address> starts;   // ascending
+    std::vector<uint32_t> answer;  // per range: index into `entries`, or kNoEntry
   };
-  std::vector<Length> lengths;  // longest prefix first
-  bool empty() const noexcept { return lengths.empty(); }
+  using Address6 = unsigned __int128;
+  std::vector<Entry> entries;
+  Ranges<uint32_t> v4;
+  Ranges<Address6> v6;
+  bool empty() const noexcept { return entries.empty(); }
+
+  /// Addresses as integers in network order, so that numeric order is
+  /// address order. `octets` as in geo::ClientSubnet::address.
+  static uint32_t address4(const uint8_t* octets) noexcept {
+    return uint32_t{octets[0]} << 24 | uint32_t{octets[1]} << 16 | uint32_t{octets[2]} << 8 |
+           octets[3];
+  }
+  static Address6 address6(const uint8_t* octets) noexcept {
+    uint64_t high, low;
+    std::memcpy(&high, octets, 8);
+    std::memcpy(&low, octets + 8, 8);
+    if constexpr (std::endian::native == std::endian::little) {
+      high = __builtin_bswap64(high);
+      low = __builtin_bswap64(low);
+    }
+    return Address6{high} << 64 | low;
+  }
 };
 
 /// An asn_map: AS number -> region list, sorted by AS number.

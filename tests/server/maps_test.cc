@@ -8,8 +8,11 @@
 #include <time.h>
 
 #include <chrono>
+#include <cstring>
 
+#include "common/ip_address.h"
 #include "server/explain.h"
+#include "server/steering/compile_maps.h"
 #include "server/steering/maps.h"
 #include "tests/server/steering_fixture.h"
 
@@ -155,6 +158,168 @@ TEST_CASE_FIXTURE(Fixture, "prefix_map: the answer holds over every address of t
       REQUIRE(second.answer.size() == 1);
       CHECK(regionOf(second.answer[0]) == regionOf(first.answer[0]));
     }
+  }
+}
+
+namespace {
+
+// The straightforward prefix_map semantics, for comparing the compiled
+// lookup against: the longest entry covering the client by linear scan, and
+// the scope by brute force over every entry.
+struct ReferenceEntry {
+  uint8_t family;
+  uint8_t network[16];
+  int prefix;
+};
+
+int sharedBits(const uint8_t* a, const uint8_t* b, int limit) {
+  int bits = 0;
+  while (bits < limit && ((a[bits / 8] ^ b[bits / 8]) & (0x80 >> (bits % 8))) == 0) ++bits;
+  return bits;
+}
+
+// Winner index (-1: none) and scope: at least the winner's length, and past
+// every entry the client's block would otherwise hold whole (an entry longer
+// than the winner, or any entry without a winner, that does not cover the
+// client): one bit past what the client shares with it.
+std::pair<int, int> referenceMatch(const std::vector<ReferenceEntry>& entries, uint8_t family,
+                                   const uint8_t* address) {
+  int winner = -1;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const ReferenceEntry& e = entries[i];
+    if (e.family != family || sharedBits(address, e.network, e.prefix) < e.prefix) continue;
+    if (winner < 0 || e.prefix > entries[winner].prefix) winner = static_cast<int>(i);
+  }
+  const int floor = winner < 0 ? 0 : entries[winner].prefix;
+  int scope = floor;
+  for (const ReferenceEntry& e : entries) {
+    if (e.family != family || (winner >= 0 && e.prefix <= floor)) continue;
+    const int shared = sharedBits(address, e.network, e.prefix);
+    if (shared < e.prefix) scope = std::max(scope, shared + 1);
+  }
+  return {winner, scope};
+}
+
+// Adds `delta` (+1 or -1) to a big-endian address of `octets` octets;
+// false when it wraps past either end of the space.
+bool step(uint8_t* address, int octets, int delta) {
+  for (int i = octets - 1; i >= 0; --i) {
+    const uint8_t before = address[i];
+    address[i] = static_cast<uint8_t>(before + delta);
+    if ((delta > 0 && before != 0xFF) || (delta < 0 && before != 0)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("prefix_map: the compiled ranges give the same entry and scope as a linear scan (seeded maps)") {
+  // Random nested IPv4 and IPv6 maps (entries grown from a few anchor
+  // addresses, so they nest, abut and share most bits), clients drawn near
+  // the anchors and anywhere, plus every entry's edges and the addresses
+  // just outside them, where the ranges start and end.
+  steering::Random random;
+  for (uint64_t seed : {20261208u, 7u, 424242u}) {
+    random.state = seed;
+    CAPTURE(seed);
+    const int widths[2] = {32, 128};
+    uint8_t anchors[2][6][16];
+    for (auto& family : anchors) {
+      for (auto& anchor : family) {
+        for (uint8_t& octet : anchor) octet = static_cast<uint8_t>(random.next());
+      }
+    }
+    auto near = [&](int f, uint8_t* out) {
+      // An anchor with its bits past a random depth redrawn.
+      const int width = widths[f];
+      const int depth = static_cast<int>(random.next() % static_cast<uint64_t>(width + 1));
+      std::memcpy(out, anchors[f][random.next() % 6], 16);
+      for (int bit = depth; bit < width; ++bit) {
+        if (random.next() & 1) out[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
+      }
+      if (width == 32) std::memset(out + 4, 0, 12);
+    };
+    zones::SteeredName spec;
+    for (int i = 0; i < 700; ++i) {
+      const int f = i % 2;
+      common::IpAddress network;
+      network.family = f == 0 ? 4 : 6;
+      if (random.next() % 8 == 0) {
+        for (int k = 0; k < (f == 0 ? 4 : 16); ++k) network.bytes[k] = static_cast<uint8_t>(random.next());
+      } else {
+        near(f, network.bytes);
+      }
+      const int prefix = f == 0 ? 8 + static_cast<int>(random.next() % 25)
+                                : 16 + static_cast<int>(random.next() % 113);
+      for (int bit = prefix; bit < widths[f]; ++bit) {
+        network.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+      }
+      spec.prefix_map[common::formatIpAddress(network) + "/" + std::to_string(prefix)] = {"r"};
+    }
+    steering::SteeredName name;
+    std::vector<uint16_t> geo_regions;
+    steering::compileMaps(spec, name, geo_regions, [](const std::string&) { return uint16_t{0}; });
+    // One region per entry, appended in the spec's (sorted) order, so an
+    // entry's `first` is its index in that order.
+    std::vector<ReferenceEntry> entries;
+    for (const auto& [key, regions] : spec.prefix_map) {
+      const size_t slash = key.find('/');
+      const common::IpAddress address = *common::parseIpAddress(key.substr(0, slash));
+      ReferenceEntry e{address.family, {}, std::stoi(key.substr(slash + 1))};
+      std::memcpy(e.network, address.bytes, 16);
+      entries.push_back(e);
+    }
+    REQUIRE(entries.size() > 600);
+
+    int checked = 0, matched = 0;
+    auto check = [&](uint8_t family, const uint8_t* address) {
+      geo::ClientSubnet subnet;
+      subnet.family = family;
+      subnet.prefix = family == 4 ? 32 : 128;
+      std::memcpy(subnet.address, address, 16);
+      uint8_t scope = 255;
+      const steering::PrefixMap::Entry* hit = steering::matchPrefixMap(name.prefix_map, subnet, scope);
+      const std::pair<int, int> expected = referenceMatch(entries, family, address);
+      const int winner = expected.first, expected_scope = expected.second;
+      ++checked;
+      if (winner >= 0) ++matched;
+      const int got = hit == nullptr ? -1 : static_cast<int>(hit->first);
+      if (got != winner || scope != expected_scope) {
+        common::IpAddress client;
+        client.family = family;
+        std::memcpy(client.bytes, address, 16);
+        CAPTURE(common::formatIpAddress(client));
+        CAPTURE(winner);
+        CHECK(got == winner);
+        CHECK(static_cast<int>(scope) == expected_scope);
+      }
+      if (hit != nullptr && winner >= 0) CHECK(static_cast<int>(hit->prefix) == entries[winner].prefix);
+    };
+    for (int draw = 0; draw < 20000; ++draw) {
+      const int f = draw % 2;
+      uint8_t address[16] = {};
+      if (draw % 10 == 0) {
+        for (int k = 0; k < (f == 0 ? 4 : 16); ++k) address[k] = static_cast<uint8_t>(random.next());
+      } else {
+        near(f, address);
+      }
+      check(f == 0 ? 4 : 6, address);
+    }
+    for (const ReferenceEntry& e : entries) {
+      const int octets = e.family == 4 ? 4 : 16;
+      const int width = octets * 8;
+      uint8_t first[16], last[16];
+      std::memcpy(first, e.network, 16);
+      std::memcpy(last, e.network, 16);
+      for (int bit = e.prefix; bit < width; ++bit) last[bit / 8] |= static_cast<uint8_t>(0x80 >> (bit % 8));
+      check(e.family, first);
+      check(e.family, last);
+      if (step(first, octets, -1)) check(e.family, first);
+      if (step(last, octets, +1)) check(e.family, last);
+    }
+    MESSAGE("seed " << seed << ": " << checked << " clients, " << matched << " matched an entry");
+    CHECK(matched > checked / 4);
+    CHECK(matched < checked - checked / 10);
   }
 }
 
