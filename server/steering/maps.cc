@@ -109,10 +109,9 @@ void rankWithMaps(const PolicyInput& input, Ranking& out) noexcept {
   uint8_t scope = policy.scope;
   // Only what is read is reset, not the whole Ranking: regions past `count`
   // are never read, and zeroing the 32-region array cost ~35 ns a query
-  // (a tenth of one; maps_test.cc's CPU figure). latency_source is the one
-  // field not set below, so it keeps the default the full reset gave it.
+  // (a tenth of one; maps_test.cc's CPU figure). The other fields are the
+  // policy's, copied at the end.
   out.count = 0;
-  out.latency_source = LatencySource::kConnect;
 
   // 1. prefix_map: its scope counts whether or not an entry matched (a
   //    client just outside an entry must not be told the answer holds for a
@@ -144,6 +143,7 @@ void rankWithMaps(const PolicyInput& input, Ranking& out) noexcept {
   out.pooled = policy.pooled && !matched;
   out.sticky_key = policy.sticky_key;
   out.vantage = policy.vantage;
+  out.latency_source = policy.latency_source;  // what explain's latency_ranked_by shows
   out.scope = scope;
 }
 

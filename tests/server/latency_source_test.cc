@@ -75,6 +75,18 @@ TEST_CASE_FIXTURE(Latency, "latency_source distance ignores measurements; import
   CHECK(doc["ranking"][1]["reason"] == "listed order");  // eu-west: nothing imported
 }
 
+TEST_CASE_FIXTURE(Latency, "a latency name with a prefix_map still says which kind ranked it") {
+  // The map ranks its regions first; the policy's ranking of the rest, and
+  // the kind of estimate it used, must come through unchanged.
+  health("us-east-1", true, 5);
+  steer("mapped", "latency", {"ap-east", "us-east", "eu-west"}, "", 1,
+        R"({"latency_source":"distance","prefix_map":{"10.0.0.0/8":["ap-east"]}})");
+  CHECK(first("mapped") == "eu-west");  // London is not in 10/8: distance ranks
+  const nlohmann::json doc = explain("mapped");
+  CHECK(doc["latency_source"] == "distance");
+  CHECK(doc["latency_ranked_by"] == "distance");
+}
+
 TEST_CASE("latency_source is validated and written for latency names only") {
   auto parse = [](const nlohmann::json& doc) {
     return zones::parseSteeredName(doc, "gslb.example.", "x.gslb.example.");
