@@ -78,6 +78,16 @@ PrefixMap::Ranges<Address> flatten(std::vector<Block<Address>>& blocks) {
     open.push_back(&block);
   }
   while (!open.empty()) close();
+
+  constexpr unsigned kShift = sizeof(Address) * 8 - PrefixMap::kIndexBits;
+  constexpr size_t kBuckets = size_t{1} << PrefixMap::kIndexBits;
+  ranges.bucket.resize(kBuckets + 1);
+  for (size_t b = 0; b < kBuckets; ++b) {
+    const Address first = static_cast<Address>(b) << kShift;
+    const auto after = std::upper_bound(ranges.starts.begin(), ranges.starts.end(), first);
+    ranges.bucket[b] = static_cast<uint32_t>(after - ranges.starts.begin() - 1);
+  }
+  ranges.bucket[kBuckets] = static_cast<uint32_t>(ranges.starts.size() - 1);
   return ranges;
 }
 

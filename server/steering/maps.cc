@@ -30,11 +30,15 @@ const PrefixMap::Entry* matchRanges(const PrefixMap& map, const PrefixMap::Range
   const std::vector<Address>& starts = ranges.starts;
   if (starts.empty()) return nullptr;  // no entry of this family
   // The last range starting at or before the client (starts[0] is 0, so there
-  // is one). Halving with a conditional move rather than a branch: client
-  // addresses are unpredictable, and a mispredicted branch per step cost more
-  // than the search itself.
-  const Address* base = starts.data();
-  for (size_t n = starts.size(); n > 1;) {
+  // is one), among those the client's first bits allow. Halving with a
+  // conditional move rather than a branch: client addresses are
+  // unpredictable, and a mispredicted branch per step cost more than the
+  // search itself.
+  constexpr unsigned kShift = sizeof(Address) * 8 - PrefixMap::kIndexBits;
+  const size_t bucket = static_cast<size_t>(client >> kShift);
+  const uint32_t low = ranges.bucket[bucket];
+  const Address* base = starts.data() + low;
+  for (size_t n = ranges.bucket[bucket + 1] - low + 1; n > 1;) {
     const size_t half = n / 2;
     base = base[half] <= client ? base + half : base;
     n -= half;
