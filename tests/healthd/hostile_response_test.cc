@@ -25,22 +25,30 @@ using meridian::test::ProbeHarness;
 
 namespace {
 
+// A socket of `type` on 127.0.0.1 with a free port (listening, for TCP).
+int bindLoopback(int type, uint16_t& port, const char* what) {
+  const int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      (type == SOCK_STREAM && listen(fd, 16) != 0) ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length) != 0) {
+    if (fd >= 0) close(fd);
+    throw std::runtime_error(std::string("cannot start the raw ") + what + " server");
+  }
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
 // Answers the n-th connection on 127.0.0.1 with replies[n] byte for byte
 // (the last one again for any further connection), after reading the
 // request's headers, then closes it.
 class RawHttpServer {
  public:
   explicit RawHttpServer(std::vector<std::string> replies) : replies_(std::move(replies)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof a;
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        listen(fd_, 16) != 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &length) != 0) {
-      throw std::runtime_error("cannot start the raw HTTP server");
-    }
-    port_ = ntohs(a.sin_port);
+    fd_ = bindLoopback(SOCK_STREAM, port_, "HTTP");
     thread_ = std::thread([this] { serve(); });
   }
   ~RawHttpServer() {
@@ -86,22 +94,13 @@ class RawHttpServer {
 };
 
 // Answers every DNS query on 127.0.0.1 with the query's own header and
-// question (QR set) followed by `sections`: the answer, authority and
-// additional records as raw wire octets, counted by the three counts given.
+// question (QR set) followed by `sections`: answer and additional records
+// as raw wire octets, as many as the two counts given (no authority).
 class RawDnsServer {
  public:
   RawDnsServer(uint16_t ancount, uint16_t arcount, std::string sections)
       : counts_{ancount, arcount}, sections_(std::move(sections)) {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof a;
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &length) != 0) {
-      throw std::runtime_error("cannot start the raw DNS server");
-    }
-    port_ = ntohs(a.sin_port);
+    fd_ = bindLoopback(SOCK_DGRAM, port_, "DNS");
     thread_ = std::thread([this] { serve(); });
   }
   ~RawDnsServer() {
