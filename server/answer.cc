@@ -408,6 +408,14 @@ AnswerOutcome Answerer::run() noexcept {
     return out_;
   }
 
+  // A query with ECS may be for a steered name: start bringing in the geo
+  // database's first step for its subnet now, so the cache miss overlaps the
+  // zone lookup below instead of stalling client() (perf: most of a geo
+  // lookup's time was that one load). Wasted, and harmless, otherwise.
+  if (q.ecs.present && snapshot_.geo) {
+    snapshot_.geo->prefetch(q.ecs.family == 1 ? 4 : 6, q.ecs.address[0], q.ecs.address[1]);
+  }
+
   size_t apex_label = 0;
   const uint32_t zone_index =
       table_.findZone(q.qname, q.qname_length, q.label_offsets, q.label_count, &apex_label);
