@@ -85,7 +85,8 @@ struct GeoMap {
 /// specific entry covering all of it, or by no entry. Neighbouring ranges
 /// always answer differently, so the range holding a client is exactly the
 /// run of addresses with the client's answer, which is what the ECS scope
-/// needs; a lookup is one binary search on range starts.
+/// needs; a lookup is one binary search on range starts, narrowed by the
+/// first 12 bits.
 struct PrefixMap {
   struct Entry {
     uint32_t first;  // into SteeringTable::geo_regions
@@ -101,7 +102,7 @@ struct PrefixMap {
     std::vector<Address> starts;   // ascending
     std::vector<uint32_t> answer;  // per range: index into `entries`, or kNoEntry
     /// By the address's first kIndexBits bits b: the range holding the first
-    /// address starting with b (index kIndexBits-many + 1: the last range).
+    /// address starting with b; one more entry at the end, the last range.
     /// A client starting with b lies in a range from bucket[b] to
     /// bucket[b + 1], so the search covers a handful of ranges in one
     /// 16 KiB table instead of halving all of them: in meridiand each
