@@ -117,6 +117,12 @@ class ZoneTableBuilder {
  public:
   /// Adds a zone by canonical wire name; returns its index.
   uint32_t addZone(std::string_view apex_wire);
+  /// Makes room for about `records` records of `bytes` owner and rdata octets
+  /// in all, so adding a million does not grow (and copy) as it goes.
+  void reserve(size_t records, size_t bytes) {
+    records_.reserve(records);
+    arena_.reserve(bytes);
+  }
   /// Adds one record; `owner` must be a lowercase wire name at or below the zone.
   void addRecord(uint32_t zone, std::string_view owner, uint16_t type, uint32_t ttl,
                  std::string_view rdata);
