@@ -245,8 +245,8 @@ std::shared_ptr<const ZoneTable> ZoneTableBuilder::build() {
   // Room for everything pass 1 appends, sized from the records: at most one
   // node and one RRset per record, owner names within the arena, and each
   // record's rdata plus its 10-octet header. Growing instead (doubling 1 M
-  // element vectors and faulting in the copies) was about a third of a
-  // 1,000,000-record build.
+  // element vectors) left the table holding 32 MiB more of a 1,000,000-record
+  // zone (tools/bench bigzone: RSS 166 -> 134 MiB; CPU unchanged in noise).
   size_t rdata_bytes = 0;
   for (const PendingRecord& r : records_) rdata_bytes += 10 + r.rdata_length;
   t.nodes_.reserve(records_.size() + zone_names_.size());
